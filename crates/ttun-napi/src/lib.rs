@@ -1,0 +1,12 @@
+//! The ttun Node addon. TypeScript drives the handshake, sockets and lifecycle; this crate owns
+//! what must be fast or needs the OS: the TUN device, sealing packets read from it into wire
+//! frames on a Rust thread, and opening received frames into packets written to it.
+//!
+//! - [`protocol`]: single-frame seal/open and key derivation, for the handshake.
+//! - [`tun`]: the device and its data path (`createTun`, `TunDevice`, `TunSession`).
+//! - [`socket`]: TCP options Node's `net` module cannot set.
+
+mod errors;
+mod protocol;
+mod socket;
+mod tun;

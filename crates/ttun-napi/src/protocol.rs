@@ -1,0 +1,77 @@
+//! Key derivation and single-frame seal/open, used by the TypeScript handshake. The data path
+//! does not come through here: it seals and opens whole batches inside [`crate::tun`].
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+use ttun_proto::cipher::frame_nonce;
+use ttun_proto::{Cipher, CipherKind, HANDSHAKE_NONCE_LEN, TAG_LEN};
+
+use crate::errors::{error, from_proto, Result};
+
+pub fn parse_cipher(name: &str) -> Result<CipherKind> {
+    CipherKind::from_name(name).ok_or_else(|| {
+        error("EBADCIPHER", format!("unknown cipher {name:?}: use chacha20-poly1305 or aes-256-gcm"))
+    })
+}
+
+pub fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| error("EINVAL", format!("{what} must be 32 bytes, got {}", bytes.len())))
+}
+
+fn nonce16(bytes: &[u8], what: &str) -> Result<[u8; HANDSHAKE_NONCE_LEN]> {
+    bytes.try_into().map_err(|_| error("EINVAL", format!("{what} must be 16 bytes, got {}", bytes.len())))
+}
+
+pub fn parse_direction(direction: u32) -> Result<u8> {
+    match direction {
+        0 | 1 => Ok(direction as u8),
+        _ => Err(error("EINVAL", format!("direction must be 0 or 1, got {direction}"))),
+    }
+}
+
+fn parse_counter(counter: i64) -> Result<u64> {
+    u64::try_from(counter).map_err(|_| error("EINVAL", "counter must not be negative"))
+}
+
+/// K = BLAKE2s-256("ttun/psk/v1" || psk)
+#[napi]
+pub fn psk_key(psk: &[u8]) -> Buffer {
+    ttun_proto::psk_key(psk).to_vec().into()
+}
+
+/// SK = BLAKE2s-256("ttun/sk/v1" || K || Nc || Ns)
+#[napi]
+pub fn session_key(psk_key: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> Result<Buffer> {
+    let k = key32(psk_key, "psk key")?;
+    let nc = nonce16(client_nonce, "client nonce")?;
+    let ns = nonce16(server_nonce, "server nonce")?;
+    Ok(ttun_proto::session_key(&k, &nc, &ns).to_vec().into())
+}
+
+/// One whole frame (`[u16 BE length][ciphertext || tag]`) carrying `plaintext`.
+#[napi]
+pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plaintext: &[u8]) -> Result<Buffer> {
+    let cipher = Cipher::new(parse_cipher(&cipher)?, &key32(key, "key")?);
+    let direction = if parse_direction(direction)? == 0 {
+        ttun_proto::Direction::ClientToServer
+    } else {
+        ttun_proto::Direction::ServerToClient
+    };
+    let mut sealer = ttun_proto::FrameSealer::new(cipher, direction, parse_counter(counter)?);
+    let mut out = Vec::with_capacity(plaintext.len() + ttun_proto::FRAME_OVERHEAD);
+    sealer.seal_to_vec(plaintext, &mut out).map_err(from_proto)?;
+    Ok(out.into())
+}
+
+/// Opens a frame body (`ciphertext || tag`); null when it does not authenticate.
+#[napi]
+pub fn open_frame(cipher: String, key: &[u8], direction: u32, counter: i64, body: &[u8]) -> Result<Option<Buffer>> {
+    let cipher = Cipher::new(parse_cipher(&cipher)?, &key32(key, "key")?);
+    if body.len() < TAG_LEN {
+        return Ok(None);
+    }
+    let nonce = frame_nonce(parse_direction(direction)?, parse_counter(counter)?);
+    let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
+    let mut plaintext = ciphertext.to_vec();
+    let tag: &[u8; TAG_LEN] = tag.try_into().expect("split leaves TAG_LEN bytes");
+    Ok(cipher.open_in_place(&nonce, &mut plaintext, tag).ok().map(|()| plaintext.into()))
+}

@@ -1,0 +1,135 @@
+/**
+ * The `ttun` command: argument parsing (yargs) over the programmatic API in index.ts.
+ * v1 compatibility: Go-style single-dash long flags (-mtu 1400) work, as do --long forms.
+ */
+import { readFileSync } from 'node:fs';
+import yargs, { type Argv } from 'yargs';
+import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
+import { TtunError } from './errors.js';
+import { connect, createServer, type TtunClient, type TtunServer } from './index.js';
+import { describeTun, logClientEvents, logServerEvents, type Logger, stderrLogger } from './log.js';
+
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Prints `ttun: message` and exits: the one way bad input ends the program. */
+function die(message: string, code: number): never {
+  process.stderr.write(`ttun: ${message}\n`);
+  process.exit(code);
+}
+
+function commonOptions<T>(y: Argv<T>) {
+  return y
+    .option('k', { alias: 'psk', type: 'string', describe: 'pre-shared key (required; any string, long and random)', requiresArg: true })
+    // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
+    .option('m', { alias: 'cipher', type: 'string', default: CIPHERS[0], describe: `AEAD cipher: ${CIPHERS.join(' or ')}`, requiresArg: true })
+    .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true });
+}
+
+/** Runs until SIGINT/SIGTERM, then closes the endpoint (removing the TUN) and exits 0. */
+function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log('info', `${signal}: shutting down`);
+    endpoint.close().then(
+      () => process.exit(0),
+      (err: Error) => die(`shutdown failed: ${err.message}`, EXIT_RUNTIME),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  endpoint.on('fatal', (message: string) => {
+    log('error', message);
+    void endpoint.close().finally(() => process.exit(EXIT_RUNTIME));
+  });
+}
+
+async function runServer(args: { k?: string; m: string; mtu: string; l: string }): Promise<void> {
+  const log = stderrLogger('server');
+  const server = await createServer({ psk: requirePsk(args.k), listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu) });
+  log('info', describeTun(server.tun));
+  const { address, port } = server.address();
+  log('info', `listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${server.cipher})`);
+  logServerEvents(server, log);
+  runUntilSignal(server, log);
+}
+
+async function runClient(args: { k?: string; m: string; mtu: string; s?: string }): Promise<void> {
+  const log = stderrLogger('client');
+  if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
+  const client = await connect({ psk: requirePsk(args.k), server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu) });
+  log('info', describeTun(client.tun));
+  logClientEvents(client, log);
+  runUntilSignal(client, log);
+}
+
+function requirePsk(psk: string | undefined): string {
+  if (psk === undefined || psk === '') throw new TtunError('a pre-shared key is required: give -k KEY', 'ENOPSK');
+  return psk;
+}
+
+/**
+ * yargs echoes unknown arguments in its errors; a stray word may be half of a key typed without
+ * quotes, so only flag names are repeated back.
+ */
+function safeUsageMessage(message: string, argv: string[]): string {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!unknown) return message.split('\n')[0]!;
+  const isFlag = (name: string) => argv.some((a) => new RegExp(`^--?${name.replace(/[^\w-]/g, '')}(=|$)`).test(a));
+  const flags = unknown[1]!.split(', ').filter(isFlag).map((name) => `--${name}`);
+  return flags.length > 0
+    ? `unknown option ${flags.join(', ')}`
+    : 'unexpected extra argument (quote a key that contains spaces)';
+}
+
+const COMMANDS = ['server', 'client'];
+
+export async function main(argv: string[]): Promise<void> {
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
+    die(`unknown command ${JSON.stringify(first)}: use ${COMMANDS.join(' or ')} (see ttun --help)`, EXIT_USAGE);
+  }
+  const parser = yargs(argv)
+    .scriptName('ttun')
+    // Go's flag package reads -mtu as one flag; yargs would read -m -t -u without this.
+    .parserConfiguration({ 'short-option-groups': false })
+    .usage('$0 <command> [options]\n\nPoint-to-point IP tunnel over one encrypted TCP connection (ttun v1 protocol).')
+    .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126, listen for one peer', (y) =>
+      commonOptions(y)
+        .option('l', { alias: 'listen', type: 'string', default: DEFAULT_LISTEN, describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT', requiresArg: true })
+        .example('sudo $0 server -k "$(cat /etc/ttun.key)"', 'listen on every address, port 20203')
+        .example('sudo $0 server -k KEY -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400'),
+    )
+    .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126, connect to the server', (y) =>
+      commonOptions(y)
+        .option('s', { alias: 'server', type: 'string', describe: 'server HOST:PORT (required)', requiresArg: true })
+        .example('sudo $0 client -k KEY -s vpn.example.com:20203', 'connect; reconnects by itself'),
+    )
+    .demandCommand(1, 'give a command: server or client')
+    .strict()
+    .version(version())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, err) => {
+      if (err) throw err;
+      die(`${safeUsageMessage(message, argv)} (see ttun --help)`, EXIT_USAGE);
+    });
+
+  try {
+    const args = await parser.parseAsync();
+    const command = args._[0];
+    if (command === 'server') await runServer(args as never);
+    else if (command === 'client') await runClient(args as never);
+  } catch (err) {
+    if (err instanceof TtunError) die(err.message, EXIT_RUNTIME);
+    throw err;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The client: one TUN device for the life of the process, and a connection that is re-made
+ * forever. Backoff between attempts: 1 s doubling to 30 s, back to 1 s after a session that
+ * lasted over 60 s (v1's schedule). The TUN and its addresses survive reconnects.
+ */
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import { formatHostPort, type HostPort, parseHostPort } from './config.js';
+import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
+import { HandshakeError } from './errors.js';
+import { clientHandshake } from './handshake.js';
+import type { DataSession } from './session.js';
+import { tuneSocket } from './socket-options.js';
+
+export interface ClientOptions extends CommonOptions {
+  /** The server, HOST:PORT or [IPV6]:PORT (port defaults to 20203). */
+  server: string;
+}
+
+export const BACKOFF_INITIAL_MS = 1_000;
+export const BACKOFF_MAX_MS = 30_000;
+/** A session that lasted longer than this resets the backoff. */
+export const BACKOFF_RESET_AFTER_MS = 60_000;
+
+/** The next reconnect delay after one that was `previousMs`, given how long the last session lasted. */
+export function nextBackoff(previousMs: number | undefined, lastSessionMs: number | undefined): number {
+  if (previousMs === undefined || (lastSessionMs !== undefined && lastSessionMs > BACKOFF_RESET_AFTER_MS)) {
+    return BACKOFF_INITIAL_MS;
+  }
+  return Math.min(previousMs * 2, BACKOFF_MAX_MS);
+}
+
+/**
+ * Events: 'connecting' (server), 'up' (peer), 'failed' (reason, message) when a connection or
+ * handshake fails, 'down' (peer, reason) when a session ends, 'reconnecting' (delayMs), 'fatal' (message).
+ */
+export class TtunClient extends Endpoint {
+  readonly server: HostPort;
+  private socket: Socket | undefined;
+  private session: DataSession | undefined;
+  private wakeSleep: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+
+  private constructor(options: ClientOptions) {
+    const server = parseHostPort(options.server, 'server address', { hostRequired: true });
+    super('client', options);
+    this.server = server;
+    // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
+    this.loop = new Promise((resolve) => setImmediate(resolve)).then(() => this.run());
+  }
+
+  /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
+  static async start(options: ClientOptions): Promise<TtunClient> {
+    return new TtunClient(options);
+  }
+
+  get connected(): boolean {
+    return this.session !== undefined && !this.session.isEnded;
+  }
+
+  /** Ends the connection, stops reconnecting and removes the TUN device. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeSleep?.();
+    this.session?.end('client closing');
+    this.socket?.destroy();
+    await this.loop;
+    this.closeDevice();
+  }
+
+  private async run(): Promise<void> {
+    let delay: number | undefined;
+    while (!this.closed) {
+      const sessionMs = await this.attempt();
+      if (this.closed) break;
+      delay = nextBackoff(delay, sessionMs);
+      this.emit('reconnecting', delay);
+      await this.sleep(delay);
+    }
+  }
+
+  /** One connection: connect, handshake, carry packets until it ends. Returns the session length, if one came up. */
+  private async attempt(): Promise<number | undefined> {
+    const target = formatHostPort(this.server);
+    this.emit('connecting', target);
+    let socket: Socket;
+    try {
+      socket = await this.connectSocket();
+    } catch (err) {
+      this.emit('failed', 'connect', `cannot connect to ${target}: ${(err as Error).message}`);
+      return undefined;
+    }
+    const peer = describePeer(socket);
+    let result;
+    try {
+      result = await clientHandshake(socket, this.handshake);
+    } catch (err) {
+      socket.destroy();
+      const reason = err instanceof HandshakeError ? err.reason : 'bad-frame';
+      // A v1 server answers a wrong PSK or cipher by closing: say so, it is the likely cause.
+      const hint = reason === 'closed' ? ' (wrong PSK or cipher?)' : '';
+      if (!this.closed) this.emit('failed', reason, `${(err as Error).message}${hint}`);
+      return undefined;
+    }
+    if (this.closed) {
+      socket.destroy();
+      return undefined;
+    }
+    const session = this.startSession(socket, 'client', result.sessionKey, result.leftover);
+    this.session = session;
+    this.emit('up', peer);
+    const reason = await session.ended$;
+    this.session = undefined;
+    this.socket = undefined;
+    if (!this.closed) this.emit('down', peer, reason);
+    return Date.now() - session.startedAt;
+  }
+
+  private connectSocket(): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.server.host, port: this.server.port });
+      this.socket = socket;
+      const timer = setTimeout(() => socket.destroy(new Error('timed out')), this.handshake.timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', reject);
+        socket.on('error', () => {});
+        tuneSocket(socket, this.native);
+        resolve(socket);
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeSleep = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * ttun's programmatic API. The `ttun` CLI is a thin layer over these two functions.
+ *
+ * ```ts
+ * import { createServer, connect } from 'ttun';
+ * const server = await createServer({ psk: process.env.TTUN_PSK! });
+ * server.on('up', (peer) => console.log('peer up', peer));
+ * // elsewhere
+ * const client = await connect({ psk: process.env.TTUN_PSK!, server: 'vpn.example.com:20203' });
+ * await client.close();
+ * ```
+ */
+import { type ClientOptions, TtunClient } from './client.js';
+import { type ServerOptions, TtunServer } from './server.js';
+
+export { TtunClient, type ClientOptions } from './client.js';
+export { TtunServer, type ServerOptions } from './server.js';
+export type { CommonOptions, EndpointStats } from './endpoint.js';
+export type { TunInfo } from './tun.js';
+export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
+export { TtunError, HandshakeError, type RejectReason } from './errors.js';
+
+/** Creates the TUN device (10.1.1.1/30, fc11::1/126) and listens. Resolves once both are up. */
+export function createServer(options: ServerOptions): Promise<TtunServer> {
+  return TtunServer.start(options);
+}
+
+/** Creates the TUN device (10.1.1.2/30, fc11::2/126) and starts connecting, reconnecting forever until close(). */
+export function connect(options: ClientOptions): Promise<TtunClient> {
+  return TtunClient.start(options);
+}

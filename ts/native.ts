@@ -1,0 +1,106 @@
+/**
+ * Finds and loads the napi addon for this platform. In a checkout it is the file the build put in
+ * packages/<triple>/; in an installed package it is the optional dependency @ttun/<triple>
+ * (the napi-rs convention: one prebuilt package per platform, npm installs only the matching one).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CipherName } from './config.js';
+import { TtunError } from './errors.js';
+import type { Direction, ProtocolCore } from './protocol.js';
+
+export interface TunDeviceOptions {
+  mtu: number;
+  ipv4: string;
+  ipv4Prefix: number;
+  ipv6: string;
+  ipv6Prefix: number;
+}
+
+/** Counters of the native data path (see crates/ttun-napi/src/tun/stats.rs). */
+export interface NativeStats {
+  /** Packets read from the TUN and sent to the peer, and their IP bytes. */
+  txPackets: number;
+  txBytes: number;
+  /** Packets received from the peer and written to the TUN, and their IP bytes. */
+  rxPackets: number;
+  rxBytes: number;
+  /** Read from the TUN while no session was up. */
+  txDroppedNoSession: number;
+  /** Read from the TUN but larger than a frame can carry. */
+  txDroppedTooBig: number;
+  /** Received frames whose plaintext is not an IPv4 or IPv6 packet. */
+  rxDroppedNotIp: number;
+  /** Writes the TUN refused (counted per failed batch write). */
+  rxDroppedTunWrite: number;
+}
+
+/** A TUN device plus the Rust reader thread that seals what it reads (crates/ttun-napi/src/tun). */
+export interface NativeTunDevice {
+  readonly name: string;
+  readonly mtu: number;
+  /**
+   * Attaches an authenticated session, replacing any previous one. Packets read from the TUN are
+   * sealed (counter 1 upwards) and handed to onBatch as one buffer of frames per batch.
+   */
+  attach(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void): NativeTunSession;
+  /** Backpressure from the socket: the reader thread stops taking packets from the TUN until resume(). */
+  pause(): void;
+  resume(): void;
+  stats(): NativeStats;
+  /** Stops the reader thread and closes the device, which removes it. */
+  close(): void;
+}
+
+export interface NativeTunSession {
+  /** Opens the frames in a chunk of the TCP stream and writes their packets to the TUN. Throws (code EBADFRAME) on a bad frame. */
+  receive(chunk: Buffer): void;
+  /** Stops sealing for this session if it is still the attached one. */
+  detach(): void;
+}
+
+export interface NativeBinding extends ProtocolCore {
+  createTun(options: TunDeviceOptions, onFatal: (message: string) => void): NativeTunDevice;
+  /** Sets what Node's net module cannot: TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, keepalive interval. */
+  tuneSocket(fd: number, options: { keepaliveSecs: number; userTimeoutMs: number; notsentLowat: number }): void;
+}
+
+export function platformTriple(): string {
+  const { platform, arch } = process;
+  if (platform === 'linux') {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    return `linux-${arch}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+let cached: NativeBinding | undefined;
+
+export function loadNative(): NativeBinding {
+  if (cached) return cached;
+  const triple = platformTriple();
+  const require = createRequire(import.meta.url);
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/ts/native.js -> <root>/packages/<triple>/ttun.<triple>.node
+  const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
+  const errors: string[] = [];
+  if (process.env.TTUN_NATIVE !== 'off') {
+    for (const candidate of [local, `@ttun/${triple}`]) {
+      if (candidate === local && !existsSync(local)) continue;
+      try {
+        cached = require(candidate) as NativeBinding;
+        return cached;
+      } catch (err) {
+        errors.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  throw new TtunError(
+    `no native addon for ${triple}` + (errors.length ? ` (${errors.join('; ')})` : '') +
+      ': build it with `npm run build` or install the matching @ttun platform package',
+    'ENONATIVE',
+  );
+}
