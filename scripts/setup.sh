@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes a checkout ready to run and test: system packages, Node dependencies, the Rust addon and
+# the compiled TypeScript. Idempotent and quick when everything is already in place.
+# Linux, run as root (apt and the end-to-end tests need it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v ping >/dev/null || need_apt+=(iputils-ping)
+command -v nft >/dev/null || need_apt+=(nftables)
+command -v iperf3 >/dev/null || need_apt+=(iperf3)
+command -v ps >/dev/null || need_apt+=(procps)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v cc >/dev/null || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  # rustup installs put cargo here; a login shell would have sourced it.
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+  command -v cargo >/dev/null || { echo "setup: Rust (cargo) is required: install it with rustup" >&2; exit 1; }
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+npm run --silent build
