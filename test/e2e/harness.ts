@@ -1,0 +1,201 @@
+/**
+ * End-to-end test harness: real network namespaces joined by veth pairs, the real `ttun` CLI in
+ * them, real ping and TCP. Every lab is torn down by the test that made it, pass or fail.
+ * Needs root and /dev/net/tun; without them the tests fail (they never skip).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const TTUN = join(ROOT, 'bin', 'ttun.js');
+export const TOOLS = join(ROOT, 'dist', 'test', 'e2e', 'tools');
+
+export function requireRootAndTun(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('end-to-end tests need root (network namespaces and TUN devices): run `sudo npm test`');
+  }
+  if (!existsSync('/dev/net/tun')) throw new Error('end-to-end tests need /dev/net/tun, which this machine lacks');
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(command: string, args: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+async function must(command: string, args: string[]): Promise<string> {
+  const result = await run(command, args);
+  if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.code}): ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+/** A running ttun (or other) process inside a namespace, with its output kept line by line. */
+export class NsProcess {
+  readonly lines: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private waiters: Array<{ pattern: RegExp; from: number; resolve: (line: string) => void }> = [];
+
+  constructor(ns: string, command: string[], env: Record<string, string> = {}) {
+    // `ip netns exec` execs the command, so the pid is ttun's own and signals reach it directly.
+    this.child = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      let partial = '';
+      stream.on('data', (data: Buffer) => {
+        const parts = (partial + data.toString()).split('\n');
+        partial = parts.pop()!;
+        for (const line of parts) this.addLine(line);
+      });
+    }
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get output(): string {
+    return this.lines.join('\n');
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** Resolves with the first line matching `pattern` at or after line `from` (default: any line so far). */
+  waitForLine(pattern: RegExp, timeoutMs = 15_000, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = { pattern, from, resolve: (line: string) => { clearTimeout(timer); resolve(line); } };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output so far:\n${this.output}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private addLine(line: string): void {
+    this.lines.push(line);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.pattern.test(line)) {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        waiter.resolve(line);
+      }
+    }
+  }
+}
+
+let labCounter = 0;
+
+/**
+ * One server namespace and N client namespaces, each client joined to the server by its own veth
+ * pair: client i reaches the server at 10.200.i.1 and is 10.200.i.2.
+ */
+export class Lab {
+  readonly server: string;
+  readonly clients: string[];
+  private readonly processes: NsProcess[] = [];
+
+  private constructor(id: string, clientCount: number) {
+    this.server = `tt${id}s`;
+    this.clients = Array.from({ length: clientCount }, (_, i) => `tt${id}c${i}`);
+  }
+
+  static async create(clientCount = 1): Promise<Lab> {
+    requireRootAndTun();
+    const lab = new Lab(`${process.pid}x${labCounter++}`, clientCount);
+    try {
+      await must('ip', ['netns', 'add', lab.server]);
+      await must('ip', ['-n', lab.server, 'link', 'set', 'lo', 'up']);
+      for (const [i, ns] of lab.clients.entries()) {
+        const vs = `ve${process.pid % 10000}${labCounter}s${i}`;
+        const vc = `ve${process.pid % 10000}${labCounter}c${i}`;
+        await must('ip', ['netns', 'add', ns]);
+        await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        await must('ip', ['link', 'add', vs, 'type', 'veth', 'peer', 'name', vc]);
+        await must('ip', ['link', 'set', vs, 'netns', lab.server]);
+        await must('ip', ['link', 'set', vc, 'netns', ns]);
+        await must('ip', ['-n', lab.server, 'addr', 'add', `10.200.${i}.1/24`, 'dev', vs]);
+        await must('ip', ['-n', ns, 'addr', 'add', `10.200.${i}.2/24`, 'dev', vc]);
+        await must('ip', ['-n', lab.server, 'link', 'set', vs, 'up']);
+        await must('ip', ['-n', ns, 'link', 'set', vc, 'up']);
+      }
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+    return lab;
+  }
+
+  /** Where client i reaches the server's listener. */
+  serverAddress(client = 0, port = 20203): string {
+    return `10.200.${client}.1:${port}`;
+  }
+
+  spawn(ns: string, command: string[], env?: Record<string, string>): NsProcess {
+    const proc = new NsProcess(ns, command, env);
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Starts the real CLI: `ttun <args>` in namespace `ns`. */
+  ttun(ns: string, args: string[], env?: Record<string, string>): NsProcess {
+    return this.spawn(ns, [process.execPath, TTUN, ...args], env);
+  }
+
+  exec(ns: string, command: string[], timeoutMs?: number): Promise<ExecResult> {
+    return run('ip', ['netns', 'exec', ns, ...command], { timeoutMs });
+  }
+
+  async ping(ns: string, address: string, count = 3): Promise<ExecResult> {
+    return this.exec(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '2', address], 20_000);
+  }
+
+  /** Pings until one answer comes back (the tunnel is up), or throws after timeoutMs. */
+  async waitForPing(ns: string, address: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.exec(ns, ['ping', '-c', '1', '-W', '1', address])).code === 0) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no ping answer from ${address} in ${ns} within ${timeoutMs} ms`);
+  }
+
+  async links(ns: string): Promise<string[]> {
+    const out = await must('ip', ['-n', ns, '-o', 'link', 'show']);
+    return out.split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!);
+  }
+
+  async destroy(): Promise<void> {
+    for (const proc of this.processes) proc.kill('SIGKILL');
+    await Promise.all(this.processes.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 3000))])));
+    for (const ns of [this.server, ...this.clients]) {
+      const pids = await run('ip', ['netns', 'pids', ns]);
+      for (const pid of pids.stdout.split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+      }
+      await run('ip', ['netns', 'del', ns]);
+    }
+  }
+}
