@@ -1,0 +1,121 @@
+// Lifecycle with the real CLI: rejected peers, reconnects, takeover, clean shutdown.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Lab } from './harness.js';
+
+const PSK = 'e2e test key: lifecycle';
+
+test('a wrong PSK and the other cipher are rejected with a clear log line; the server then serves a correct client', { timeout: 90_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const ns = lab.clients[0]!;
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForLine(/listening on/);
+
+  const wrongPsk = lab.ttun(ns, ['client', '-k', 'not the key', '-s', lab.serverAddress()]);
+  const rejectedPsk = await server.waitForLine(/rejected/);
+  assert.match(rejectedPsk, /peer 10\.200\.0\.2:\d+ rejected: wrong PSK or cipher/);
+  assert.match(await wrongPsk.waitForLine(/closed during handshake/), /wrong PSK or cipher\?/);
+  wrongPsk.kill('SIGINT');
+  await wrongPsk.exited;
+
+  const mark = server.lines.length;
+  const otherCipher = lab.ttun(ns, ['client', '-k', PSK, '-m', 'aes-256-gcm', '-s', lab.serverAddress()]);
+  assert.match(await server.waitForLine(/rejected/, 15_000, mark), /rejected: wrong PSK or cipher/);
+  otherCipher.kill('SIGINT');
+  await otherCipher.exited;
+
+  const good = lab.ttun(ns, ['client', '-k', PSK, '-s', lab.serverAddress()]);
+  await good.waitForLine(/session up/);
+  await lab.waitForPing(ns, '10.1.1.1');
+  assert.equal((await lab.ping(ns, 'fc11::1')).code, 0);
+  // The key never reaches a log line, whoever sent which key.
+  for (const line of [...server.lines, ...good.lines, ...wrongPsk.lines]) {
+    assert.ok(!line.includes(PSK) && !line.includes('not the key'), `key in log: ${line}`);
+  }
+});
+
+test('the client comes back by itself after the server is killed and restarted', { timeout: 90_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const ns = lab.clients[0]!;
+  const first = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await first.waitForLine(/listening on/);
+  const client = lab.ttun(ns, ['client', '-k', PSK, '-s', lab.serverAddress()]);
+  await client.waitForLine(/session up/);
+  await lab.waitForPing(ns, '10.1.1.1');
+
+  first.kill('SIGKILL');
+  await first.exited;
+  await client.waitForLine(/disconnected from/);
+  await client.waitForLine(/reconnecting in 1 s/);
+  const tunBefore = await lab.links(ns);
+  assert.ok(tunBefore.includes('ttun0'), 'the client keeps its TUN while disconnected');
+
+  const mark = client.lines.length;
+  const second = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await second.waitForLine(/listening on/);
+  await client.waitForLine(/session up/, 40_000, mark);
+  await lab.waitForPing(ns, '10.1.1.1');
+  assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
+  assert.deepEqual((await lab.links(ns)).filter((l) => l.startsWith('ttun')), ['ttun0'], 'same TUN across reconnects');
+});
+
+test('a second correct client takes over from the first', { timeout: 90_000 }, async (t) => {
+  const lab = await Lab.create(2);
+  t.after(() => lab.destroy());
+  const [nsA, nsB] = lab.clients as [string, string];
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForLine(/listening on/);
+  const clientA = lab.ttun(nsA, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
+  await clientA.waitForLine(/session up/);
+  await lab.waitForPing(nsA, '10.1.1.1');
+
+  const clientB = lab.ttun(nsB, ['client', '-k', PSK, '-s', lab.serverAddress(1)]);
+  await clientB.waitForLine(/session up/);
+  assert.match(await server.waitForLine(/disconnected: replaced by/), /peer 10\.200\.0\.2:\d+ disconnected: replaced by 10\.200\.1\.2:\d+/);
+  await clientA.waitForLine(/disconnected from/);
+  // Stop A before its reconnect takes the session back, then B's session must carry traffic.
+  clientA.kill('SIGINT');
+  await clientA.exited;
+  await lab.waitForPing(nsB, '10.1.1.1');
+  assert.equal((await lab.ping(lab.server, '10.1.1.2')).code, 0);
+});
+
+test('a slow or failed handshake does not disturb the live session', { timeout: 90_000 }, async (t) => {
+  const lab = await Lab.create(2);
+  t.after(() => lab.destroy());
+  const [nsA, nsB] = lab.clients as [string, string];
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForLine(/listening on/);
+  const clientA = lab.ttun(nsA, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
+  await clientA.waitForLine(/session up/);
+  await lab.waitForPing(nsA, '10.1.1.1');
+  // An intruder with the wrong key keeps retrying from the other side while A pings.
+  const intruder = lab.ttun(nsB, ['client', '-k', 'wrong', '-s', lab.serverAddress(1)]);
+  const pings = lab.exec(nsA, ['ping', '-c', '20', '-i', '0.2', '10.1.1.1'], 30_000);
+  await server.waitForLine(/rejected: wrong PSK or cipher/);
+  const result = await pings;
+  assert.match(result.stdout, /20 packets transmitted, 20 received, 0% packet loss/);
+  assert.ok(!clientA.output.includes('disconnected'), clientA.output);
+  intruder.kill();
+});
+
+test('Ctrl-C (SIGINT) and SIGTERM remove the TUN devices and exit 0', { timeout: 60_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const ns = lab.clients[0]!;
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForLine(/listening on/);
+  const client = lab.ttun(ns, ['client', '-k', PSK, '-s', lab.serverAddress()]);
+  await client.waitForLine(/session up/);
+  assert.ok((await lab.links(lab.server)).includes('ttun0'));
+  assert.ok((await lab.links(ns)).includes('ttun0'));
+
+  client.kill('SIGINT');
+  assert.deepEqual(await client.exited, { code: 0, signal: null });
+  assert.ok(!(await lab.links(ns)).includes('ttun0'), 'client TUN removed');
+  server.kill('SIGTERM');
+  assert.deepEqual(await server.exited, { code: 0, signal: null });
+  assert.ok(!(await lab.links(lab.server)).includes('ttun0'), 'server TUN removed');
+});
