@@ -42,10 +42,15 @@ export interface NativeTunDevice {
   readonly name: string;
   readonly mtu: number;
   /**
-   * Attaches an authenticated session, replacing any previous one. Packets read from the TUN are
-   * sealed (counter 1 upwards) and handed to onBatch as one buffer of frames per batch.
+   * Attaches an authenticated session, replacing any previous one, and hands its connection to
+   * Rust: the reader thread seals packets read from the TUN (counter 1 upwards) and writes them
+   * to socket `fd`; a thread of the session reads `fd` (starting with `leftover`) and writes the
+   * opened packets to the TUN. Node must have stopped reading the socket. onEnd gets one reason
+   * when a Rust thread ends the session (closed by peer, connection error, bad frame).
    */
-  attach(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void): NativeTunSession;
+  attachSocket(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (reason: string) => void): NativeTunSession;
+  /** Like attachSocket, but each batch of sealed frames is handed to onBatch for JS to write; pause()/resume() carry backpressure. */
+  attachCallback(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void): NativeTunSession;
   /** Backpressure from the socket: the reader thread stops taking packets from the TUN until resume(). */
   pause(): void;
   resume(): void;
@@ -55,9 +60,9 @@ export interface NativeTunDevice {
 }
 
 export interface NativeTunSession {
-  /** Opens the frames in a chunk of the TCP stream and writes their packets to the TUN. Throws (code EBADFRAME) on a bad frame. */
+  /** attachCallback sessions only: opens the frames in a chunk of the TCP stream and writes their packets to the TUN. Throws (code EBADFRAME) on a bad frame. */
   receive(chunk: Buffer): void;
-  /** Stops sealing for this session if it is still the attached one. */
+  /** Stops sealing for this session if it is still the attached one, and shuts its connection down. */
   detach(): void;
 }
 

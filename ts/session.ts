@@ -1,12 +1,18 @@
 /**
- * One authenticated connection carrying packets: socket chunks go to the native session whole,
- * sealed batches from the TUN reader go to the socket with one write each. When the socket
- * cannot take more, the TUN reader is paused until 'drain' rather than buffering in memory.
+ * One authenticated connection carrying packets.
+ *
+ * Normally the connection is handed to the native data path after the handshake: Node stops
+ * reading the socket, Rust threads read and write its fd (no packet crosses the JS event loop)
+ * and report back only when the session ends. Where there is no fd, or with
+ * TTUN_DATAPATH=js, Node keeps the socket: each 'data' chunk goes to the native session whole,
+ * each sealed batch comes back to JS for one socket.write, and when the socket cannot take more
+ * the TUN reader is paused until 'drain' rather than buffering.
  */
 import type { Socket } from 'node:net';
 import type { CipherName, Role } from './config.js';
 import type { NativeTunDevice, NativeTunSession } from './native.js';
 import { Direction } from './protocol.js';
+import { socketFd, stopReading } from './socket-options.js';
 
 export class DataSession {
   readonly startedAt = Date.now();
@@ -23,19 +29,27 @@ export class DataSession {
     params: { cipher: CipherName; sessionKey: Buffer; role: Role; leftover: Buffer },
   ) {
     const sendDirection = params.role === 'client' ? Direction.ClientToServer : Direction.ServerToClient;
-    this.link = device.attach(params.cipher, params.sessionKey, sendDirection, (wire) => this.send(wire));
-    socket.on('data', this.onData);
-    socket.on('end', () => this.end('closed by peer'));
-    socket.on('close', () => this.end('connection closed'));
     socket.on('error', (err) => this.end(`connection error: ${err.message}`));
-    if (params.leftover.length > 0) this.onData(params.leftover);
+    socket.on('close', () => this.end('connection closed'));
+    const fd = process.env.TTUN_DATAPATH === 'js' ? undefined : socketFd(socket);
+    const unread = fd === undefined ? undefined : stopReading(socket);
+    if (fd !== undefined && unread !== undefined) {
+      const leftover = Buffer.concat([params.leftover, unread]);
+      this.link = device.attachSocket(params.cipher, params.sessionKey, sendDirection, fd, leftover, (reason) => this.end(reason));
+    } else {
+      this.link = device.attachCallback(params.cipher, params.sessionKey, sendDirection, (wire) => this.send(wire));
+      socket.on('data', this.onData);
+      socket.on('end', () => this.end('closed by peer'));
+      if (params.leftover.length > 0) this.onData(params.leftover);
+      socket.resume();
+    }
   }
 
   get isEnded(): boolean {
     return this.ended;
   }
 
-  /** Ends the session: the TUN reader stops sealing for it and the socket is closed. */
+  /** Ends the session: the native side stops using the connection and the socket is closed. */
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;

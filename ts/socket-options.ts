@@ -16,10 +16,33 @@ export const NOTSENT_LOWAT = 128 * 1024;
 export function tuneSocket(socket: Socket, native: NativeBinding): void {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_SECS * 1000);
-  // Node exposes no documented fd getter on a connected socket; _handle.fd is what its own
-  // cluster and child_process code use. Without it we keep Node's options alone.
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd === 'number' && fd >= 0) {
+  const fd = socketFd(socket);
+  if (fd !== undefined) {
     native.tuneSocket(fd, { keepaliveSecs: KEEPALIVE_SECS, userTimeoutMs: USER_TIMEOUT_MS, notsentLowat: NOTSENT_LOWAT });
   }
+}
+
+/**
+ * The OS file descriptor of a connected socket, where there is one (not on Windows). Node has no
+ * documented getter; _handle.fd is what its own cluster and child_process code use.
+ */
+export function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Makes Node stop reading a socket so that the native data path can read its fd, and returns
+ * what Node had already read but not delivered (a paused stream buffers). Returns undefined,
+ * leaving the socket as it was, where the handle offers no readStop (then Node keeps reading).
+ * Like _handle.fd, readStop is what Node's own net code calls to stop a read; it is synchronous.
+ */
+export function stopReading(socket: Socket): Buffer | undefined {
+  const handle = (socket as unknown as { _handle?: { readStop?: () => number; reading?: boolean } })._handle;
+  if (typeof handle?.readStop !== 'function') return undefined;
+  handle.reading = false;
+  if (handle.readStop() !== 0) return undefined;
+  const buffered: Buffer[] = [];
+  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) buffered.push(chunk);
+  return Buffer.concat(buffered);
 }

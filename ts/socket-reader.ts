@@ -41,8 +41,12 @@ export class SocketReader {
     });
   }
 
-  /** Stops listening and returns the bytes received but not read. */
+  /**
+   * Stops listening and returns the bytes received but not read. The socket is left paused, so
+   * nothing that arrives later is emitted to nobody: the next owner collects it with socket.read().
+   */
   detach(): Buffer {
+    this.socket.pause();
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onEnd);

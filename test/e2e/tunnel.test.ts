@@ -7,10 +7,10 @@ import { Lab, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: tunnel';
 
-async function startTunnel(lab: Lab, cipher: string) {
-  const server = lab.ttun(lab.server, ['server', '-k', PSK, '-m', cipher]);
+async function startTunnel(lab: Lab, cipher: string, env?: Record<string, string>) {
+  const server = lab.ttun(lab.server, ['server', '-k', PSK, '-m', cipher], env);
   await server.waitForLine(/listening on/);
-  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-m', cipher]);
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-m', cipher], env);
   await client.waitForLine(/session up/);
   await server.waitForLine(/authenticated, session up/);
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
@@ -69,4 +69,15 @@ test('64 MiB of TCP arrives intact (sha256), aes-256-gcm', { timeout: 240_000 },
   const up = await transfer(lab, lab.clients[0]!, lab.server, '10.1.1.1', 64);
   assert.equal(up.received, up.sent);
   assert.match(up.received, new RegExp(`^bytes=${64 * 1024 * 1024} sha256=`));
+});
+
+test('the fallback data path through the JS event loop (TTUN_DATAPATH=js) carries ping and 64 MiB intact', { timeout: 240_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  await startTunnel(lab, 'chacha20-poly1305', { TTUN_DATAPATH: 'js' });
+  assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
+  const up = await transfer(lab, lab.clients[0]!, lab.server, '10.1.1.1', 64);
+  assert.equal(up.received, up.sent);
+  const down = await transfer(lab, lab.server, lab.clients[0]!, '10.1.1.2', 64);
+  assert.equal(down.received, down.sent);
 });

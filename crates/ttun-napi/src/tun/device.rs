@@ -45,6 +45,11 @@ impl Device {
     pub fn interrupt(&self) {
         let _ = self.interrupt.trigger();
     }
+
+    /// Re-arms the wait after an interrupt that was not a close.
+    pub fn clear_interrupt(&self) {
+        let _ = self.interrupt.reset();
+    }
 }
 
 fn with_addresses(config: &DeviceConfig, builder: DeviceBuilder) -> DeviceBuilder {
@@ -96,10 +101,13 @@ const READ_BATCH: usize = 64;
 
 impl ReadBuffers {
     pub fn new(mtu: u16) -> Self {
+        // A 64 KiB super-packet splits into at most 65535 / (MTU - 40-byte IPv6 header - 20-byte
+        // TCP header) segments: no need for 128 MTU-sized buffers when the MTU is large.
+        let segments = (65535 / (mtu as usize - 60) + 2).min(READ_BATCH);
         Self {
             original: vec![0; 65535 + 16],
-            packets: vec![vec![0; mtu as usize + 64]; READ_BATCH],
-            sizes: vec![0; READ_BATCH],
+            packets: vec![vec![0; mtu as usize + 64]; segments],
+            sizes: vec![0; segments],
         }
     }
 }

@@ -1,10 +1,55 @@
-//! Received stream → opened frames → packets written to the TUN, on the JS thread.
+//! Received stream → opened frames → packets written to the TUN: on the session's own
+//! socket-reader thread ([`run_socket_reader`]), or on the JS thread for sessions whose socket
+//! Node keeps reading (`TunSession.receive`).
+use std::sync::Arc;
+
 use ttun_proto::Receiver;
 
 use super::device::PacketWriter;
+use super::outbound::{send_answers, AnswerBuffers, OutboundSession};
 use super::stats::add;
 use super::Shared;
 use crate::errors::{from_proto, Result};
+
+/// Bytes taken from the socket per read: large reads amortise the wake-up over many frames.
+const SOCKET_READ_SIZE: usize = 256 * 1024;
+
+/// The socket-reader thread of one session: reads the connection, opens frames, writes packets
+/// to the TUN, sends what the kernel answered, until the connection ends or the session is detached.
+#[cfg(unix)]
+pub fn run_socket_reader(
+    shared: Arc<Shared>,
+    session: Arc<OutboundSession>,
+    connection: Arc<super::connection::Connection>,
+    mut receiver: Receiver,
+    leftover: Vec<u8>,
+) {
+    let mut writer = PacketWriter::new();
+    let mut answers = AnswerBuffers::default();
+    let still_wanted = || shared.is_current(session.id);
+    let mut buffer = leftover;
+    let reason = loop {
+        if !buffer.is_empty() {
+            if let Err(err) = receive(&shared, &mut receiver, &mut writer, &mut buffer) {
+                break format!("bad frame from peer: {}", err.reason);
+            }
+            send_answers(&shared, session.id, &mut answers);
+        }
+        buffer.resize(SOCKET_READ_SIZE, 0);
+        match connection.wait_readable(&still_wanted) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => break format!("connection error: {err}"),
+        }
+        match connection.try_recv(&mut buffer) {
+            Ok(Some(0)) => break "closed by peer".to_string(),
+            Ok(Some(n)) => buffer.truncate(n),
+            Ok(None) => buffer.clear(),
+            Err(err) => break format!("connection error: {err}"),
+        }
+    };
+    session.end(&shared, reason);
+}
 
 pub fn receive(shared: &Shared, receiver: &mut Receiver, writer: &mut PacketWriter, chunk: &mut [u8]) -> Result<()> {
     let result = receiver.receive(chunk, |packet| {

@@ -1,12 +1,21 @@
 //! The data path. One [`TunDevice`] per process; at most one [`TunSession`] attached to it at a
-//! time (the authenticated connection). A Rust reader thread takes packets from the TUN in
-//! batches, seals them into one contiguous run of frames and hands that buffer to JavaScript,
-//! which writes it to the socket with one call. Socket chunks come back through
-//! [`TunSession::receive`], which opens the frames in place and writes the packets to the TUN.
+//! time (the authenticated connection).
+//!
+//! After TypeScript has made the connection and completed the handshake it hands the socket over
+//! (`attachSocket`): the device's reader thread takes packets from the TUN in batches, seals them
+//! into one contiguous buffer and writes it to the socket; the session's socket-reader thread
+//! reads the socket, opens the frames in place and writes the packets to the TUN in one batched
+//! write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
+//! trip to the minimum (one per side). Where no fd is available (or for comparison),
+//! `attachCallback` keeps Node on the socket: batches go to a JS callback, chunks come back
+//! through [`TunSession::receive`].
+#[cfg(unix)]
+mod connection;
 mod device;
 mod flow;
 mod inbound;
 mod outbound;
+mod sink;
 mod stats;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -23,6 +32,8 @@ use crate::errors::{error, from_io, Result};
 use crate::protocol::{key32, parse_cipher, parse_direction};
 use device::{Device, DeviceConfig, PacketWriter};
 use flow::FlowControl;
+use outbound::{AnswerBuffers, OutboundSession};
+use sink::Sink;
 use stats::{Stats, TunStats};
 
 /// Called on the JS thread with each sealed batch. Weak: the socket keeps the process alive.
@@ -30,12 +41,8 @@ type BatchCallback = ThreadsafeFunction<Vec<u8>, (), Buffer, napi::Status, false
 /// Called once on the JS thread if the reader thread stops on an error.
 type FatalCallback = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
 
-/// The sending half of the attached session, shared with the reader thread.
-struct OutboundSession {
-    id: u64,
-    sealer: Mutex<FrameSealer>,
-    on_batch: BatchCallback,
-}
+/// Called once on the JS thread when a Rust thread ends the session (EOF, error, bad frame).
+type EndCallback = ThreadsafeFunction<String, (), String, napi::Status, false, false>;
 
 struct Shared {
     device: Device,
@@ -44,6 +51,25 @@ struct Shared {
     next_session_id: AtomicU64,
     flow: FlowControl,
     stats: Stats,
+}
+
+impl Shared {
+    fn is_current(&self, id: u64) -> bool {
+        self.current.lock().unwrap().as_ref().is_some_and(|s| s.id == id)
+    }
+
+    /// Detaches session `id` if it is the current one and shuts its connection down. Returns
+    /// whether it was.
+    fn detach(&self, id: u64) -> bool {
+        let mut current = self.current.lock().unwrap();
+        if !current.as_ref().is_some_and(|s| s.id == id) {
+            return false;
+        }
+        if let Some(session) = current.take() {
+            session.sink.shutdown();
+        }
+        true
+    }
 }
 
 #[napi(object)]
@@ -120,15 +146,46 @@ impl TunDevice {
         self.shared.mtu as u32
     }
 
-    /// Attaches a new authenticated session, replacing any previous one: from now on packets read
-    /// from the TUN are sealed with `sessionKey` (counter 1 upwards, `sendDirection`) and handed to
-    /// `onBatch`; frames given to the returned session's `receive` are opened with the reverse
-    /// direction.
+    /// Attaches a new authenticated session, replacing any previous one, and hands its connection
+    /// to Rust: packets read from the TUN are sealed with `sessionKey` (counter 1 upwards,
+    /// `sendDirection`) and written by the reader thread into socket `fd`; a thread of the
+    /// session reads `fd`, starting with `leftover` (bytes the handshake read past its end), and
+    /// opens the frames with the reverse direction. Node must have stopped reading the socket.
+    /// `fd` is duplicated: Node keeps its own, to close. `onEnd` gets one reason when a Rust
+    /// thread ends the session (closed by peer, connection error, bad frame); not after detach().
+    #[napi(ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, fd: number, leftover: Buffer, onEnd: (reason: string) => void")]
+    pub fn attach_socket(&self, cipher: String, session_key: &[u8], send_direction: u32, fd: i32, leftover: &[u8], on_end: Function<String, ()>) -> Result<TunSession> {
+        #[cfg(unix)]
+        {
+            let connection = Arc::new(connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?);
+            // Strong, unlike the other callbacks: Node no longer reads the socket, so this is
+            // what keeps its event loop alive while Rust carries the session.
+            let on_end: EndCallback = on_end
+                .build_threadsafe_function::<String>()
+                .callee_handled::<false>()
+                .weak::<false>()
+                .build()
+                .map_err(|e| error("EIO", e.to_string()))?;
+            let (session, outbound, receiver) = self.attach(&cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
+            let shared = self.shared.clone();
+            let leftover = leftover.to_vec();
+            std::thread::Builder::new()
+                .name("ttun-sock-reader".into())
+                .spawn(move || inbound::run_socket_reader(shared, outbound, connection, receiver, leftover))
+                .map_err(|e| from_io("cannot start the socket reader thread", &e))?;
+            Ok(session)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (cipher, session_key, send_direction, fd, leftover, on_end);
+            Err(error("ENOTSUP", "socket fds are not available on this platform: use attachCallback"))
+        }
+    }
+
+    /// Like attachSocket, but sealed batches are handed to `onBatch` (one buffer of frames per
+    /// batch) for JavaScript to write; pause()/resume() then carry the socket's backpressure.
     #[napi(ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, onBatch: (wire: Buffer) => void")]
-    pub fn attach(&self, cipher: String, session_key: &[u8], send_direction: u32, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
-        let kind = parse_cipher(&cipher)?;
-        let cipher = Cipher::new(kind, &key32(session_key, "session key")?);
-        let send = if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+    pub fn attach_callback(&self, cipher: String, session_key: &[u8], send_direction: u32, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
         let flow_shared = self.shared.clone();
         let on_batch: BatchCallback = on_batch
             .build_threadsafe_function::<Vec<u8>>()
@@ -140,17 +197,25 @@ impl TunDevice {
                 Ok(Buffer::from(ctx.value))
             })
             .map_err(|e| error("EIO", e.to_string()))?;
+        let (mut session, _, receiver) = self.attach(&cipher, session_key, send_direction, Sink::Js(on_batch), None)?;
+        session.inbound = Some(JsInbound { receiver, writer: PacketWriter::new(), answers: AnswerBuffers::default() });
+        Ok(session)
+    }
+
+    /// Installs a new current session; returns its JS handle, its sending half and its receiver.
+    fn attach(&self, cipher: &str, session_key: &[u8], send_direction: u32, sink: Sink, on_end: Option<EndCallback>) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
+        let kind = parse_cipher(cipher)?;
+        let cipher = Cipher::new(kind, &key32(session_key, "session key")?);
+        let send = if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
-        let outbound = Arc::new(OutboundSession { id, sealer: Mutex::new(FrameSealer::new(cipher.clone(), send, 1)), on_batch });
-        *self.shared.current.lock().unwrap() = Some(outbound);
+        let outbound = Arc::new(OutboundSession::new(id, FrameSealer::new(cipher.clone(), send, 1), sink, on_end));
+        if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound.clone()) {
+            previous.sink.shutdown();
+        }
         // A new session starts unpaused: the old socket's backpressure is not its concern.
         self.shared.flow.resume();
-        Ok(TunSession {
-            shared: self.shared.clone(),
-            id,
-            receiver: Receiver::new(FrameOpener::new(cipher, send.reverse(), 1)),
-            writer: PacketWriter::new(),
-        })
+        let receiver = Receiver::new(FrameOpener::new(cipher, send.reverse(), 1));
+        Ok((TunSession { shared: self.shared.clone(), id, inbound: None }, outbound, receiver))
     }
 
     /// The socket cannot take more: stop reading the TUN (its queue then fills and drops, and the
@@ -173,7 +238,9 @@ impl TunDevice {
     /// Stops the reader thread and closes the device, which removes it.
     #[napi]
     pub fn close(&mut self) {
-        self.shared.current.lock().unwrap().take();
+        if let Some(session) = self.shared.current.lock().unwrap().take() {
+            session.sink.shutdown();
+        }
         self.shared.flow.stop();
         self.shared.device.interrupt();
         if let Some(reader) = self.reader.take() {
@@ -182,13 +249,19 @@ impl TunDevice {
     }
 }
 
-/// The receiving half of an attached session, used from the JS thread.
+/// JavaScript's handle on an attached session.
 #[napi]
 pub struct TunSession {
     shared: Arc<Shared>,
     id: u64,
+    /// Only for attachCallback sessions, whose socket Node reads.
+    inbound: Option<JsInbound>,
+}
+
+struct JsInbound {
     receiver: Receiver,
     writer: PacketWriter,
+    answers: AnswerBuffers,
 }
 
 #[napi]
@@ -201,19 +274,22 @@ impl TunSession {
         if !self.is_attached() {
             return Err(error("EDETACHED", "session is no longer attached"));
         }
-        inbound::receive(&self.shared, &mut self.receiver, &mut self.writer, &mut chunk)
+        let Some(JsInbound { receiver, writer, answers }) = &mut self.inbound else {
+            return Err(error("EINVAL", "this session's socket is read by its own thread"));
+        };
+        let result = inbound::receive(&self.shared, receiver, writer, &mut chunk);
+        outbound::send_answers(&self.shared, self.id, answers);
+        result
     }
 
-    /// Detaches this session if it is still the current one: packets read afterwards are dropped.
+    /// Detaches this session if it is still the current one (packets read afterwards are
+    /// dropped) and shuts its connection down.
     #[napi]
     pub fn detach(&self) {
-        let mut current = self.shared.current.lock().unwrap();
-        if current.as_ref().is_some_and(|s| s.id == self.id) {
-            *current = None;
-        }
+        self.shared.detach(self.id);
     }
 
     fn is_attached(&self) -> bool {
-        self.shared.current.lock().unwrap().as_ref().is_some_and(|s| s.id == self.id)
+        self.shared.is_current(self.id)
     }
 }

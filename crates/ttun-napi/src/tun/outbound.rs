@@ -1,19 +1,95 @@
-//! The reader thread: TUN → sealed frames → JavaScript, one buffer per batch.
+//! TUN → sealed frames → the connection.
+//!
+//! The reader thread waits for the TUN, reads what is ready in batches, seals every packet into
+//! one contiguous buffer and delivers it (see [`super::sink`]). The receiving side helps: right
+//! after it writes received packets to the TUN, whatever the kernel answered on the spot (an ICMP
+//! echo reply, the ACKs for received data) is already queued on the TUN, so it reads and sends
+//! that itself ([`send_answers`]) instead of waking the reader thread for it: one thread wake-up
+//! less per round trip.
+//!
+//! Frames must reach the socket in counter order, so sealing and writing happen together under
+//! the session's `state` lock. The receiving side only ever try-locks it and never blocks: bytes
+//! its non-blocking write could not place are left in `pending`, which the reader thread writes
+//! before anything else.
 use std::io::ErrorKind;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use ttun_proto::FRAME_OVERHEAD;
+use ttun_proto::{FrameSealer, FRAME_OVERHEAD};
 
 use super::device::ReadBuffers;
+use super::sink::{Delivery, Sink};
 use super::stats::add;
-use super::{FatalCallback, Shared};
+use super::{EndCallback, FatalCallback, Shared};
 
 /// Sealed bytes gathered before a batch is handed over. A batch also ends as soon as the TUN has
 /// nothing more to read, so a lone ping is never held back waiting for company.
 const WIRE_BATCH_TARGET: usize = 64 * 1024;
 /// Room for one more read on top of the target: a 64 KiB super-packet split into frames.
-const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_OVERHEAD;
+pub const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_OVERHEAD;
+
+/// The sending half of the attached session, shared by the reader thread and the JS thread.
+pub struct OutboundSession {
+    pub id: u64,
+    pub sink: Sink,
+    on_end: Option<EndCallback>,
+    state: Mutex<OutboundState>,
+}
+
+struct OutboundState {
+    sealer: FrameSealer,
+    /// Sealed bytes the JS thread could not write without blocking; they go out first.
+    pending: Vec<u8>,
+}
+
+impl OutboundSession {
+    pub fn new(id: u64, sealer: FrameSealer, sink: Sink, on_end: Option<EndCallback>) -> Self {
+        Self { id, sink, on_end, state: Mutex::new(OutboundState { sealer, pending: Vec::new() }) }
+    }
+
+    /// Ends the session from a Rust thread: detaches it and tells JavaScript why, once (a
+    /// session JavaScript already detached is not reported back to it).
+    pub fn end(&self, shared: &Shared, reason: String) {
+        if shared.detach(self.id) {
+            if let Some(on_end) = &self.on_end {
+                on_end.call(reason, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+    }
+}
+
+/// Reads what the TUN has ready and seals it into `wire` (or counts it dropped when there is no
+/// session), stopping at the batch target or after `max_reads` reads. Returns whether anything was read.
+fn seal_ready(
+    shared: &Shared,
+    mut sealer: Option<&mut FrameSealer>,
+    buffers: &mut ReadBuffers,
+    wire: &mut Vec<u8>,
+    max_reads: usize,
+) -> Result<bool, String> {
+    let mut any = false;
+    for _ in 0..max_reads {
+        let ready = shared.device.read_batch(buffers, |packet| match sealer.as_deref_mut() {
+            None => add(&shared.stats.tx_dropped_no_session, 1),
+            Some(sealer) => match sealer.seal_to_vec(packet, wire) {
+                Ok(()) => {
+                    add(&shared.stats.tx_packets, 1);
+                    add(&shared.stats.tx_bytes, packet.len() as u64);
+                }
+                Err(_) => add(&shared.stats.tx_dropped_too_big, 1),
+            },
+        });
+        match ready {
+            Ok(true) => any = true,
+            Ok(false) => break,
+            Err(err) => return Err(format!("reading from TUN {} failed: {err}", shared.device.name())),
+        }
+        if wire.len() >= WIRE_BATCH_TARGET {
+            break;
+        }
+    }
+    Ok(any)
+}
 
 pub fn run_reader(shared: Arc<Shared>, on_fatal: FatalCallback) {
     if let Err(message) = read_loop(&shared) {
@@ -23,6 +99,8 @@ pub fn run_reader(shared: Arc<Shared>, on_fatal: FatalCallback) {
 
 fn read_loop(shared: &Shared) -> Result<(), String> {
     let mut buffers = ReadBuffers::new(shared.mtu);
+    // Reused across batches by the socket sink; the JS sink takes it and leaves a fresh one.
+    let mut wire = Vec::with_capacity(WIRE_BATCH_CAPACITY);
     loop {
         if !shared.flow.wait_for_permission() {
             return Ok(());
@@ -33,43 +111,77 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
                 if shared.flow.is_stopped() {
                     return Ok(());
                 }
-                continue;
+                // Woken to write what the JS thread left pending.
+                shared.device.clear_interrupt();
             }
             Err(err) => return Err(format!("reading from TUN {} failed: {err}", shared.device.name())),
         }
-        let session = shared.current.lock().unwrap().clone();
-        let mut wire = match session {
-            Some(_) => Vec::with_capacity(WIRE_BATCH_CAPACITY),
-            None => Vec::new(),
+        let Some(session) = shared.current.lock().unwrap().clone() else {
+            seal_ready(shared, None, &mut buffers, &mut wire, usize::MAX)?;
+            continue;
         };
-        {
-            let mut sealer = session.as_ref().map(|s| s.sealer.lock().unwrap());
-            loop {
-                let ready = shared.device.read_batch(&mut buffers, |packet| match sealer.as_deref_mut() {
-                    None => add(&shared.stats.tx_dropped_no_session, 1),
-                    Some(sealer) => match sealer.seal_to_vec(packet, &mut wire) {
-                        Ok(()) => {
-                            add(&shared.stats.tx_packets, 1);
-                            add(&shared.stats.tx_bytes, packet.len() as u64);
-                        }
-                        Err(_) => add(&shared.stats.tx_dropped_too_big, 1),
-                    },
-                });
-                match ready {
-                    Ok(true) if wire.len() < WIRE_BATCH_TARGET => continue,
-                    Ok(_) => break,
-                    Err(err) => return Err(format!("reading from TUN {} failed: {err}", shared.device.name())),
-                }
+        let still_wanted = || shared.is_current(session.id) && !shared.flow.is_stopped();
+        let mut state = session.state.lock().unwrap();
+        let OutboundState { sealer, pending } = &mut *state;
+        if !pending.is_empty() {
+            if let Delivery::Failed(message) = session.sink.deliver(pending, still_wanted, &shared.flow) {
+                drop(state);
+                session.end(shared, message);
+                continue;
             }
         }
-        if let Some(session) = session {
-            if !wire.is_empty() {
-                shared.flow.batch_queued();
-                if session.on_batch.call(wire, ThreadsafeFunctionCallMode::NonBlocking) != napi::Status::Ok {
-                    // The session's callback is gone (closing): the batch is dropped with it.
-                    shared.flow.batch_delivered();
-                }
+        seal_ready(shared, Some(sealer), &mut buffers, &mut wire, usize::MAX)?;
+        if !wire.is_empty() {
+            if let Delivery::Failed(message) = session.sink.deliver(&mut wire, still_wanted, &shared.flow) {
+                drop(state);
+                session.end(shared, message);
             }
         }
     }
+}
+
+/// Buffers the receiving side keeps for [`send_answers`], made on first use.
+#[derive(Default)]
+pub struct AnswerBuffers {
+    read: Option<ReadBuffers>,
+    wire: Vec<u8>,
+}
+
+/// Called by the receiving side (socket-reader thread or JS thread) after it wrote received
+/// packets to the TUN: sends what the kernel queued on the TUN in answer, if the reader thread is
+/// not busy with the session already.
+pub fn send_answers(shared: &Shared, session_id: u64, buffers: &mut AnswerBuffers) {
+    #[cfg(unix)]
+    {
+        let Some(session) = shared.current.lock().unwrap().clone() else { return };
+        let Sink::Socket(connection) = &session.sink else { return };
+        if session.id != session_id {
+            return;
+        }
+        let Ok(mut state) = session.state.try_lock() else { return };
+        if !state.pending.is_empty() {
+            return;
+        }
+        let read = buffers.read.get_or_insert_with(|| ReadBuffers::new(shared.mtu));
+        buffers.wire.clear();
+        // One read: enough for the replies to what was just written, without turning the
+        // receiving side into a second reader thread under bulk load.
+        if seal_ready(shared, Some(&mut state.sealer), read, &mut buffers.wire, 1).is_err() || buffers.wire.is_empty() {
+            return;
+        }
+        match connection.try_send(&buffers.wire) {
+            Ok(sent) if sent == buffers.wire.len() => {}
+            Ok(sent) => {
+                state.pending.extend_from_slice(&buffers.wire[sent..]);
+                drop(state);
+                shared.device.interrupt();
+            }
+            Err(err) => {
+                drop(state);
+                session.end(shared, format!("connection write failed: {err}"));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (shared, session_id, buffers);
 }

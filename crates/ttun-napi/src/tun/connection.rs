@@ -1,0 +1,120 @@
+//! The authenticated TCP connection as the Rust threads see it: our own duplicate of the fd Node
+//! made and handshook. The reader thread writes sealed frames to it, the socket-reader thread
+//! reads frames from it; Node keeps its fd only to close it.
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::sink::Delivery;
+
+/// How often a wait on the socket re-checks that the session is still wanted.
+const RECHECK_MS: i32 = 50;
+
+#[cfg(target_os = "linux")]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(target_os = "linux"))]
+const SEND_FLAGS: libc::c_int = 0;
+
+pub struct Connection {
+    fd: OwnedFd,
+}
+
+impl Connection {
+    /// Duplicates `fd`: our copy stays valid (and cannot be reused for another socket) however
+    /// Node closes its own, so a late write can never land in the wrong connection.
+    pub fn new(fd: RawFd) -> io::Result<Self> {
+        // SAFETY: fcntl on an fd number only reads the descriptor table; an invalid fd gives EBADF.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `dup` is a fresh descriptor that nothing else owns.
+        Ok(Self { fd: unsafe { OwnedFd::from_raw_fd(dup) } })
+    }
+
+    pub fn send_all(&self, mut data: &[u8], still_wanted: impl Fn() -> bool) -> Delivery {
+        while !data.is_empty() {
+            // Wait for POLLOUT first even when a write would succeed: with TCP_NOTSENT_LOWAT
+            // that keeps the unsent queue (and so the latency it adds) small.
+            match self.wait_writable(&still_wanted) {
+                Ok(true) => {}
+                Ok(false) => return Delivery::Abandoned,
+                Err(err) => return Delivery::Failed(format!("socket wait failed: {err}")),
+            }
+            // SAFETY: data points to data.len() readable bytes; the fd is ours.
+            let n = unsafe { libc::send(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len(), SEND_FLAGS) };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                match err.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                    _ => return Delivery::Failed(format!("connection write failed: {err}")),
+                }
+            }
+            data = &data[n as usize..];
+        }
+        Delivery::Done
+    }
+
+    fn wait_writable(&self, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
+        self.wait(libc::POLLOUT, still_wanted)
+    }
+
+    /// Waits until the socket has data (or EOF, or an error) to read; false if no longer wanted.
+    pub fn wait_readable(&self, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
+        self.wait(libc::POLLIN, still_wanted)
+    }
+
+    fn wait(&self, events: libc::c_short, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
+        loop {
+            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events, revents: 0 };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let rc = unsafe { libc::poll(&mut pfd, 1, RECHECK_MS) };
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            if rc > 0 {
+                // POLLERR/POLLHUP included: the read or write that follows reports the error.
+                return Ok(true);
+            }
+            if !still_wanted() {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// One non-blocking read. Ok(None) when nothing is there yet, Ok(Some(0)) at end of stream.
+    pub fn try_recv(&self, buffer: &mut [u8]) -> io::Result<Option<usize>> {
+        // SAFETY: buffer is valid for buffer.len() writable bytes; the fd is ours.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len(), 0) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+            _ => Err(err),
+        }
+    }
+
+    /// One non-blocking write; Ok(0) when the socket has no room.
+    pub fn try_send(&self, data: &[u8]) -> io::Result<usize> {
+        // SAFETY: data points to data.len() readable bytes; the fd is ours.
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len(), SEND_FLAGS) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+            _ => Err(err),
+        }
+    }
+
+    pub fn shutdown(&self) {
+        // SAFETY: shutdown on our own fd; failure (already closed by peer) is harmless.
+        unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
