@@ -26,4 +26,3 @@ pub fn from_proto(err: ttun_proto::Error) -> Error<String> {
     };
     error(code, err.to_string())
 }
-

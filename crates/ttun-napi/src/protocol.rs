@@ -8,9 +8,8 @@ use ttun_proto::{Cipher, CipherKind, HANDSHAKE_NONCE_LEN, TAG_LEN};
 use crate::errors::{error, from_proto, Result};
 
 pub fn parse_cipher(name: &str) -> Result<CipherKind> {
-    CipherKind::from_name(name).ok_or_else(|| {
-        error("EBADCIPHER", format!("unknown cipher {name:?}: use chacha20-poly1305 or aes-256-gcm"))
-    })
+    CipherKind::from_name(name)
+        .ok_or_else(|| error("EBADCIPHER", format!("unknown cipher {name:?}: use chacha20-poly1305 or aes-256-gcm")))
 }
 
 pub fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {

@@ -30,7 +30,13 @@ mod imp {
         // SAFETY: fd is a socket owned by Node for the duration of this call; the option value is
         // a plain int that outlives the call.
         let rc = unsafe {
-            libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t)
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
         };
         if rc != 0 {
             return Err(from_io(&format!("setsockopt {what}"), &std::io::Error::last_os_error()));

@@ -52,7 +52,9 @@ pub enum Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Error::FrameTooShort(len) => write!(f, "bad frame: length {len} is below the 16-byte tag"),
+            Error::FrameTooShort(len) => {
+                write!(f, "bad frame: length {len} is below the 16-byte tag")
+            }
             Error::BadTag => f.write_str("frame failed authentication (wrong PSK or cipher, or tampered)"),
             Error::PlaintextTooLong(len) => write!(f, "packet of {len} bytes exceeds the 65519-byte frame limit"),
             Error::CounterExhausted => f.write_str("frame counter exhausted"),

@@ -42,9 +42,19 @@ fn session_cipher(case: &Case) -> Cipher {
     Cipher::new(case.cipher, &sk)
 }
 
+/// Every AEAD implementation this build has (RustCrypto always, ring with the `ring` feature).
+fn all_backends(case: &Case) -> Vec<(&'static str, Cipher)> {
+    let sk = session_key(&psk_key(&case.psk), &case.client_nonce, &case.server_nonce);
+    #[allow(unused_mut)]
+    let mut backends = vec![("RustCrypto", Cipher::portable(case.cipher, &sk))];
+    #[cfg(feature = "ring")]
+    backends.push(("ring", Cipher::with_ring(case.cipher, &sk)));
+    backends
+}
+
 /// The whole stream one side sends: the magic with counter 0, then every packet.
-fn seal_stream(case: &Case, direction: Direction) -> Vec<u8> {
-    let mut sealer = FrameSealer::new(session_cipher(case), direction, 0);
+fn seal_stream(case: &Case, direction: Direction, cipher: Cipher) -> Vec<u8> {
+    let mut sealer = FrameSealer::new(cipher, direction, 0);
     let mut out = Vec::new();
     sealer.seal_to_vec(&MAGIC, &mut out).unwrap();
     for packet in &case.packets {
@@ -57,8 +67,22 @@ fn expected_plaintexts(case: &Case) -> Vec<Vec<u8>> {
     std::iter::once(MAGIC.to_vec()).chain(case.packets.iter().cloned()).collect()
 }
 
-fn open_stream_in_chunks(case: &Case, direction: Direction, stream: &[u8], chunk_sizes: &mut dyn Iterator<Item = usize>) -> Result<Vec<Vec<u8>>, Error> {
-    let mut receiver = Receiver::new(FrameOpener::new(session_cipher(case), direction, 0));
+fn open_stream_in_chunks(
+    case: &Case,
+    direction: Direction,
+    stream: &[u8],
+    chunk_sizes: &mut dyn Iterator<Item = usize>,
+) -> Result<Vec<Vec<u8>>, Error> {
+    open_stream_with(session_cipher(case), direction, stream, chunk_sizes)
+}
+
+fn open_stream_with(
+    cipher: Cipher,
+    direction: Direction,
+    stream: &[u8],
+    chunk_sizes: &mut dyn Iterator<Item = usize>,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let mut receiver = Receiver::new(FrameOpener::new(cipher, direction, 0));
     let mut stream = stream.to_vec();
     let mut opened = Vec::new();
     let mut rest: &mut [u8] = &mut stream;
@@ -90,11 +114,39 @@ fn key_schedule_matches_vectors() {
 }
 
 #[test]
-fn sealing_reproduces_both_streams_byte_for_byte() {
+fn sealing_reproduces_both_streams_byte_for_byte_with_every_backend() {
     for case in cases() {
-        assert_eq!(seal_stream(&case, Direction::ClientToServer), case.client_stream, "{:?} client", case.cipher);
-        assert_eq!(seal_stream(&case, Direction::ServerToClient), case.server_stream, "{:?} server", case.cipher);
+        for (backend, cipher) in all_backends(&case) {
+            assert_eq!(
+                seal_stream(&case, Direction::ClientToServer, cipher.clone()),
+                case.client_stream,
+                "{backend} {:?} client",
+                case.cipher
+            );
+            assert_eq!(
+                seal_stream(&case, Direction::ServerToClient, cipher),
+                case.server_stream,
+                "{backend} {:?} server",
+                case.cipher
+            );
+        }
     }
+}
+
+#[cfg(feature = "ring")]
+#[test]
+fn the_ring_feature_makes_ring_the_default_backend() {
+    // Cipher::new must pick ring in this build: its output must still match the vectors (above),
+    // and the feature must not silently fall back to the portable code.
+    let case = &cases()[0];
+    let sk = session_key(&psk_key(&case.psk), &case.client_nonce, &case.server_nonce);
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    FrameSealer::new(Cipher::new(case.cipher, &sk), Direction::ClientToServer, 0).seal_to_vec(&MAGIC, &mut a).unwrap();
+    FrameSealer::new(Cipher::with_ring(case.cipher, &sk), Direction::ClientToServer, 0)
+        .seal_to_vec(&MAGIC, &mut b)
+        .unwrap();
+    assert_eq!(a, b);
 }
 
 #[test]
@@ -113,11 +165,23 @@ fn in_place_sealing_matches_vec_sealing() {
 }
 
 #[test]
-fn opening_whole_streams_yields_magic_then_packets() {
+fn opening_whole_streams_yields_magic_then_packets_with_every_backend() {
     for case in cases() {
-        for (direction, stream) in [(Direction::ClientToServer, &case.client_stream), (Direction::ServerToClient, &case.server_stream)] {
-            let opened = open_stream_in_chunks(&case, direction, stream, &mut std::iter::repeat(usize::MAX)).unwrap();
-            assert_eq!(opened, expected_plaintexts(&case));
+        for (backend, cipher) in all_backends(&case) {
+            for (direction, stream) in
+                [(Direction::ClientToServer, &case.client_stream), (Direction::ServerToClient, &case.server_stream)]
+            {
+                let opened =
+                    open_stream_with(cipher.clone(), direction, stream, &mut std::iter::repeat(usize::MAX)).unwrap();
+                assert_eq!(opened, expected_plaintexts(&case), "{backend}");
+            }
+            let mut tampered = case.client_stream.clone();
+            tampered[5] ^= 1;
+            assert_eq!(
+                open_stream_with(cipher, Direction::ClientToServer, &tampered, &mut std::iter::repeat(usize::MAX)),
+                Err(Error::BadTag),
+                "{backend}"
+            );
         }
     }
 }
@@ -125,7 +189,8 @@ fn opening_whole_streams_yields_magic_then_packets() {
 #[test]
 fn opening_with_the_wrong_direction_fails() {
     let case = &cases()[0];
-    let err = open_stream_in_chunks(case, Direction::ServerToClient, &case.client_stream, &mut std::iter::repeat(usize::MAX));
+    let err =
+        open_stream_in_chunks(case, Direction::ServerToClient, &case.client_stream, &mut std::iter::repeat(usize::MAX));
     assert_eq!(err, Err(Error::BadTag));
 }
 
@@ -133,10 +198,12 @@ fn opening_with_the_wrong_direction_fails() {
 fn opening_with_the_other_cipher_or_psk_fails() {
     let case = &cases()[0];
     let sk = session_key(&psk_key(&case.psk), &case.client_nonce, &case.server_nonce);
-    let mut other_cipher = Receiver::new(FrameOpener::new(Cipher::new(CipherKind::Aes256Gcm, &sk), Direction::ClientToServer, 0));
+    let mut other_cipher =
+        Receiver::new(FrameOpener::new(Cipher::new(CipherKind::Aes256Gcm, &sk), Direction::ClientToServer, 0));
     assert_eq!(other_cipher.receive(&mut case.client_stream.clone(), |_| {}), Err(Error::BadTag));
     let wrong_sk = session_key(&psk_key(b"wrong"), &case.client_nonce, &case.server_nonce);
-    let mut wrong_psk = Receiver::new(FrameOpener::new(Cipher::new(case.cipher, &wrong_sk), Direction::ClientToServer, 0));
+    let mut wrong_psk =
+        Receiver::new(FrameOpener::new(Cipher::new(case.cipher, &wrong_sk), Direction::ClientToServer, 0));
     assert_eq!(wrong_psk.receive(&mut case.client_stream.clone(), |_| {}), Err(Error::BadTag));
 }
 
@@ -148,10 +215,12 @@ fn every_flipped_bit_in_a_frame_is_rejected() {
         for bit in 0..8 {
             let mut stream = case.client_stream[..magic_frame_len].to_vec();
             stream[byte] ^= 1 << bit;
-            let mut receiver = Receiver::new(FrameOpener::new(session_cipher(&case), Direction::ClientToServer, 0));
-            let mut delivered = 0;
-            assert_eq!(receiver.receive(&mut stream, |_| delivered += 1), Err(Error::BadTag));
-            assert_eq!(delivered, 0);
+            for (backend, cipher) in all_backends(&case) {
+                let mut receiver = Receiver::new(FrameOpener::new(cipher, Direction::ClientToServer, 0));
+                let mut delivered = 0;
+                assert_eq!(receiver.receive(&mut stream.clone(), |_| delivered += 1), Err(Error::BadTag), "{backend}");
+                assert_eq!(delivered, 0);
+            }
         }
     }
 }
@@ -200,7 +269,10 @@ fn oversized_plaintext_is_refused_by_the_sealer() {
     let case = &cases()[0];
     let mut sealer = FrameSealer::new(session_cipher(case), Direction::ClientToServer, 0);
     let mut out = Vec::new();
-    assert_eq!(sealer.seal_to_vec(&vec![0; MAX_PLAINTEXT_LEN + 1], &mut out), Err(Error::PlaintextTooLong(MAX_PLAINTEXT_LEN + 1)));
+    assert_eq!(
+        sealer.seal_to_vec(&vec![0; MAX_PLAINTEXT_LEN + 1], &mut out),
+        Err(Error::PlaintextTooLong(MAX_PLAINTEXT_LEN + 1))
+    );
     assert!(out.is_empty());
     assert_eq!(sealer.next_counter(), 0, "a refused frame does not use up a counter");
 }

@@ -53,10 +53,7 @@ impl Device {
 }
 
 fn with_addresses(config: &DeviceConfig, builder: DeviceBuilder) -> DeviceBuilder {
-    builder
-        .mtu(config.mtu)
-        .ipv4(config.ipv4, config.ipv4_prefix, None)
-        .ipv6(config.ipv6, config.ipv6_prefix)
+    builder.mtu(config.mtu).ipv4(config.ipv4, config.ipv4_prefix, None).ipv6(config.ipv6, config.ipv6_prefix)
 }
 
 #[cfg(target_os = "linux")]
@@ -82,7 +79,10 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
     // wintun.dll must sit beside the program. "ttun", or "ttun<pid>" when that name is taken.
     match with_addresses(config, DeviceBuilder::new().name("ttun")).build_sync() {
         Ok(device) => Ok((device, false)),
-        Err(_) => Ok((with_addresses(config, DeviceBuilder::new().name(format!("ttun{}", std::process::id()))).build_sync()?, false)),
+        Err(_) => Ok((
+            with_addresses(config, DeviceBuilder::new().name(format!("ttun{}", std::process::id()))).build_sync()?,
+            false,
+        )),
     }
 }
 

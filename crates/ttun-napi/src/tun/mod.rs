@@ -86,8 +86,10 @@ fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
         .ok()
         .filter(|m| (1280..=ttun_proto::MAX_PLAINTEXT_LEN as u16).contains(m))
         .ok_or_else(|| error("EBADMTU", format!("MTU {} is out of range 1280..65519", options.mtu)))?;
-    let ipv4: Ipv4Addr = options.ipv4.parse().map_err(|_| error("EINVAL", format!("bad IPv4 address {:?}", options.ipv4)))?;
-    let ipv6: Ipv6Addr = options.ipv6.parse().map_err(|_| error("EINVAL", format!("bad IPv6 address {:?}", options.ipv6)))?;
+    let ipv4: Ipv4Addr =
+        options.ipv4.parse().map_err(|_| error("EINVAL", format!("bad IPv4 address {:?}", options.ipv4)))?;
+    let ipv6: Ipv6Addr =
+        options.ipv6.parse().map_err(|_| error("EINVAL", format!("bad IPv6 address {:?}", options.ipv6)))?;
     if options.ipv4_prefix > 32 || options.ipv6_prefix > 128 {
         return Err(error("EINVAL", "address prefix out of range"));
     }
@@ -153,11 +155,23 @@ impl TunDevice {
     /// opens the frames with the reverse direction. Node must have stopped reading the socket.
     /// `fd` is duplicated: Node keeps its own, to close. `onEnd` gets one reason when a Rust
     /// thread ends the session (closed by peer, connection error, bad frame); not after detach().
-    #[napi(ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, fd: number, leftover: Buffer, onEnd: (reason: string) => void")]
-    pub fn attach_socket(&self, cipher: String, session_key: &[u8], send_direction: u32, fd: i32, leftover: &[u8], on_end: Function<String, ()>) -> Result<TunSession> {
+    #[napi(
+        ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, fd: number, leftover: Buffer, onEnd: (reason: string) => void"
+    )]
+    pub fn attach_socket(
+        &self,
+        cipher: String,
+        session_key: &[u8],
+        send_direction: u32,
+        fd: i32,
+        leftover: &[u8],
+        on_end: Function<String, ()>,
+    ) -> Result<TunSession> {
         #[cfg(unix)]
         {
-            let connection = Arc::new(connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?);
+            let connection = Arc::new(
+                connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?,
+            );
             // Strong, unlike the other callbacks: Node no longer reads the socket, so this is
             // what keeps its event loop alive while Rust carries the session.
             let on_end: EndCallback = on_end
@@ -166,7 +180,8 @@ impl TunDevice {
                 .weak::<false>()
                 .build()
                 .map_err(|e| error("EIO", e.to_string()))?;
-            let (session, outbound, receiver) = self.attach(&cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
+            let (session, outbound, receiver) =
+                self.attach(&cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
             let shared = self.shared.clone();
             let leftover = leftover.to_vec();
             std::thread::Builder::new()
@@ -185,7 +200,13 @@ impl TunDevice {
     /// Like attachSocket, but sealed batches are handed to `onBatch` (one buffer of frames per
     /// batch) for JavaScript to write; pause()/resume() then carry the socket's backpressure.
     #[napi(ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, onBatch: (wire: Buffer) => void")]
-    pub fn attach_callback(&self, cipher: String, session_key: &[u8], send_direction: u32, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
+    pub fn attach_callback(
+        &self,
+        cipher: String,
+        session_key: &[u8],
+        send_direction: u32,
+        on_batch: Function<Buffer, ()>,
+    ) -> Result<TunSession> {
         let flow_shared = self.shared.clone();
         let on_batch: BatchCallback = on_batch
             .build_threadsafe_function::<Vec<u8>>()
@@ -203,10 +224,18 @@ impl TunDevice {
     }
 
     /// Installs a new current session; returns its JS handle, its sending half and its receiver.
-    fn attach(&self, cipher: &str, session_key: &[u8], send_direction: u32, sink: Sink, on_end: Option<EndCallback>) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
+    fn attach(
+        &self,
+        cipher: &str,
+        session_key: &[u8],
+        send_direction: u32,
+        sink: Sink,
+        on_end: Option<EndCallback>,
+    ) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
         let kind = parse_cipher(cipher)?;
         let cipher = Cipher::new(kind, &key32(session_key, "session key")?);
-        let send = if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+        let send =
+            if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
         let outbound = Arc::new(OutboundSession::new(id, FrameSealer::new(cipher.clone(), send, 1), sink, on_end));
         if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound.clone()) {

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""ttun beside its peers, in one run, on one pair of network namespaces joined by veth.
+
+Measures raw veth (the ceiling), ttun (chacha20-poly1305 and aes-256-gcm at MTU 1280, chacha20 at
+MTU 9000 and 65000), OpenVPN static-key over TCP and `ssh -w`. For each: one-stream iperf3 TCP
+throughput (median of several runs), idle ping RTT (median of >= 50), ping RTT while iperf3 runs
+(median and p99); for ttun also each endpoint's peak RSS and CPU seconds per GB carried.
+
+Writes bench/results.md and bench/results.png and prints the table. `--quick` is the CI smoke
+version: one short run of each ttun cipher, results written to a temporary directory.
+Linux, root. Run it with `npm run bench` (which builds first).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / "bench" / "peers"
+NS_SERVER, NS_CLIENT = "ttA", "ttB"
+PSK = "benchmark key: " + os.urandom(16).hex()
+
+
+def sh(*args, check=True, timeout=120, **kw):
+    return subprocess.run(list(args), check=check, timeout=timeout, text=True, capture_output=True, **kw)
+
+
+def in_ns(ns, *args, **kw):
+    return sh("ip", "netns", "exec", ns, *args, **kw)
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def ping_samples(ns, target, count, interval, deadline=None):
+    args = ["ping", "-n", "-c", str(count), "-i", str(interval)]
+    if deadline:
+        args += ["-w", str(deadline)]
+    out = in_ns(ns, *args, target, check=False, timeout=(deadline or count * interval) + 30).stdout
+    return [float(m) for m in re.findall(r"time=([\d.]+) ms", out)]
+
+
+@dataclass
+class Endpoint:
+    """A ttun process whose CPU time and peak RSS we read from /proc."""
+    name: str
+    proc: subprocess.Popen
+
+    def cpu_seconds(self):
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self):
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+@dataclass
+class Result:
+    name: str
+    mtu: int
+    gbps: list = field(default_factory=list)
+    idle_rtt: list = field(default_factory=list)
+    loaded_rtt: list = field(default_factory=list)
+    endpoints: dict = field(default_factory=dict)  # name -> (peak RSS MB, CPU s per GB)
+
+    @property
+    def gbps_median(self):
+        return statistics.median(self.gbps) if self.gbps else 0.0
+
+
+def netns_up():
+    sh("bash", str(PEERS / "netns.sh"), "down", check=False)
+    sh("bash", str(PEERS / "netns.sh"), "up")
+
+
+def netns_down():
+    sh("bash", str(PEERS / "netns.sh"), "down", check=False)
+
+
+def wait_ping(ns, target, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if in_ns(ns, "ping", "-c1", "-W1", target, check=False).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"no ping answer from {target} within {seconds} s")
+
+
+def measure(result, target, runs, duration, idle_count, endpoints=()):
+    """Idle RTT, then `runs` iperf3 runs with a ping running alongside each."""
+    result.idle_rtt = ping_samples(NS_CLIENT, target, idle_count, 0.05)
+    iperf_server = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, "iperf3", "-s", "-B", target],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    cpu_before = {e.name: e.cpu_seconds() for e in endpoints}
+    carried_bytes = 0
+    try:
+        for _ in range(runs):
+            pinger = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "ping", "-n", "-i", "0.02",
+                                       "-w", str(duration), target], stdout=subprocess.PIPE, text=True)
+            time.sleep(0.2)
+            out = in_ns(NS_CLIENT, "iperf3", "-c", target, "-t", str(duration), "-J", timeout=duration + 60).stdout
+            report = json.loads(out)["end"]["sum_received"]
+            result.gbps.append(report["bits_per_second"] / 1e9)
+            carried_bytes += report["bytes"]
+            ping_out, _ = pinger.communicate(timeout=duration + 30)
+            result.loaded_rtt += [float(m) for m in re.findall(r"time=([\d.]+) ms", ping_out)]
+    finally:
+        iperf_server.kill()
+        iperf_server.wait()
+    for e in endpoints:
+        cpu = e.cpu_seconds() - cpu_before[e.name]
+        result.endpoints[e.name] = (e.peak_rss_mb(), cpu / (carried_bytes / 1e9))
+
+
+def run_ttun(cipher, mtu, args):
+    name = f"ttun {cipher}"
+    result = Result(name, mtu)
+    node = shutil.which("node") or "node"
+    env = dict(os.environ)
+    server = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, node, str(ROOT / "bin/ttun.js"), "server",
+                               "-k", PSK, "-m", cipher, "-mtu", str(mtu)], stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(0.7)
+    client = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, node, str(ROOT / "bin/ttun.js"), "client",
+                               "-k", PSK, "-s", "192.0.2.1:20203", "-m", cipher, "-mtu", str(mtu)],
+                              stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_ping(NS_CLIENT, "10.1.1.1")
+        measure(result, "10.1.1.1", args.runs, args.duration, args.idle_count,
+                [Endpoint("server", server), Endpoint("client", client)])
+    finally:
+        for p in (client, server):
+            p.terminate()
+        for p in (client, server):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return result
+
+
+def run_peer(name, script, target, args):
+    result = Result(name, 1280)
+    sh("bash", str(PEERS / script), timeout=60)
+    wait_ping(NS_CLIENT, target)
+    measure(result, target, args.runs, args.duration, args.idle_count)
+    # The peer's processes end with the namespaces; restart them clean for the next peer.
+    netns_up()
+    return result
+
+
+def fmt(v, digits=2):
+    return f"{v:.{digits}f}"
+
+
+def table(results):
+    by_name = {(r.name, r.mtu): r for r in results}
+    ovpn = by_name.get(("OpenVPN static key, TCP", 1280))
+    ssh = by_name.get(("ssh -w", 1280))
+    rows = ["| tunnel | MTU | Gbit/s (median) | × OpenVPN | × ssh -w | idle RTT ms (median) | loaded RTT ms median / p99 | "
+            "peak RSS MB server / client | CPU s per GB server / client |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        ratio = lambda peer: fmt(r.gbps_median / peer.gbps_median, 1) if peer and peer.gbps_median else "–"
+        loaded = f"{fmt(statistics.median(r.loaded_rtt))} / {fmt(percentile(r.loaded_rtt, 99))}" if r.loaded_rtt else "–"
+        idle = fmt(statistics.median(r.idle_rtt), 3) if r.idle_rtt else "–"
+        if r.endpoints:
+            s, c = r.endpoints["server"], r.endpoints["client"]
+            rss, cpu = f"{fmt(s[0], 0)} / {fmt(c[0], 0)}", f"{fmt(s[1])} / {fmt(c[1])}"
+        else:
+            rss = cpu = "–"
+        rows.append(f"| {r.name} | {r.mtu} | {fmt(r.gbps_median)} | {ratio(ovpn)} | {ratio(ssh)} | {idle} | {loaded} | {rss} | {cpu} |")
+    return "\n".join(rows)
+
+
+def machine():
+    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                  if l.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, Node {sh('node', '--version').stdout.strip()}"
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels = [f"{r.name}\nMTU {r.mtu}" for r in results]
+    colors = ["#888888" if r.name.startswith("raw") else "#1f77b4" if r.name.startswith("ttun") else "#d62728" for r in results]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5.5))
+    a.bar(labels, [r.gbps_median for r in results], color=colors)
+    a.set_ylabel("Gbit/s (one TCP stream, median)")
+    a.set_title("Throughput (higher is better)")
+    b.bar(labels, [statistics.median(r.loaded_rtt) if r.loaded_rtt else 0 for r in results], color=colors)
+    b.set_ylabel("ms")
+    b.set_yscale("log")
+    b.set_title("Ping RTT while the stream runs, median (lower is better)")
+    for ax in (a, b):
+        ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CI smoke: one short run of each ttun cipher")
+    parser.add_argument("--runs", type=int, default=5, help="iperf3 runs per tunnel (median taken)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per iperf3 run")
+    parser.add_argument("--idle-count", type=int, default=60, help="idle pings per tunnel (>= 50)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where results.md/png go")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (network namespaces, TUN devices)")
+    if args.quick:
+        args.runs, args.duration, args.idle_count = 1, 2, 20
+        args.out = Path(tempfile.mkdtemp(prefix="ttun-bench-"))
+
+    plan = [("ttun", "chacha20-poly1305", 1280), ("ttun", "aes-256-gcm", 1280)]
+    if not args.quick:
+        plan = ([("raw", None, None)] + plan + [("openvpn", None, None), ("ssh", None, None),
+                ("ttun", "chacha20-poly1305", 9000), ("ttun", "chacha20-poly1305", 65000)])
+    results = []
+    netns_up()
+    try:
+        for kind, cipher, mtu in plan:
+            print(f"bench: {kind} {cipher or ''} {mtu or ''}".rstrip(), file=sys.stderr, flush=True)
+            if kind == "raw":
+                r = Result("raw veth (no tunnel)", 1500)
+                measure(r, "192.0.2.1", args.runs, args.duration, args.idle_count)
+            elif kind == "ttun":
+                r = run_ttun(cipher, mtu, args)
+            elif kind == "openvpn":
+                r = run_peer("OpenVPN static key, TCP", "anchor_openvpn.sh", "10.4.0.1", args)
+            else:
+                r = run_peer("ssh -w", "anchor_ssh.sh", "10.5.0.1", args)
+            if not r.gbps or min(r.gbps) <= 0 or not r.idle_rtt:
+                raise RuntimeError(f"{r.name}: no measurement (throughput {r.gbps}, {len(r.idle_rtt)} pings)")
+            results.append(r)
+    finally:
+        netns_down()
+
+    md = table(results)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text(
+        f"# ttun benchmark\n\n{when}, {machine()}.\n\n{md}\n\n"
+        f"Each tunnel: {args.runs} × {args.duration} s one-stream iperf3 (client namespace → server namespace, "
+        f"through the tunnel), median; idle RTT: median of {args.idle_count} pings at 50 ms intervals; loaded RTT: "
+        f"pings every 20 ms during every iperf3 run. RSS is VmHWM, CPU is user+system time of each ttun process "
+        f"over the iperf3 runs divided by the GB received.\n\n"
+        f"Commands: `npm run bench` (= `npm run build && python3 bench/bench.py`); peers stood up by "
+        f"`bench/peers/anchor_openvpn.sh` and `bench/peers/anchor_ssh.sh` between namespaces from `bench/peers/netns.sh`.\n")
+    if not args.quick:
+        chart(results, args.out / "results.png")
+    print(md)
+    print(f"\nbench: wrote {args.out / 'results.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
