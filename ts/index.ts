@@ -17,6 +17,7 @@ export { TtunClient, type ClientOptions } from './client.js';
 export { TtunServer, type ServerOptions } from './server.js';
 export type { CommonOptions, EndpointStats } from './endpoint.js';
 export type { TunInfo } from './tun.js';
+export { openTun, TunDevice, type TunOptions } from './tun-device.js';
 export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
 export { TtunError, HandshakeError, type RejectReason } from './errors.js';
 

@@ -51,6 +51,13 @@ export interface NativeTunDevice {
   attachSocket(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (reason: string) => void): NativeTunSession;
   /** Like attachSocket, but each batch of sealed frames is handed to onBatch for JS to write; pause()/resume() carry backpressure. */
   attachCallback(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void): NativeTunSession;
+  /**
+   * Takes the TUN for JavaScript itself (replacing any session): packets read from it come to
+   * onBatch unsealed, as [u16 BE length][packet] records, one buffer per batch.
+   */
+  attachPackets(onBatch: (records: Buffer) => void): NativeTunSession;
+  /** Writes whole IPv4/IPv6 packets to the TUN in one batch; returns how many it took. */
+  writePackets(packets: Buffer[]): number;
   /** Backpressure from the socket: the reader thread stops taking packets from the TUN until resume(). */
   pause(): void;
   resume(): void;

@@ -81,3 +81,14 @@ test('the fallback data path through the JS event loop (TTUN_DATAPATH=js) carrie
   const down = await transfer(lab, lab.server, lab.clients[0]!, '10.1.1.2', 64);
   assert.equal(down.received, down.sent);
 });
+
+test('the packet API (openTun): packets read from the TUN come out of packets(), write() puts them back', { timeout: 60_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const ns = lab.clients[0]!;
+  const echo = lab.spawn(ns, [process.execPath, join(TOOLS, 'tun-echo.js')]);
+  assert.match(await echo.waitForLine(/^ready/), /^ready ttun0$/);
+  const result = await lab.ping(ns, '10.1.1.1');
+  assert.match(result.stdout, /3 packets transmitted, 3 received, 0% packet loss/, result.stdout + echo.output);
+  await echo.waitForLine(/^answered 3$/);
+});

@@ -32,12 +32,13 @@ use crate::errors::{error, from_io, Result};
 use crate::protocol::{key32, parse_cipher, parse_direction};
 use device::{Device, DeviceConfig, PacketWriter};
 use flow::FlowControl;
-use outbound::{AnswerBuffers, OutboundSession};
+use outbound::{AnswerBuffers, Framer, OutboundSession};
 use sink::Sink;
 use stats::{Stats, TunStats};
 
-/// Called on the JS thread with each sealed batch. Weak: the socket keeps the process alive.
-type BatchCallback = ThreadsafeFunction<Vec<u8>, (), Buffer, napi::Status, false, true>;
+/// Called on the JS thread with each batch. Strong: for a TUN read by JavaScript it is what keeps
+/// Node alive while the reader is attached; it is released when the session is detached.
+type BatchCallback = ThreadsafeFunction<Vec<u8>, (), Buffer, napi::Status, false, false>;
 /// Called once on the JS thread if the reader thread stops on an error.
 type FatalCallback = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
 
@@ -207,20 +208,24 @@ impl TunDevice {
         send_direction: u32,
         on_batch: Function<Buffer, ()>,
     ) -> Result<TunSession> {
+        let sink = Sink::Js(self.batch_callback(on_batch)?);
+        let (mut session, _, receiver) = self.attach(&cipher, session_key, send_direction, sink, None)?;
+        session.inbound = Some(JsInbound { receiver, writer: PacketWriter::new(), answers: AnswerBuffers::default() });
+        Ok(session)
+    }
+
+    fn batch_callback(&self, on_batch: Function<Buffer, ()>) -> Result<BatchCallback> {
         let flow_shared = self.shared.clone();
-        let on_batch: BatchCallback = on_batch
+        on_batch
             .build_threadsafe_function::<Vec<u8>>()
             .callee_handled::<false>()
-            .weak::<true>()
+            .weak::<false>()
             .build_callback(move |ctx| {
                 // Runs on the JS thread just before the callback: the batch has left the queue.
                 flow_shared.flow.batch_delivered();
                 Ok(Buffer::from(ctx.value))
             })
-            .map_err(|e| error("EIO", e.to_string()))?;
-        let (mut session, _, receiver) = self.attach(&cipher, session_key, send_direction, Sink::Js(on_batch), None)?;
-        session.inbound = Some(JsInbound { receiver, writer: PacketWriter::new(), answers: AnswerBuffers::default() });
-        Ok(session)
+            .map_err(|e| error("EIO", e.to_string()))
     }
 
     /// Installs a new current session; returns its JS handle, its sending half and its receiver.
@@ -237,7 +242,7 @@ impl TunDevice {
         let send =
             if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
-        let outbound = Arc::new(OutboundSession::new(id, FrameSealer::new(cipher.clone(), send, 1), sink, on_end));
+        let outbound = Arc::new(OutboundSession::new(id, Framer::Sealed(FrameSealer::new(cipher.clone(), send, 1)), sink, on_end));
         if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound.clone()) {
             previous.sink.shutdown();
         }
@@ -245,6 +250,42 @@ impl TunDevice {
         self.shared.flow.resume();
         let receiver = Receiver::new(FrameOpener::new(cipher, send.reverse(), 1));
         Ok((TunSession { shared: self.shared.clone(), id, inbound: None }, outbound, receiver))
+    }
+
+    /// Takes the TUN for JavaScript itself, replacing any session: packets read from it are handed
+    /// to `onBatch` unsealed, as `[u16 BE length][packet]` records, one buffer per batch (the
+    /// TypeScript side splits them). pause()/resume() carry backpressure. Detach the returned
+    /// session to give the TUN back.
+    #[napi(ts_args_type = "onBatch: (records: Buffer) => void")]
+    pub fn attach_packets(&self, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
+        let sink = Sink::Js(self.batch_callback(on_batch)?);
+        let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let outbound = Arc::new(OutboundSession::new(id, Framer::Plain, sink, None));
+        if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound) {
+            previous.sink.shutdown();
+        }
+        self.shared.flow.resume();
+        Ok(TunSession { shared: self.shared.clone(), id, inbound: None })
+    }
+
+    /// Writes IP packets to the TUN in one batch. Returns how many the device took; packets that
+    /// are not a whole IPv4/IPv6 packet are refused without trying.
+    #[napi]
+    pub fn write_packets(&self, packets: Vec<Buffer>) -> u32 {
+        let mut writer = PacketWriter::new();
+        let mut written = 0u32;
+        let mut flush = |writer: &mut PacketWriter| {
+            let outcome = writer.flush(&self.shared.device);
+            written += outcome.written as u32 - u32::from(outcome.error.is_some());
+        };
+        for packet in packets.iter().filter(|p| inbound::is_ip_packet(p)) {
+            writer.push(packet);
+            if writer.is_full() {
+                flush(&mut writer);
+            }
+        }
+        flush(&mut writer);
+        written
     }
 
     /// The socket cannot take more: stop reading the TUN (its queue then fills and drops, and the

@@ -37,14 +37,36 @@ pub struct OutboundSession {
 }
 
 struct OutboundState {
-    sealer: FrameSealer,
+    framer: Framer,
     /// Sealed bytes the JS thread could not write without blocking; they go out first.
     pending: Vec<u8>,
 }
 
+/// How packets read from the TUN are put into a batch.
+pub enum Framer {
+    /// v1 frames for the peer.
+    Sealed(FrameSealer),
+    /// `[u16 BE length][packet]` records for JavaScript's own use of the TUN (no peer, no crypto).
+    Plain,
+}
+
+impl Framer {
+    fn append(&mut self, packet: &[u8], batch: &mut Vec<u8>) -> Result<(), ttun_proto::Error> {
+        match self {
+            Framer::Sealed(sealer) => sealer.seal_to_vec(packet, batch),
+            Framer::Plain => {
+                // The TUN MTU is at most 65519, so a packet length always fits the u16.
+                batch.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+                batch.extend_from_slice(packet);
+                Ok(())
+            }
+        }
+    }
+}
+
 impl OutboundSession {
-    pub fn new(id: u64, sealer: FrameSealer, sink: Sink, on_end: Option<EndCallback>) -> Self {
-        Self { id, sink, on_end, state: Mutex::new(OutboundState { sealer, pending: Vec::new() }) }
+    pub fn new(id: u64, framer: Framer, sink: Sink, on_end: Option<EndCallback>) -> Self {
+        Self { id, sink, on_end, state: Mutex::new(OutboundState { framer, pending: Vec::new() }) }
     }
 
     /// Ends the session from a Rust thread: detaches it and tells JavaScript why, once (a
@@ -58,20 +80,20 @@ impl OutboundSession {
     }
 }
 
-/// Reads what the TUN has ready and seals it into `wire` (or counts it dropped when there is no
+/// Reads what the TUN has ready and frames it into `wire` (or counts it dropped when there is no
 /// session), stopping at the batch target or after `max_reads` reads. Returns whether anything was read.
 fn seal_ready(
     shared: &Shared,
-    mut sealer: Option<&mut FrameSealer>,
+    mut framer: Option<&mut Framer>,
     buffers: &mut ReadBuffers,
     wire: &mut Vec<u8>,
     max_reads: usize,
 ) -> Result<bool, String> {
     let mut any = false;
     for _ in 0..max_reads {
-        let ready = shared.device.read_batch(buffers, |packet| match sealer.as_deref_mut() {
+        let ready = shared.device.read_batch(buffers, |packet| match framer.as_deref_mut() {
             None => add(&shared.stats.tx_dropped_no_session, 1),
-            Some(sealer) => match sealer.seal_to_vec(packet, wire) {
+            Some(framer) => match framer.append(packet, wire) {
                 Ok(()) => {
                     add(&shared.stats.tx_packets, 1);
                     add(&shared.stats.tx_bytes, packet.len() as u64);
@@ -122,7 +144,7 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
         };
         let still_wanted = || shared.is_current(session.id) && !shared.flow.is_stopped();
         let mut state = session.state.lock().unwrap();
-        let OutboundState { sealer, pending } = &mut *state;
+        let OutboundState { framer, pending } = &mut *state;
         if !pending.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(pending, still_wanted, &shared.flow) {
                 drop(state);
@@ -130,7 +152,7 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
                 continue;
             }
         }
-        seal_ready(shared, Some(sealer), &mut buffers, &mut wire, usize::MAX)?;
+        seal_ready(shared, Some(framer), &mut buffers, &mut wire, usize::MAX)?;
         if !wire.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(&mut wire, still_wanted, &shared.flow) {
                 drop(state);
@@ -166,7 +188,7 @@ pub fn send_answers(shared: &Shared, session_id: u64, buffers: &mut AnswerBuffer
         buffers.wire.clear();
         // One read: enough for the replies to what was just written, without turning the
         // receiving side into a second reader thread under bulk load.
-        if seal_ready(shared, Some(&mut state.sealer), read, &mut buffers.wire, 1).is_err() || buffers.wire.is_empty() {
+        if seal_ready(shared, Some(&mut state.framer), read, &mut buffers.wire, 1).is_err() || buffers.wire.is_empty() {
             return;
         }
         match connection.try_send(&buffers.wire) {

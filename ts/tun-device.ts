@@ -1,0 +1,103 @@
+/**
+ * The TUN device on its own, for programs that want the packets themselves rather than a tunnel
+ * to a peer: `for await (const packet of tun.packets())` and `tun.write(packet)`. The reader is
+ * the same native thread the tunnel uses; batches arrive with one call and are split here.
+ */
+import { parseMtu, type Role } from './config.js';
+import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
+import { openTun as createNativeTun, type TunInfo } from './tun.js';
+
+export interface TunOptions {
+  /** Which v1 addresses the device gets: server 10.1.1.1/30 + fc11::1/126, client .2 / ::2. */
+  role: Role;
+  /** 1280..65519, default 1280. */
+  mtu?: number;
+}
+
+/** Packets queued for a slow consumer before the reader thread is paused. */
+const QUEUE_HIGH = 4096;
+const QUEUE_LOW = 1024;
+
+export class TunDevice {
+  readonly info: TunInfo;
+  private readonly device: NativeTunDevice;
+  private reading: NativeTunSession | undefined;
+  private closed = false;
+
+  constructor(options: TunOptions) {
+    const { device, info } = createNativeTun(loadNative(), options.role, parseMtu(options.mtu), () => this.close());
+    this.device = device;
+    this.info = info;
+  }
+
+  /**
+   * The IP packets read from the device, in order, as they come. One reader at a time; ending
+   * the iteration (break, return) gives the device back (packets are then dropped).
+   */
+  packets(): AsyncIterableIterator<Buffer> {
+    if (this.reading) throw new Error('the TUN device already has a reader');
+    const queue: Buffer[] = [];
+    let wake: (() => void) | undefined;
+    let paused = false;
+    const session = this.device.attachPackets((records) => {
+      for (let at = 0; at < records.length; ) {
+        const length = records.readUInt16BE(at);
+        queue.push(records.subarray(at + 2, at + 2 + length));
+        at += 2 + length;
+      }
+      if (queue.length > QUEUE_HIGH && !paused) {
+        paused = true;
+        this.device.pause();
+      }
+      wake?.();
+    });
+    this.reading = session;
+    const stop = () => {
+      if (this.reading === session) this.reading = undefined;
+      session.detach();
+      if (paused) this.device.resume();
+      wake?.();
+    };
+    const iterator: AsyncIterableIterator<Buffer> = {
+      next: async () => {
+        while (queue.length === 0) {
+          if (this.closed || this.reading !== session) return { done: true, value: undefined };
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+        if (paused && queue.length < QUEUE_LOW) {
+          paused = false;
+          this.device.resume();
+        }
+        return { done: false, value: queue.shift()! };
+      },
+      return: async () => {
+        stop();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /** Writes IP packets to the device; returns how many it took (non-IP data is refused). */
+  write(packets: Buffer | Buffer[]): number {
+    return this.device.writePackets(Array.isArray(packets) ? packets : [packets]);
+  }
+
+  /** Ends any reader and removes the device. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reading?.detach();
+    this.reading = undefined;
+    this.device.close();
+  }
+}
+
+/** Creates a TUN device with the v1 addresses of `role`, for reading and writing packets directly. */
+export function openTun(options: TunOptions): TunDevice {
+  return new TunDevice(options);
+}
