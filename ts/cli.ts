@@ -8,6 +8,8 @@ import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from
 import { TtunError } from './errors.js';
 import { connect, createServer, type TtunClient, type TtunServer } from './index.js';
 import { describeTun, logClientEvents, logServerEvents, type Logger, stderrLogger } from './log.js';
+import { dropPrivileges } from './privileges.js';
+import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
@@ -25,10 +27,13 @@ function die(message: string, code: number): never {
 
 function commonOptions<T>(y: Argv<T>) {
   return y
-    .option('k', { alias: 'psk', type: 'string', describe: 'pre-shared key (required; any string, long and random)', requiresArg: true })
+    .option('psk-file', { type: 'string', describe: 'read the pre-shared key from this file (one trailing newline is ignored)', requiresArg: true })
+    .option('k', { alias: 'psk', type: 'string', describe: 'pre-shared key on the command line (visible in the process list; prefer --psk-file or TTUN_PSK)', requiresArg: true })
     // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
     .option('m', { alias: 'cipher', type: 'string', default: CIPHERS[0], describe: `AEAD cipher: ${CIPHERS.join(' or ')}`, requiresArg: true })
-    .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true });
+    .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true })
+    .option('user', { type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', requiresArg: true })
+    .option('group', { type: 'string', describe: 'group for --user (default: the user\'s own group)', requiresArg: true });
 }
 
 /** Runs until SIGINT/SIGTERM, then closes the endpoint (removing the TUN) and exits 0. */
@@ -51,28 +56,63 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   });
 }
 
-async function runServer(args: { k?: string; m: string; mtu: string; l: string }): Promise<void> {
+interface CommonArgs {
+  k?: string;
+  'psk-file'?: string;
+  m: string;
+  mtu: string;
+  user?: string;
+  group?: string;
+}
+
+/**
+ * The key from -k, --psk-file or TTUN_PSK. Its warnings (never the key) are returned for logging
+ * once the endpoint is up, so that bad input still gets exactly one line.
+ */
+function pskFrom(args: CommonArgs): PskChoice {
+  const choice = resolvePsk({ flag: args.k, file: args['psk-file'], env: process.env.TTUN_PSK });
+  if (args.k !== undefined) hideArguments();
+  delete process.env.TTUN_PSK;
+  return choice;
+}
+
+/**
+ * Overwrites the command line shown in the process list (on Linux, process.title rewrites the
+ * argv memory) so that a key given with -k is visible only for the moment before this runs.
+ */
+function hideArguments(): void {
+  const command = process.argv[2] ?? '';
+  process.title = `ttun ${command}`;
+}
+
+function afterStartup(args: CommonArgs, key: PskChoice, log: Logger): void {
+  for (const warning of key.warnings) log('warn', warning);
+  if (args.user === undefined) return;
+  dropPrivileges(args.user, args.group);
+  log('info', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`);
+}
+
+async function runServer(args: CommonArgs & { l: string }): Promise<void> {
   const log = stderrLogger('server');
-  const server = await createServer({ psk: requirePsk(args.k), listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu) });
+  const key = pskFrom(args);
+  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu) });
   log('info', describeTun(server.tun));
   const { address, port } = server.address();
   log('info', `listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${server.cipher})`);
+  afterStartup(args, key, log);
   logServerEvents(server, log);
   runUntilSignal(server, log);
 }
 
-async function runClient(args: { k?: string; m: string; mtu: string; s?: string }): Promise<void> {
+async function runClient(args: CommonArgs & { s?: string }): Promise<void> {
   const log = stderrLogger('client');
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
-  const client = await connect({ psk: requirePsk(args.k), server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu) });
+  const key = pskFrom(args);
+  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu) });
   log('info', describeTun(client.tun));
+  afterStartup(args, key, log);
   logClientEvents(client, log);
   runUntilSignal(client, log);
-}
-
-function requirePsk(psk: string | undefined): string {
-  if (psk === undefined || psk === '') throw new TtunError('a pre-shared key is required: give -k KEY', 'ENOPSK');
-  return psk;
 }
 
 /**
@@ -89,7 +129,7 @@ function safeUsageMessage(message: string, argv: string[]): string {
     : 'unexpected extra argument (quote a key that contains spaces)';
 }
 
-const COMMANDS = ['server', 'client'];
+const COMMANDS = ['server', 'client', 'genpsk'];
 
 export async function main(argv: string[]): Promise<void> {
   const first = argv[0];
@@ -104,15 +144,21 @@ export async function main(argv: string[]): Promise<void> {
     .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126, listen for one peer', (y) =>
       commonOptions(y)
         .option('l', { alias: 'listen', type: 'string', default: DEFAULT_LISTEN, describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT', requiresArg: true })
-        .example('sudo $0 server -k "$(cat /etc/ttun.key)"', 'listen on every address, port 20203')
-        .example('sudo $0 server -k KEY -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400'),
+        .example('sudo $0 server --psk-file /etc/ttun.key', 'listen on every address, port 20203')
+        .example('sudo $0 server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400')
+        .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up'),
     )
     .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126, connect to the server', (y) =>
       commonOptions(y)
         .option('s', { alias: 'server', type: 'string', describe: 'server HOST:PORT (required)', requiresArg: true })
-        .example('sudo $0 client -k KEY -s vpn.example.com:20203', 'connect; reconnects by itself'),
+        .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203', 'connect; reconnects by itself')
+        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment'),
     )
-    .demandCommand(1, 'give a command: server or client')
+    .command('genpsk', 'print a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
+      y.example('$0 genpsk > /etc/ttun.key && chmod 600 /etc/ttun.key', 'make a key file'),
+    )
+    .epilogue('The key can also come from the TTUN_PSK environment variable.')
+    .demandCommand(1, 'give a command: server, client or genpsk')
     .strict()
     .version(version())
     .help()
@@ -128,6 +174,7 @@ export async function main(argv: string[]): Promise<void> {
     const command = args._[0];
     if (command === 'server') await runServer(args as never);
     else if (command === 'client') await runClient(args as never);
+    else if (command === 'genpsk') process.stdout.write(`${generatePsk()}\n`);
   } catch (err) {
     if (err instanceof TtunError) die(err.message, EXIT_RUNTIME);
     throw err;

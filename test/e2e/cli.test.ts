@@ -1,6 +1,9 @@
 // Bad input to the real CLI: one clear line on stderr, non-zero exit, no stack trace, no key.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Lab, run, TTUN } from './harness.js';
 
 const SECRET = 'super secret key 123';
@@ -19,7 +22,9 @@ function assertOneLineError(result: { code: number | null; stderr: string; stdou
 }
 
 test('usage errors: one line, non-zero exit, key never echoed', { timeout: 60_000 }, async () => {
-  assertOneLineError(await ttun(['server']), /^ttun: a pre-shared key is required: give -k KEY$/);
+  assertOneLineError(await ttun(['server']), /^ttun: a pre-shared key is required: give --psk-file PATH, TTUN_PSK, or -k KEY$/);
+  assertOneLineError(await ttun(['server', '--psk-file', '/nonexistent/key']), /^ttun: cannot read the key file \/nonexistent\/key: no such file$/);
+  assertOneLineError(await ttun(['server', '-k', SECRET, '--psk-file', '/etc/hostname']), /^ttun: give the key one way only: -k or --psk-file$/);
   assertOneLineError(await ttun(['client', '-k', SECRET]), /^ttun: the server address is required: give -s HOST:PORT$/);
   assertOneLineError(await ttun(['server', '-k', SECRET, '-m', 'rot13']), /^ttun: unknown cipher "rot13": use chacha20-poly1305 or aes-256-gcm$/);
   assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '1000']), /^ttun: MTU "1000" is out of range: use a whole number from 1280 to 65519$/);
@@ -86,4 +91,70 @@ test('port in use and no permission for a TUN: one clear line each', { timeout: 
   assert.equal(noCap.code, 1, noCap.stderr);
   assert.equal(noCap.stderr.trim().split('\n').length, 1, noCap.stderr);
   assert.match(noCap.stderr, /^ttun: cannot create a TUN device: permission denied \(run as root or with CAP_NET_ADMIN\)$/m);
+});
+
+test('genpsk prints a fresh 32-byte base64 key each time', async () => {
+  const a = await run(process.execPath, [TTUN, 'genpsk']);
+  const b = await run(process.execPath, [TTUN, 'genpsk']);
+  assert.equal(a.code, 0);
+  assert.equal(Buffer.from(a.stdout.trim(), 'base64').length, 32);
+  assert.match(a.stdout, /^[A-Za-z0-9+/]{43}=\n$/);
+  assert.notEqual(a.stdout, b.stdout);
+});
+
+test('the key from --psk-file or TTUN_PSK works like -k; -k warns and is hidden from the process list; short keys warn', { timeout: 90_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const dir = mkdtempSync(join(tmpdir(), 'ttun-key-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, `${SECRET}\n`, { mode: 0o600 });
+  // Server takes the key with -k, client from the file (trailing newline ignored): they must agree.
+  const server = lab.ttun(lab.server, ['server', '-k', SECRET]);
+  await server.waitForLine(/listening on/);
+  assert.ok(server.lines.some((l) => /WARN: -k puts the key in the process list/.test(l)), server.output);
+  const cmdline = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8');
+  assert.ok(!cmdline.includes(SECRET), `key visible in the process list: ${cmdline}`);
+  const client = lab.ttun(lab.clients[0]!, ['client', '--psk-file', keyFile, '-s', lab.serverAddress()]);
+  await client.waitForLine(/session up/);
+  assert.ok(!client.output.includes('WARN'), client.output);
+  client.kill('SIGINT');
+  await client.exited;
+  // And from the environment.
+  const envClient = lab.ttun(lab.clients[0]!, ['client', '-s', lab.serverAddress()], { TTUN_PSK: SECRET });
+  await envClient.waitForLine(/session up/);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+  for (const line of [...server.lines, ...client.lines, ...envClient.lines]) assert.ok(!line.includes(SECRET), line);
+  envClient.kill('SIGINT');
+  await envClient.exited;
+  const short = lab.ttun(lab.clients[0]!, ['client', '-k', 'short', '-s', lab.serverAddress()]);
+  await short.waitForLine(/WARN: the key is only 5 bytes/);
+});
+
+test('--user drops root after the TUN and the port are set up; the tunnel keeps working and reconnects', { timeout: 90_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const server = lab.ttun(lab.server, ['server', '-k', SECRET, '--user', 'nobody']);
+  await server.waitForLine(/running as user nobody/);
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', SECRET, '-s', lab.serverAddress(), '--user', 'nobody']);
+  await client.waitForLine(/running as user nobody/);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+  for (const proc of [server, client]) {
+    const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+    const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)!;
+    assert.deepEqual(uid.slice(1), ['65534', '65534', '65534'], 'real, effective and saved uid are nobody');
+    assert.match(status, /^CapEff:\s+0+$/m, 'no capabilities left');
+  }
+  // The unprivileged client still reconnects (its TUN survives) when the session is cut.
+  const mark = client.lines.length;
+  server.kill('SIGKILL');
+  await client.waitForLine(/disconnected/, 15_000, mark);
+  const again = lab.ttun(lab.server, ['server', '-k', SECRET]);
+  await again.waitForLine(/listening on/);
+  await client.waitForLine(/session up/, 30_000, mark);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+  // Closing as nobody still removes the TUN (the device goes with its last file descriptor).
+  client.kill('SIGTERM');
+  assert.equal((await client.exited).code, 0);
+  assert.ok(!(await lab.links(lab.clients[0]!)).includes('ttun0'));
 });
