@@ -21,6 +21,9 @@ export interface CommonOptions {
   handshakeTimeoutMs?: number;
 }
 
+/** How often dropped-packet counters are checked and reported. */
+export const DROP_REPORT_INTERVAL_MS = 2_000;
+
 export interface EndpointStats extends NativeStats {
   /** Sessions that completed the handshake. */
   sessions: number;
@@ -34,6 +37,7 @@ export abstract class Endpoint extends EventEmitter {
   protected readonly handshake: HandshakeParams;
   protected closed = false;
   protected sessions = 0;
+  private readonly dropWatch: NodeJS.Timeout;
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
@@ -52,6 +56,26 @@ export abstract class Endpoint extends EventEmitter {
     const { device, info } = openTun(this.native, role, mtu, (message) => this.emit('fatal', message));
     this.device = device;
     this.tun = info;
+    this.dropWatch = this.watchDrops();
+  }
+
+  /**
+   * Drops happen in the native data path, packet by packet; every few seconds the counters are
+   * compared and any increase becomes one 'dropped' event (kind, count), so a peer sending junk
+   * is logged without a line per packet.
+   */
+  private watchDrops(): NodeJS.Timeout {
+    let last = this.device.stats();
+    const timer = setInterval(() => {
+      const now = this.device.stats();
+      const notIp = now.rxDroppedNotIp - last.rxDroppedNotIp;
+      const refused = now.rxDroppedTunWrite - last.rxDroppedTunWrite;
+      if (notIp > 0) this.emit('dropped', 'not-ip', notIp);
+      if (refused > 0) this.emit('dropped', 'tun-refused', refused);
+      last = now;
+    }, DROP_REPORT_INTERVAL_MS);
+    timer.unref();
+    return timer;
   }
 
   stats(): EndpointStats {
@@ -64,6 +88,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   protected closeDevice(): void {
+    clearInterval(this.dropWatch);
     this.device.close();
   }
 }

@@ -31,13 +31,50 @@ export function describeTun(tun: TunInfo): string {
   return `TUN ${tun.name} up: ${tun.ipv4} ${tun.ipv6} mtu ${tun.mtu}`;
 }
 
+const DROPS: Record<string, string> = {
+  'not-ip': 'frames from the peer that are not IP packets',
+  'tun-refused': 'packets from the peer that the TUN refused',
+};
+
+/** Lines per second before connection and rejection lines are summarised (a flood must not flood the log). */
+const LINES_PER_SECOND = 10;
+
+/** Passes the first LINES_PER_SECOND lines of each second, then one summary of what it held back. */
+function rateLimited(log: Logger): Logger {
+  let windowStart = 0;
+  let passed = 0;
+  let held = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return (level, message) => {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      passed = 0;
+    }
+    if (passed < LINES_PER_SECOND) {
+      passed += 1;
+      log(level, message);
+      return;
+    }
+    held += 1;
+    timer ??= setTimeout(() => {
+      log('warn', `... and ${held} more connection events in the last second (not logged one by one)`);
+      held = 0;
+      timer = undefined;
+    }, 1000).unref();
+  };
+}
+
 export function logServerEvents(server: TtunServer, log: Logger): void {
-  server.on('connection', (peer: string) => log('info', `peer ${peer} connected`));
+  const connections = rateLimited(log);
+  const rejections = rateLimited(log);
+  server.on('connection', (peer: string) => connections('info', `peer ${peer} connected`));
   server.on('up', (peer: string) => log('info', `peer ${peer} authenticated, session up (${server.cipher})`));
   server.on('rejected', (peer: string, reason: string, message: string) =>
-    log('warn', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`),
+    rejections('warn', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`),
   );
   server.on('down', (peer: string, reason: string) => log('info', `peer ${peer} disconnected: ${reason}`));
+  server.on('dropped', (kind: string, count: number) => log('warn', `dropped ${count} ${DROPS[kind] ?? kind}`));
 }
 
 export function logClientEvents(client: TtunClient, log: Logger): void {
@@ -46,4 +83,5 @@ export function logClientEvents(client: TtunClient, log: Logger): void {
   client.on('failed', (reason: string, message: string) => log('warn', `${REASONS[reason] ?? reason}: ${message}`));
   client.on('down', (peer: string, reason: string) => log('info', `disconnected from ${peer}: ${reason}`));
   client.on('reconnecting', (delayMs: number) => log('info', `reconnecting in ${delayMs / 1000} s`));
+  client.on('dropped', (kind: string, count: number) => log('warn', `dropped ${count} ${DROPS[kind] ?? kind}`));
 }

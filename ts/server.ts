@@ -4,7 +4,7 @@
  * Unlike v1 (one connection at a time, others wait in the backlog), it keeps listening while a
  * session is up: a newcomer must complete the handshake within the deadline and only then
  * replaces the live session. A failed or slow handshake never touches the live session, and at
- * most maxPendingHandshakes connections may be in their handshake at once.
+ * most maxPendingHandshakes connections may be in their handshake at once (the oldest is evicted).
  */
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
@@ -18,7 +18,7 @@ import { tuneSocket } from './socket-options.js';
 export interface ServerOptions extends CommonOptions {
   /** HOST:PORT, [IPV6]:PORT or :PORT (every address, IPv4 and IPv6). Default ":20203". */
   listen?: string;
-  /** Connections allowed in their handshake at once; more are closed immediately. Default 16. */
+  /** Connections allowed in their handshake at once; a newcomer beyond it evicts the oldest. Default 16. */
   maxPendingHandshakes?: number;
 }
 
@@ -92,9 +92,12 @@ export class TtunServer extends Endpoint {
       return;
     }
     if (this.pending.size >= this.maxPending) {
-      socket.destroy();
-      this.emit('rejected', peer, 'busy', `too many handshakes in progress (${this.maxPending})`);
-      return;
+      // Evict the oldest pending handshake rather than refuse the newcomer: a flood of silent
+      // connections then cannot lock a real client out, it only shortens everyone's wait.
+      const oldest = this.pending.values().next().value!;
+      this.pending.delete(oldest);
+      oldest.destroy();
+      this.emit('rejected', describePeer(oldest), 'busy', `evicted: ${this.maxPending} handshakes already in progress`);
     }
     this.emit('connection', peer);
     this.pending.add(socket);
