@@ -118,6 +118,8 @@ let labCounter = 0;
 export class Lab {
   readonly server: string;
   readonly clients: string[];
+  /** The server-side end of each client's veth pair. */
+  readonly serverVeths: string[] = [];
   private readonly processes: NsProcess[] = [];
 
   private constructor(id: string, clientCount: number) {
@@ -134,6 +136,7 @@ export class Lab {
       for (const [i, ns] of lab.clients.entries()) {
         const vs = `ve${process.pid % 10000}${labCounter}s${i}`;
         const vc = `ve${process.pid % 10000}${labCounter}c${i}`;
+        lab.serverVeths.push(vs);
         await must('ip', ['netns', 'add', ns]);
         await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
         await must('ip', ['link', 'add', vs, 'type', 'veth', 'peer', 'name', vc]);
@@ -183,6 +186,11 @@ export class Lab {
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`no ping answer from ${address} in ${ns} within ${timeoutMs} ms`);
+  }
+
+  /** Runs nft in the server namespace (one command, e.g. `add table inet t`). */
+  async nft(...args: string[]): Promise<void> {
+    await must('ip', ['netns', 'exec', this.server, 'nft', ...args]);
   }
 
   async links(ns: string): Promise<string[]> {
