@@ -7,7 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
 import { TtunError } from './errors.js';
 import { connect, createServer, type TtunClient, type TtunServer } from './index.js';
-import { describeTun, logClientEvents, logServerEvents, type Logger, stderrLogger } from './log.js';
+import { LOG_FORMATS, type LogFormat, logClientEvents, logCounters, logServerEvents, logStatsEvery, logTun, type Logger, stderrLogger } from './log.js';
 import { dropPrivileges } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 
@@ -33,7 +33,14 @@ function commonOptions<T>(y: Argv<T>) {
     .option('m', { alias: 'cipher', type: 'string', default: CIPHERS[0], describe: `AEAD cipher: ${CIPHERS.join(' or ')}`, requiresArg: true })
     .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true })
     .option('user', { type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', requiresArg: true })
-    .option('group', { type: 'string', describe: 'group for --user (default: the user\'s own group)', requiresArg: true });
+    .option('group', { type: 'string', describe: 'group for --user (default: the user\'s own group)', requiresArg: true })
+    .option('log-format', { type: 'string', choices: LOG_FORMATS, default: 'text', describe: 'log lines as text or JSON', requiresArg: true })
+    .option('stats', { type: 'number', describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)', requiresArg: true })
+    .check((argv) => {
+      const stats = argv.stats as number | undefined;
+      if (stats !== undefined && !(Number.isFinite(stats) && stats > 0)) throw new Error('--stats takes a number of seconds above 0');
+      return true;
+    });
 }
 
 /** Runs until SIGINT/SIGTERM, then closes the endpoint (removing the TUN) and exits 0. */
@@ -42,7 +49,7 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
-    log('info', `${signal}: shutting down`);
+    log('info', 'shutdown', `${signal}: shutting down`, { signal });
     endpoint.close().then(
       () => process.exit(0),
       (err: Error) => die(`shutdown failed: ${err.message}`, EXIT_RUNTIME),
@@ -51,7 +58,7 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   endpoint.on('fatal', (message: string) => {
-    log('error', message);
+    log('error', 'fatal', message);
     void endpoint.close().finally(() => process.exit(EXIT_RUNTIME));
   });
 }
@@ -63,6 +70,8 @@ interface CommonArgs {
   mtu: string;
   user?: string;
   group?: string;
+  'log-format': LogFormat;
+  stats?: number;
 }
 
 /**
@@ -85,32 +94,35 @@ function hideArguments(): void {
   process.title = `ttun ${command}`;
 }
 
-function afterStartup(args: CommonArgs, key: PskChoice, log: Logger): void {
-  for (const warning of key.warnings) log('warn', warning);
+function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, key: PskChoice, log: Logger): void {
+  for (const warning of key.warnings) log('warn', 'key', warning);
+  if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
+  process.on('SIGUSR1', () => logCounters(endpoint, log));
   if (args.user === undefined) return;
   dropPrivileges(args.user, args.group);
-  log('info', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`);
+  log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, { uid: process.getuid?.(), gid: process.getgid?.() });
 }
 
 async function runServer(args: CommonArgs & { l: string }): Promise<void> {
-  const log = stderrLogger('server');
+  const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
   const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu) });
-  log('info', describeTun(server.tun));
+  logTun(log, server.tun);
   const { address, port } = server.address();
-  log('info', `listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${server.cipher})`);
-  afterStartup(args, key, log);
+  const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
+  afterStartup(server, args, key, log);
   logServerEvents(server, log);
   runUntilSignal(server, log);
 }
 
 async function runClient(args: CommonArgs & { s?: string }): Promise<void> {
-  const log = stderrLogger('client');
+  const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
   const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu) });
-  log('info', describeTun(client.tun));
-  afterStartup(args, key, log);
+  logTun(log, client.tun);
+  afterStartup(client, args, key, log);
   logClientEvents(client, log);
   runUntilSignal(client, log);
 }
@@ -120,6 +132,8 @@ async function runClient(args: CommonArgs & { s?: string }): Promise<void> {
  * quotes, so only flag names are repeated back.
  */
 function safeUsageMessage(message: string, argv: string[]): string {
+  const invalid = /Argument: (\S+), Given: "([^"]*)", Choices: (.*)$/m.exec(message);
+  if (invalid) return `bad --${invalid[1]} ${JSON.stringify(invalid[2])}: use one of ${invalid[3]!.replace(/"/g, '')}`;
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (!unknown) return message.split('\n')[0]!;
   const isFlag = (name: string) => argv.some((a) => new RegExp(`^--?${name.replace(/[^\w-]/g, '')}(=|$)`).test(a));
@@ -129,7 +143,7 @@ function safeUsageMessage(message: string, argv: string[]): string {
     : 'unexpected extra argument (quote a key that contains spaces)';
 }
 
-const COMMANDS = ['server', 'client', 'genpsk'];
+const COMMANDS = ['server', 'client', 'genpsk', 'completion'];
 
 export async function main(argv: string[]): Promise<void> {
   const first = argv[0];
@@ -157,6 +171,7 @@ export async function main(argv: string[]): Promise<void> {
     .command('genpsk', 'print a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
       y.example('$0 genpsk > /etc/ttun.key && chmod 600 /etc/ttun.key', 'make a key file'),
     )
+    .completion('completion', 'print a bash/zsh completion script (add `source <(ttun completion)` to your shell rc)')
     .epilogue('The key can also come from the TTUN_PSK environment variable.')
     .demandCommand(1, 'give a command: server, client or genpsk')
     .strict()
@@ -164,10 +179,9 @@ export async function main(argv: string[]): Promise<void> {
     .help()
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .fail((message, err) => {
-      if (err) throw err;
-      die(`${safeUsageMessage(message, argv)} (see ttun --help)`, EXIT_USAGE);
-    });
+    // Commands run after parsing (below), so every failure here is a usage error, including
+    // those .check() throws.
+    .fail((message, err) => die(`${safeUsageMessage(message ?? err?.message ?? 'bad arguments', argv)} (see ttun --help)`, EXIT_USAGE));
 
   try {
     const args = await parser.parseAsync();

@@ -75,6 +75,7 @@ export class TtunClient extends Endpoint {
       const sessionMs = await this.attempt();
       if (this.closed) break;
       delay = nextBackoff(delay, sessionMs);
+      this.reconnects += 1;
       this.emit('reconnecting', delay);
       await this.sleep(delay);
     }

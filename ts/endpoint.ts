@@ -27,6 +27,8 @@ export const DROP_REPORT_INTERVAL_MS = 2_000;
 export interface EndpointStats extends NativeStats {
   /** Sessions that completed the handshake. */
   sessions: number;
+  /** Times the client scheduled a reconnect (always 0 on a server). */
+  reconnects: number;
 }
 
 export abstract class Endpoint extends EventEmitter {
@@ -37,6 +39,7 @@ export abstract class Endpoint extends EventEmitter {
   protected readonly handshake: HandshakeParams;
   protected closed = false;
   protected sessions = 0;
+  protected reconnects = 0;
   private readonly dropWatch: NodeJS.Timeout;
 
   protected constructor(role: Role, options: CommonOptions) {
@@ -79,7 +82,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   stats(): EndpointStats {
-    return { ...this.device.stats(), sessions: this.sessions };
+    return { ...this.device.stats(), sessions: this.sessions, reconnects: this.reconnects };
   }
 
   protected startSession(socket: Socket, role: Role, sessionKey: Buffer, leftover: Buffer): DataSession {

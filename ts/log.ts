@@ -1,20 +1,29 @@
 /**
- * One line per event on stderr. Lines carry what happened and to whom, never the key.
+ * One line per event on stderr, as text or JSON (--log-format). Every line names its event, so
+ * JSON consumers can filter on it; lines carry what happened and to whom, never the key.
  */
 import type { TtunClient } from './client.js';
+import type { Endpoint, EndpointStats } from './endpoint.js';
 import type { TtunServer } from './server.js';
 import type { TunInfo } from './tun.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Logger {
-  (level: LogLevel, message: string): void;
+  (level: LogLevel, event: string, message: string, fields?: Record<string, unknown>): void;
 }
 
-export function stderrLogger(role: string): Logger {
-  return (level, message) => {
-    const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
-    process.stderr.write(`${new Date().toISOString()} ttun ${role}${tag}: ${message}\n`);
+export function stderrLogger(role: string, format: LogFormat = 'text'): Logger {
+  return (level, event, message, fields) => {
+    const time = new Date().toISOString();
+    if (format === 'json') {
+      process.stderr.write(`${JSON.stringify({ time, level, role, event, message, ...fields })}\n`);
+    } else {
+      const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
+      process.stderr.write(`${time} ttun ${role}${tag}: ${message}\n`);
+    }
   };
 }
 
@@ -27,14 +36,14 @@ const REASONS: Record<string, string> = {
   connect: 'connect failed',
 };
 
-export function describeTun(tun: TunInfo): string {
-  return `TUN ${tun.name} up: ${tun.ipv4} ${tun.ipv6} mtu ${tun.mtu}`;
-}
-
 const DROPS: Record<string, string> = {
   'not-ip': 'frames from the peer that are not IP packets',
   'tun-refused': 'packets from the peer that the TUN refused',
 };
+
+export function logTun(log: Logger, tun: TunInfo): void {
+  log('info', 'tun', `TUN ${tun.name} up: ${tun.ipv4} ${tun.ipv6} mtu ${tun.mtu}`, { ...tun });
+}
 
 /** Lines per second before connection and rejection lines are summarised (a flood must not flood the log). */
 const LINES_PER_SECOND = 10;
@@ -45,7 +54,7 @@ function rateLimited(log: Logger): Logger {
   let passed = 0;
   let held = 0;
   let timer: NodeJS.Timeout | undefined;
-  return (level, message) => {
+  return (level, event, message, fields) => {
     const now = Date.now();
     if (now - windowStart >= 1000) {
       windowStart = now;
@@ -53,35 +62,91 @@ function rateLimited(log: Logger): Logger {
     }
     if (passed < LINES_PER_SECOND) {
       passed += 1;
-      log(level, message);
+      log(level, event, message, fields);
       return;
     }
     held += 1;
     timer ??= setTimeout(() => {
-      log('warn', `... and ${held} more connection events in the last second (not logged one by one)`);
+      log('warn', 'suppressed', `... and ${held} more connection events in the last second (not logged one by one)`, { count: held });
       held = 0;
       timer = undefined;
     }, 1000).unref();
   };
 }
 
+function logDrops(endpoint: Endpoint, log: Logger): void {
+  endpoint.on('dropped', (kind: string, count: number) =>
+    log('warn', 'dropped', `dropped ${count} ${DROPS[kind] ?? kind}`, { kind, count }),
+  );
+}
+
 export function logServerEvents(server: TtunServer, log: Logger): void {
   const connections = rateLimited(log);
   const rejections = rateLimited(log);
-  server.on('connection', (peer: string) => connections('info', `peer ${peer} connected`));
-  server.on('up', (peer: string) => log('info', `peer ${peer} authenticated, session up (${server.cipher})`));
-  server.on('rejected', (peer: string, reason: string, message: string) =>
-    rejections('warn', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`),
+  server.on('connection', (peer: string) => connections('info', 'connected', `peer ${peer} connected`, { peer }));
+  server.on('up', (peer: string) =>
+    log('info', 'up', `peer ${peer} authenticated, session up (${server.cipher})`, { peer, cipher: server.cipher }),
   );
-  server.on('down', (peer: string, reason: string) => log('info', `peer ${peer} disconnected: ${reason}`));
-  server.on('dropped', (kind: string, count: number) => log('warn', `dropped ${count} ${DROPS[kind] ?? kind}`));
+  server.on('rejected', (peer: string, reason: string, message: string) =>
+    rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason }),
+  );
+  server.on('down', (peer: string, reason: string) => log('info', 'down', `peer ${peer} disconnected: ${reason}`, { peer, reason }));
+  logDrops(server, log);
 }
 
 export function logClientEvents(client: TtunClient, log: Logger): void {
-  client.on('connecting', (server: string) => log('info', `connecting to ${server}`));
-  client.on('up', (peer: string) => log('info', `connected to ${peer}, authenticated, session up (${client.cipher})`));
-  client.on('failed', (reason: string, message: string) => log('warn', `${REASONS[reason] ?? reason}: ${message}`));
-  client.on('down', (peer: string, reason: string) => log('info', `disconnected from ${peer}: ${reason}`));
-  client.on('reconnecting', (delayMs: number) => log('info', `reconnecting in ${delayMs / 1000} s`));
-  client.on('dropped', (kind: string, count: number) => log('warn', `dropped ${count} ${DROPS[kind] ?? kind}`));
+  client.on('connecting', (server: string) => log('info', 'connecting', `connecting to ${server}`, { server }));
+  client.on('up', (peer: string) =>
+    log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher})`, { peer, cipher: client.cipher }),
+  );
+  client.on('failed', (reason: string, message: string) =>
+    log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason }),
+  );
+  client.on('down', (peer: string, reason: string) => log('info', 'down', `disconnected from ${peer}: ${reason}`, { peer, reason }));
+  client.on('reconnecting', (delayMs: number) =>
+    log('info', 'reconnecting', `reconnecting in ${delayMs / 1000} s`, { delayMs }),
+  );
+  logDrops(client, log);
+}
+
+function rate(value: number, seconds: number, unit: string): string {
+  const perSecond = value / seconds;
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)} M${unit}/s`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k${unit}/s`;
+  return `${perSecond.toFixed(0)} ${unit}/s`;
+}
+
+/** `--stats SECONDS`: one line per interval with the rates since the last one. */
+export function logStatsEvery(endpoint: Endpoint, log: Logger, seconds: number): NodeJS.Timeout {
+  let last = endpoint.stats();
+  let lastAt = Date.now();
+  const timer = setInterval(() => {
+    const now = endpoint.stats();
+    const at = Date.now();
+    const s = (at - lastAt) / 1000;
+    const d = (k: keyof EndpointStats) => now[k] - last[k];
+    log(
+      'info',
+      'stats',
+      `rx ${rate(d('rxBytes'), s, 'B')} ${rate(d('rxPackets'), s, 'pkt')}, tx ${rate(d('txBytes'), s, 'B')} ${rate(d('txPackets'), s, 'pkt')}`,
+      {
+        intervalSeconds: s,
+        rxBytesPerSecond: d('rxBytes') / s,
+        rxPacketsPerSecond: d('rxPackets') / s,
+        txBytesPerSecond: d('txBytes') / s,
+        txPacketsPerSecond: d('txPackets') / s,
+      },
+    );
+    last = now;
+    lastAt = at;
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
+/** SIGUSR1: the counters since start, in one line. */
+export function logCounters(endpoint: Endpoint, log: Logger): void {
+  const stats = endpoint.stats();
+  const text = Object.entries(stats).map(([k, v]) => `${k}=${v}`).join(' ');
+  log('info', 'counters', `counters: ${text}`, { ...stats });
 }

@@ -158,3 +158,31 @@ test('--user drops root after the TUN and the port are set up; the tunnel keeps 
   assert.equal((await client.exited).code, 0);
   assert.ok(!(await lab.links(lab.clients[0]!)).includes('ttun0'));
 });
+
+test('--log-format json, --stats and SIGUSR1: one JSON object per line with events, rates and counters', { timeout: 60_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const server = lab.ttun(lab.server, ['server', '--log-format', 'json', '--stats', '1'], { TTUN_PSK: SECRET });
+  await server.waitForLine(/"event":"listening"/);
+  const client = lab.ttun(lab.clients[0]!, ['client', '-s', lab.serverAddress()], { TTUN_PSK: SECRET });
+  await client.waitForLine(/session up/);
+  await lab.ping(lab.clients[0]!, '10.1.1.1', 10);
+  const stats = JSON.parse(await server.waitForLine(/"event":"stats".*"rxPacketsPerSecond":[1-9]/, 5000));
+  assert.equal(stats.role, 'server');
+  assert.ok(stats.rxBytesPerSecond > 0 && stats.txPacketsPerSecond > 0, JSON.stringify(stats));
+  process.kill(server.pid, 'SIGUSR1');
+  const counters = JSON.parse(await server.waitForLine(/"event":"counters"/));
+  assert.ok(counters.rxPackets >= 10 && counters.txPackets >= 10 && counters.sessions === 1, JSON.stringify(counters));
+  for (const line of server.lines) {
+    const entry = JSON.parse(line);
+    assert.ok(entry.time && entry.level && entry.event && entry.message, line);
+  }
+  assert.ok(server.lines.some((l) => JSON.parse(l).event === 'up'));
+});
+
+test('completion prints a shell completion script', async () => {
+  const result = await run(process.execPath, [TTUN, 'completion']);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /ttun/);
+  assert.match(result.stdout, /complete -o bashdefault -o default -F|compdef/);
+});
