@@ -12,6 +12,7 @@ command -v nft >/dev/null || need_apt+=(nftables)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v ps >/dev/null || need_apt+=(procps)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v cc >/dev/null || need_apt+=(build-essential)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2

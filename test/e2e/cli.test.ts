@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, run, TTUN } from './harness.js';
+import { Lab, ROOT, run, TTUN } from './harness.js';
 
 const SECRET = 'super secret key 123';
 
@@ -185,4 +185,22 @@ test('completion prints a shell completion script', async () => {
   assert.equal(result.code, 0);
   assert.match(result.stdout, /ttun/);
   assert.match(result.stdout, /complete -o bashdefault -o default -F|compdef/);
+});
+
+test('the systemd units verify, and their privilege model works: CAP_NET_ADMIN and no other capability runs a tunnel', { timeout: 60_000 }, async (t) => {
+  const units = join(ROOT, 'contrib', 'systemd');
+  const verify = await run('systemd-analyze', ['verify', join(units, 'ttun-server.service'), join(units, 'ttun-client.service')]);
+  assert.equal(verify.code, 0, verify.stderr);
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  // What the units ask systemd for: CapabilityBoundingSet=CAP_NET_ADMIN, NoNewPrivileges=yes.
+  const onlyNetAdmin = ['setpriv', '--bounding-set=-all,+net_admin', '--inh-caps=-all', '--no-new-privs'];
+  const server = lab.spawn(lab.server, [...onlyNetAdmin, process.execPath, TTUN, 'server'], { TTUN_PSK: SECRET });
+  await server.waitForLine(/listening on/);
+  const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
+  assert.match(status, /^CapEff:\s+0000000000001000$/m, 'CAP_NET_ADMIN (bit 12) only');
+  assert.match(status, /^NoNewPrivs:\s+1$/m);
+  const client = lab.spawn(lab.clients[0]!, [...onlyNetAdmin, process.execPath, TTUN, 'client', '-s', lab.serverAddress()], { TTUN_PSK: SECRET });
+  await client.waitForLine(/session up/);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
 });
