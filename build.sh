@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds everything this machine can build into ./build/:
+#   - the release addon for this platform (packages/<triple>/ttun.<triple>.node)
+#   - the compiled TypeScript (dist/)
+#   - npm pack tarballs of the main `ttun` package and of each platform package that has an addon
+# usage: ./build.sh            everything
+#        ./build.sh --pack     only pack (after a build)
+# Install what it made with the command it prints at the end.
+set -euo pipefail
+cd "$(dirname "$0")"
+out=build
+mkdir -p "$out"
+
+if [[ "${1:-}" != "--pack" ]]; then
+  npm run --silent build
+fi
+
+rm -f "$out"/*.tgz
+packed=()
+for dir in packages/*/; do
+  name=$(basename "$dir")
+  if ls "$dir"/*.node >/dev/null 2>&1; then
+    packed+=("$out/$(cd "$dir" && npm pack --silent --pack-destination "../../$out")")
+  else
+    echo "build.sh: no addon built for $name here; its package is not packed" >&2
+  fi
+done
+packed+=("$out/$(npm pack --silent --pack-destination "$out")")
+
+echo "build.sh: built ${packed[*]}" >&2
+echo "build.sh: install with: npm install -g ${packed[*]/#/./}" >&2
