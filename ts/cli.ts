@@ -107,7 +107,7 @@ async function runServer(args: CommonArgs & { l: string }): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
   const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu) });
-  logTun(log, server.tun);
+  logTun(log, server.tun!);
   const { address, port } = server.address();
   const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
@@ -121,7 +121,7 @@ async function runClient(args: CommonArgs & { s?: string }): Promise<void> {
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
   const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu) });
-  logTun(log, client.tun);
+  logTun(log, client.tun!);
   afterStartup(client, args, key, log);
   logClientEvents(client, log);
   runUntilSignal(client, log);

@@ -6,7 +6,9 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { type CipherName, HANDSHAKE_TIMEOUT_MS, parseCipher, parseMtu, parsePsk, type Role } from './config.js';
 import type { HandshakeParams } from './handshake.js';
-import { loadNative, type NativeBinding, type NativeStats, type NativeTunDevice } from './native.js';
+import { TtunError } from './errors.js';
+import { loadNative, type NativeBinding, type NativeStats } from './native.js';
+import { type PacketPath, TunPath, UserspacePath } from './paths.js';
 import { DataSession } from './session.js';
 import { openTun, type TunInfo } from './tun.js';
 
@@ -19,6 +21,11 @@ export interface CommonOptions {
   mtu?: number;
   /** Handshake deadline in ms, default 10000 (v1). */
   handshakeTimeoutMs?: number;
+  /**
+   * false: no TUN device and no root needed; the packets the peer sends come out of packets()
+   * and send() takes packets for the peer. Default true.
+   */
+  tun?: boolean;
 }
 
 /** How often dropped-packet counters are checked and reported. */
@@ -33,9 +40,10 @@ export interface EndpointStats extends NativeStats {
 
 export abstract class Endpoint extends EventEmitter {
   readonly cipher: CipherName;
-  readonly tun: TunInfo;
+  /** The TUN device, or null in userspace mode (tun: false). */
+  readonly tun: TunInfo | null;
   protected readonly native: NativeBinding;
-  protected readonly device: NativeTunDevice;
+  private readonly path: PacketPath;
   protected readonly handshake: HandshakeParams;
   protected closed = false;
   protected sessions = 0;
@@ -56,9 +64,13 @@ export abstract class Endpoint extends EventEmitter {
       timeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     };
     psk.fill(0);
-    const { device, info } = openTun(this.native, role, mtu, (message) => this.emit('fatal', message));
-    this.device = device;
-    this.tun = info;
+    if (options.tun === false) {
+      this.path = new UserspacePath(this.native);
+    } else {
+      const { device, info } = openTun(this.native, role, mtu, (message) => this.emit('fatal', message));
+      this.path = new TunPath(device, info);
+    }
+    this.tun = this.path.tun;
     this.dropWatch = this.watchDrops();
   }
 
@@ -68,9 +80,9 @@ export abstract class Endpoint extends EventEmitter {
    * is logged without a line per packet.
    */
   private watchDrops(): NodeJS.Timeout {
-    let last = this.device.stats();
+    let last = this.path.stats();
     const timer = setInterval(() => {
-      const now = this.device.stats();
+      const now = this.path.stats();
       const notIp = now.rxDroppedNotIp - last.rxDroppedNotIp;
       const refused = now.rxDroppedTunWrite - last.rxDroppedTunWrite;
       if (notIp > 0) this.emit('dropped', 'not-ip', notIp);
@@ -82,17 +94,38 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   stats(): EndpointStats {
-    return { ...this.device.stats(), sessions: this.sessions, reconnects: this.reconnects };
+    return { ...this.path.stats(), sessions: this.sessions, reconnects: this.reconnects };
+  }
+
+  /**
+   * Userspace mode only: the IP packets the peer sends, across sessions and reconnects, until
+   * close(). One reader at a time.
+   */
+  packets(): AsyncIterableIterator<Buffer> {
+    return this.userspace('packets()').packets();
+  }
+
+  /**
+   * Userspace mode only: seals whole IPv4/IPv6 packets to the peer in one write. Returns false
+   * when no session is up (the packets are dropped, as a TUN would) or the socket is full.
+   */
+  send(packets: Buffer | Buffer[]): boolean {
+    return this.userspace('send()').send(Array.isArray(packets) ? packets : [packets]);
+  }
+
+  private userspace(what: string): UserspacePath {
+    if (!(this.path instanceof UserspacePath)) throw new TtunError(`${what} needs tun: false`, 'EMODE');
+    return this.path;
   }
 
   protected startSession(socket: Socket, role: Role, sessionKey: Buffer, leftover: Buffer): DataSession {
     this.sessions += 1;
-    return new DataSession(socket, this.device, { cipher: this.cipher, sessionKey, role, leftover });
+    return new DataSession(socket, this.path, { cipher: this.cipher, sessionKey, role, leftover });
   }
 
   protected closeDevice(): void {
     clearInterval(this.dropWatch);
-    this.device.close();
+    this.path.close();
   }
 }
 

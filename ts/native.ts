@@ -73,7 +73,21 @@ export interface NativeTunSession {
   detach(): void;
 }
 
+/** Seals packets into frames of one direction (no TUN involved). */
+export interface NativeFrameSealer {
+  /** One buffer with a frame per packet, in order. */
+  seal(packets: Buffer[]): Buffer;
+}
+
+/** Cuts frames out of a byte stream in any chunking and opens them in order. */
+export interface NativeFrameReceiver {
+  /** The plaintexts of the frames this chunk completes; throws (code EBADFRAME) on a bad frame. */
+  receive(chunk: Buffer): Buffer[];
+}
+
 export interface NativeBinding extends ProtocolCore {
+  FrameSealer: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => NativeFrameSealer;
+  FrameReceiver: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => NativeFrameReceiver;
   createTun(options: TunDeviceOptions, onFatal: (message: string) => void): NativeTunDevice;
   /** Sets what Node's net module cannot: TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, keepalive interval. */
   tuneSocket(fd: number, options: { keepaliveSecs: number; userTimeoutMs: number; notsentLowat: number }): void;

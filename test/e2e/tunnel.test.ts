@@ -92,3 +92,13 @@ test('the packet API (openTun): packets read from the TUN come out of packets(),
   assert.match(result.stdout, /3 packets transmitted, 3 received, 0% packet loss/, result.stdout + echo.output);
   await echo.waitForLine(/^answered 3$/);
 });
+
+test('a userspace-mode client (tun: false) talks to a TUN server: its echo request gets the server kernel\'s reply', { timeout: 60_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForLine(/listening on/);
+  const client = lab.spawn(lab.clients[0]!, [process.execPath, join(TOOLS, 'userspace-ping.js'), lab.serverAddress()], { TTUN_PSK: PSK });
+  assert.equal(await client.waitForLine(/^(reply|timeout)/), 'reply from 10.1.1.1');
+  assert.ok(!(await lab.links(lab.clients[0]!)).some((l) => l.startsWith('ttun')), 'no TUN device in userspace mode');
+});

@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod errors;
+mod frames;
 mod protocol;
 mod socket;
 mod tun;

@@ -1,0 +1,216 @@
+/**
+ * Where an endpoint's packets come from and go to once a session is up:
+ * - TunPath: a TUN device; the connection is handed to the native data path (or, with no fd or
+ *   TTUN_DATAPATH=js, Node keeps the socket and batches cross the event loop).
+ * - UserspacePath (`tun: false`): no device, no root; JavaScript reads the packets the peer sends
+ *   (an async iterable) and gives packets to send.
+ */
+import type { Socket } from 'node:net';
+import type { CipherName, Role } from './config.js';
+import { TtunError } from './errors.js';
+import type { NativeBinding, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
+import { Direction } from './protocol.js';
+import { socketFd, stopReading } from './socket-options.js';
+import type { TunInfo } from './tun.js';
+
+export interface SessionParams {
+  cipher: CipherName;
+  sessionKey: Buffer;
+  role: Role;
+  /** Bytes the handshake read past its end: the start of the peer's frames. */
+  leftover: Buffer;
+}
+
+export interface Link {
+  /** Stops carrying packets for this session (the socket is closed by its owner). */
+  detach(): void;
+}
+
+export interface PacketPath {
+  readonly tun: TunInfo | null;
+  /** Starts carrying packets over an authenticated connection; `end` is called once if the path ends it. */
+  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link;
+  stats(): NativeStats;
+  close(): void;
+}
+
+const sendDirection = (role: Role) => (role === 'client' ? Direction.ClientToServer : Direction.ServerToClient);
+
+export class TunPath implements PacketPath {
+  constructor(
+    private readonly device: NativeTunDevice,
+    readonly tun: TunInfo,
+  ) {}
+
+  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
+    const direction = sendDirection(params.role);
+    const fd = process.env.TTUN_DATAPATH === 'js' ? undefined : socketFd(socket);
+    const unread = fd === undefined ? undefined : stopReading(socket);
+    if (fd !== undefined && unread !== undefined) {
+      const leftover = Buffer.concat([params.leftover, unread]);
+      return this.device.attachSocket(params.cipher, params.sessionKey, direction, fd, leftover, end);
+    }
+    return this.attachThroughEventLoop(socket, params, direction, end);
+  }
+
+  /** The fallback: Node reads and writes the socket, batches cross the event loop. */
+  private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (reason: string) => void): Link {
+    let waitingForDrain = false;
+    let session: NativeTunSession | undefined = undefined;
+    const send = (wire: Buffer) => {
+      if (!socket.write(wire) && !waitingForDrain) {
+        waitingForDrain = true;
+        this.device.pause();
+        socket.once('drain', () => {
+          waitingForDrain = false;
+          if (session) this.device.resume();
+        });
+      }
+    };
+    session = this.device.attachCallback(params.cipher, params.sessionKey, direction, send);
+    const onData = (chunk: Buffer) => {
+      try {
+        session?.receive(chunk);
+      } catch (err) {
+        end(`bad frame from peer: ${(err as Error).message}`);
+      }
+    };
+    socket.on('data', onData);
+    socket.on('end', () => end('closed by peer'));
+    if (params.leftover.length > 0) onData(params.leftover);
+    socket.resume();
+    return {
+      detach: () => {
+        socket.off('data', onData);
+        session?.detach();
+        session = undefined;
+        if (waitingForDrain) this.device.resume();
+      },
+    };
+  }
+
+  stats(): NativeStats {
+    return this.device.stats();
+  }
+
+  close(): void {
+    this.device.close();
+  }
+}
+
+/** Packets queued for a slow reader before the socket is paused. */
+const QUEUE_HIGH = 4096;
+const QUEUE_LOW = 1024;
+
+export function isIpPacket(packet: Uint8Array): boolean {
+  const version = packet[0]! >> 4;
+  if (version === 4 && packet.length >= 20) {
+    const headerLength = (packet[0]! & 0x0f) * 4;
+    const totalLength = (packet[2]! << 8) | packet[3]!;
+    return headerLength >= 20 && headerLength <= totalLength && totalLength === packet.length;
+  }
+  if (version === 6 && packet.length >= 40) return 40 + ((packet[4]! << 8) | packet[5]!) === packet.length;
+  return false;
+}
+
+export class UserspacePath implements PacketPath {
+  readonly tun = null;
+  private current: { socket: Socket; seal: (packets: Buffer[]) => Buffer } | undefined;
+  private readonly queue: Buffer[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private reading = false;
+  private readonly counters: NativeStats = {
+    txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0,
+    txDroppedNoSession: 0, txDroppedTooBig: 0, rxDroppedNotIp: 0, rxDroppedTunWrite: 0,
+  };
+
+  constructor(private readonly native: NativeBinding) {}
+
+  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
+    const direction = sendDirection(params.role);
+    const sealer = new this.native.FrameSealer(params.cipher, params.sessionKey, direction, 1);
+    const receiver = new this.native.FrameReceiver(params.cipher, params.sessionKey, 1 - direction, 1);
+    const link = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
+    this.current = link;
+    const onData = (chunk: Buffer) => {
+      let packets: Buffer[];
+      try {
+        packets = receiver.receive(chunk);
+      } catch (err) {
+        end(`bad frame from peer: ${(err as Error).message}`);
+        return;
+      }
+      for (const packet of packets) this.deliver(packet, socket);
+    };
+    socket.on('data', onData);
+    socket.on('end', () => end('closed by peer'));
+    if (params.leftover.length > 0) onData(params.leftover);
+    socket.resume();
+    return {
+      detach: () => {
+        socket.off('data', onData);
+        if (this.current === link) this.current = undefined;
+      },
+    };
+  }
+
+  private deliver(packet: Buffer, socket: Socket): void {
+    if (!isIpPacket(packet)) {
+      this.counters.rxDroppedNotIp += 1;
+      return;
+    }
+    this.counters.rxPackets += 1;
+    this.counters.rxBytes += packet.length;
+    this.queue.push(packet);
+    if (this.queue.length > QUEUE_HIGH) socket.pause();
+    this.wake?.();
+  }
+
+  /** Seals IP packets to the peer with one socket write. False: no session (dropped) or the socket is full. */
+  send(packets: Buffer[]): boolean {
+    for (const packet of packets) {
+      if (!isIpPacket(packet)) throw new TtunError('send() takes whole IPv4 or IPv6 packets only', 'ENOTIP');
+    }
+    const link = this.current;
+    if (!link) {
+      this.counters.txDroppedNoSession += packets.length;
+      return false;
+    }
+    this.counters.txPackets += packets.length;
+    this.counters.txBytes += packets.reduce((n, p) => n + p.length, 0);
+    return link.socket.write(link.seal(packets));
+  }
+
+  packets(): AsyncIterableIterator<Buffer> {
+    if (this.reading) throw new Error('packets() already has a reader');
+    this.reading = true;
+    const iterator: AsyncIterableIterator<Buffer> = {
+      next: async () => {
+        while (this.queue.length === 0) {
+          if (this.closed) return { done: true, value: undefined };
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wake = undefined;
+        }
+        if (this.queue.length === QUEUE_LOW) this.current?.socket.resume();
+        return { done: false, value: this.queue.shift()! };
+      },
+      return: async () => {
+        this.reading = false;
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  stats(): NativeStats {
+    return { ...this.counters };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.current = undefined;
+    this.wake?.();
+  }
+}
