@@ -34,6 +34,7 @@ function commonOptions<T>(y: Argv<T>) {
     .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true })
     .option('user', { type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', requiresArg: true })
     .option('group', { type: 'string', describe: 'group for --user (default: the user\'s own group)', requiresArg: true })
+    .option('mptcp', { type: 'boolean', default: false, describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP' })
     .option('log-format', { type: 'string', choices: LOG_FORMATS, default: 'text', describe: 'log lines as text or JSON', requiresArg: true })
     .option('stats', { type: 'number', describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)', requiresArg: true })
     .check((argv) => {
@@ -71,6 +72,7 @@ interface CommonArgs {
   user?: string;
   group?: string;
   'log-format': LogFormat;
+  mptcp: boolean;
   stats?: number;
 }
 
@@ -106,7 +108,7 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, key: 
 async function runServer(args: CommonArgs & { l: string }): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
-  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu) });
+  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
   logTun(log, server.tun!);
   const { address, port } = server.address();
   const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
@@ -120,7 +122,7 @@ async function runClient(args: CommonArgs & { s?: string }): Promise<void> {
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
-  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu) });
+  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
   logTun(log, client.tun!);
   afterStartup(client, args, key, log);
   logClientEvents(client, log);

@@ -3,6 +3,7 @@
  * forever. Backoff between attempts: 1 s doubling to 30 s, back to 1 s after a session that
  * lasted over 60 s (v1's schedule). The TUN and its addresses survive reconnects.
  */
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from './config.js';
@@ -10,7 +11,6 @@ import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
 import { HandshakeError } from './errors.js';
 import { clientHandshake } from './handshake.js';
 import type { DataSession } from './session.js';
-import { tuneSocket } from './socket-options.js';
 
 export interface ClientOptions extends CommonOptions {
   /** The server, HOST:PORT or [IPV6]:PORT (port defaults to 20203). */
@@ -31,7 +31,7 @@ export function nextBackoff(previousMs: number | undefined, lastSessionMs: numbe
 }
 
 /**
- * Events: 'connecting' (server), 'up' (peer), 'failed' (reason, message) when a connection or
+ * Events: 'connecting' (server), 'up' (peer, { mptcp }), 'failed' (reason, message) when a connection or
  * handshake fails, 'down' (peer, reason) when a session ends, 'reconnecting' (delayMs), 'fatal' (message).
  */
 export class TtunClient extends Endpoint {
@@ -108,9 +108,10 @@ export class TtunClient extends Endpoint {
       socket.destroy();
       return undefined;
     }
+    const mptcp = this.negotiatedMptcp(socket);
     const session = this.startSession(socket, 'client', result.sessionKey, result.leftover);
     this.session = session;
-    this.emit('up', peer);
+    this.emit('up', peer, { mptcp });
     const reason = await session.ended$;
     this.session = undefined;
     this.socket = undefined;
@@ -118,7 +119,35 @@ export class TtunClient extends Endpoint {
     return Date.now() - session.startedAt;
   }
 
-  private connectSocket(): Promise<Socket> {
+  private async connectSocket(): Promise<Socket> {
+    if (this.mptcp) {
+      const socket = await this.connectMptcp();
+      if (socket) return socket;
+    }
+    return this.connectTcp();
+  }
+
+  /** An MPTCP connection, or undefined where the kernel has no MPTCP (then plain TCP from now on). */
+  private async connectMptcp(): Promise<Socket | undefined> {
+    const { host, port } = this.server;
+    const address = net.isIP(host!) ? host! : (await lookup(host!)).address;
+    let fd: number;
+    try {
+      fd = await this.native.mptcpConnect(address, port, this.handshake.timeoutMs);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!message.startsWith('EPROTONOSUPPORT')) throw new Error(message.replace(/^\w+: /, ''));
+      this.mptcp = false;
+      return undefined;
+    }
+    const socket = new net.Socket({ fd, readable: true, writable: true });
+    this.socket = socket;
+    socket.on('error', () => {});
+    this.tune(socket);
+    return socket;
+  }
+
+  private connectTcp(): Promise<Socket> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: this.server.host, port: this.server.port });
       this.socket = socket;
@@ -127,7 +156,7 @@ export class TtunClient extends Endpoint {
         clearTimeout(timer);
         socket.removeListener('error', reject);
         socket.on('error', () => {});
-        tuneSocket(socket, this.native);
+        this.tune(socket);
         resolve(socket);
       });
       socket.once('error', (err) => {

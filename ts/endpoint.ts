@@ -10,6 +10,7 @@ import { TtunError } from './errors.js';
 import { loadNative, type NativeBinding, type NativeStats } from './native.js';
 import { type PacketPath, TunPath, UserspacePath } from './paths.js';
 import { DataSession } from './session.js';
+import { socketFd, tuneSocket } from './socket-options.js';
 import { openTun, type TunInfo } from './tun.js';
 
 export interface CommonOptions {
@@ -21,6 +22,13 @@ export interface CommonOptions {
   mtu?: number;
   /** Handshake deadline in ms, default 10000 (v1). */
   handshakeTimeoutMs?: number;
+  /**
+   * Multipath TCP (Linux): make the connection with IPPROTO_MPTCP. It falls back to plain TCP by
+   * itself when the peer does not speak MPTCP, and to a plain TCP socket where the kernel has no
+   * MPTCP. Default false (opt in: TCP_USER_TIMEOUT, which dead-peer detection relies on, is refused by
+   * MPTCP sockets on some kernels, this one included).
+   */
+  mptcp?: boolean;
   /**
    * false: no TUN device and no root needed; the packets the peer sends come out of packets()
    * and send() takes packets for the peer. Default true.
@@ -40,6 +48,8 @@ export interface EndpointStats extends NativeStats {
 
 export abstract class Endpoint extends EventEmitter {
   readonly cipher: CipherName;
+  /** Whether connections are made with MPTCP (requested, and available on this system). */
+  mptcp: boolean;
   /** The TUN device, or null in userspace mode (tun: false). */
   readonly tun: TunInfo | null;
   protected readonly native: NativeBinding;
@@ -53,6 +63,7 @@ export abstract class Endpoint extends EventEmitter {
   protected constructor(role: Role, options: CommonOptions) {
     super();
     this.cipher = parseCipher(options.cipher);
+    this.mptcp = options.mptcp ?? false;
     const mtu = parseMtu(options.mtu);
     const psk = parsePsk(options.psk);
     this.native = loadNative();
@@ -116,6 +127,23 @@ export abstract class Endpoint extends EventEmitter {
   private userspace(what: string): UserspacePath {
     if (!(this.path instanceof UserspacePath)) throw new TtunError(`${what} needs tun: false`, 'EMODE');
     return this.path;
+  }
+
+  private reportedRefusedOptions = false;
+
+  /** TCP options for a new connection; options the socket refuses are reported once ('degraded'). */
+  protected tune(socket: Socket): void {
+    const refused = tuneSocket(socket, this.native);
+    if (refused.length > 0 && !this.reportedRefusedOptions) {
+      this.reportedRefusedOptions = true;
+      this.emit('degraded', `the connection refused ${refused.join(', ')}: a dead peer may take longer to notice`);
+    }
+  }
+
+  /** Whether an established connection runs MPTCP (checked before the data path takes its fd). */
+  protected negotiatedMptcp(socket: Socket): boolean {
+    const fd = socketFd(socket);
+    return this.mptcp && fd !== undefined && this.native.isMptcp(fd);
   }
 
   protected startSession(socket: Socket, role: Role, sessionKey: Buffer, leftover: Buffer): DataSession {

@@ -74,7 +74,14 @@ function rateLimited(log: Logger): Logger {
   };
 }
 
+/** How a session's connection ended up: MPTCP, or TCP and why. */
+function transport(negotiated: boolean, requested: boolean): string {
+  if (negotiated) return 'MPTCP';
+  return requested ? 'TCP: the peer did not negotiate MPTCP' : 'TCP';
+}
+
 function logDrops(endpoint: Endpoint, log: Logger): void {
+  endpoint.on('degraded', (message: string) => log('warn', 'degraded', message));
   endpoint.on('dropped', (kind: string, count: number) =>
     log('warn', 'dropped', `dropped ${count} ${DROPS[kind] ?? kind}`, { kind, count }),
   );
@@ -84,8 +91,8 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
   const connections = rateLimited(log);
   const rejections = rateLimited(log);
   server.on('connection', (peer: string) => connections('info', 'connected', `peer ${peer} connected`, { peer }));
-  server.on('up', (peer: string) =>
-    log('info', 'up', `peer ${peer} authenticated, session up (${server.cipher})`, { peer, cipher: server.cipher }),
+  server.on('up', (peer: string, { mptcp }: { mptcp: boolean }) =>
+    log('info', 'up', `peer ${peer} authenticated, session up (${server.cipher}, ${transport(mptcp, server.mptcp)})`, { peer, cipher: server.cipher, mptcp }),
   );
   server.on('rejected', (peer: string, reason: string, message: string) =>
     rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason }),
@@ -96,8 +103,8 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
 
 export function logClientEvents(client: TtunClient, log: Logger): void {
   client.on('connecting', (server: string) => log('info', 'connecting', `connecting to ${server}`, { server }));
-  client.on('up', (peer: string) =>
-    log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher})`, { peer, cipher: client.cipher }),
+  client.on('up', (peer: string, { mptcp }: { mptcp: boolean }) =>
+    log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher}, ${transport(mptcp, client.mptcp)})`, { peer, cipher: client.cipher, mptcp }),
   );
   client.on('failed', (reason: string, message: string) =>
     log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason }),

@@ -89,8 +89,14 @@ export interface NativeBinding extends ProtocolCore {
   FrameSealer: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => NativeFrameSealer;
   FrameReceiver: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => NativeFrameReceiver;
   createTun(options: TunDeviceOptions, onFatal: (message: string) => void): NativeTunDevice;
+  /** A listening MPTCP socket (Linux) for server.listen({ fd }); address null: every IPv4 and IPv6 address. Throws code EPROTONOSUPPORT without MPTCP. */
+  mptcpListen(address: string | null, port: number, backlog: number): number;
+  /** Connects an MPTCP socket to an IP address on a worker thread; resolves with the fd for new net.Socket({ fd }). */
+  mptcpConnect(address: string, port: number, timeoutMs: number): Promise<number>;
+  /** Whether a connected socket runs MPTCP (false: plain TCP or the peer fell back). */
+  isMptcp(fd: number): boolean;
   /** Sets what Node's net module cannot: TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, keepalive interval. */
-  tuneSocket(fd: number, options: { keepaliveSecs: number; userTimeoutMs: number; notsentLowat: number }): void;
+  tuneSocket(fd: number, options: { keepaliveSecs: number; userTimeoutMs: number; notsentLowat: number }): string[];
 }
 
 export function platformTriple(): string {

@@ -6,6 +6,7 @@
  * replaces the live session. A failed or slow handshake never touches the live session, and at
  * most maxPendingHandshakes connections may be in their handshake at once (the oldest is evicted).
  */
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_LISTEN, formatHostPort, MAX_PENDING_HANDSHAKES, parseHostPort } from './config.js';
@@ -13,7 +14,6 @@ import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
 import type { DataSession } from './session.js';
-import { tuneSocket } from './socket-options.js';
 
 export interface ServerOptions extends CommonOptions {
   /** HOST:PORT, [IPV6]:PORT or :PORT (every address, IPv4 and IPv6). Default ":20203". */
@@ -23,7 +23,7 @@ export interface ServerOptions extends CommonOptions {
 }
 
 /**
- * Events: 'connection' (peer), 'up' (peer), 'rejected' (peer, reason, message),
+ * Events: 'connection' (peer), 'up' (peer, { mptcp }), 'rejected' (peer, reason, message),
  * 'down' (peer, reason), 'fatal' (message).
  */
 export class TtunServer extends Endpoint {
@@ -43,13 +43,16 @@ export class TtunServer extends Endpoint {
     const { host, port } = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
     const server = new TtunServer(options);
     try {
+      const fd = server.mptcp ? await server.mptcpListenFd(host, port) : undefined;
       await new Promise<void>((resolve, reject) => {
         server.listener.once('error', reject);
         // No host: Node binds :: with IPv4-mapped addresses, i.e. every IPv4 and IPv6 address.
-        server.listener.listen({ host, port }, () => {
+        const done = () => {
           server.listener.off('error', reject);
           resolve();
-        });
+        };
+        if (fd !== undefined) server.listener.listen({ fd }, done);
+        else server.listener.listen({ host, port }, done);
       });
     } catch (err) {
       server.closeDevice();
@@ -57,6 +60,18 @@ export class TtunServer extends Endpoint {
     }
     server.listener.on('error', (err) => server.emit('fatal', `listener failed: ${err.message}`));
     return server;
+  }
+
+  /** An MPTCP listening socket, or undefined (plain TCP) where the kernel has no MPTCP. */
+  private async mptcpListenFd(host: string | undefined, port: number): Promise<number | undefined> {
+    const address = host === undefined ? null : net.isIP(host) ? host : (await lookup(host)).address;
+    try {
+      return this.native.mptcpListen(address, port, 511);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EPROTONOSUPPORT') throw err;
+      this.mptcp = false;
+      return undefined;
+    }
   }
 
   /** The address actually bound (useful with port 0). */
@@ -103,7 +118,7 @@ export class TtunServer extends Endpoint {
     this.pending.add(socket);
     // Errors before the handshake takes over must not become uncaught exceptions.
     socket.on('error', () => {});
-    tuneSocket(socket, this.native);
+    this.tune(socket);
     serverHandshake(socket, this.handshake).then(
       ({ sessionKey, leftover }) => {
         this.pending.delete(socket);
@@ -125,10 +140,11 @@ export class TtunServer extends Endpoint {
 
   private replaceLiveSession(socket: Socket, peer: string, sessionKey: Buffer, leftover: Buffer): void {
     this.live?.session.end(`replaced by ${peer}`);
+    const mptcp = this.negotiatedMptcp(socket);
     const session = this.startSession(socket, 'server', sessionKey, leftover);
     const live = { session, peer };
     this.live = live;
-    this.emit('up', peer);
+    this.emit('up', peer, { mptcp });
     void session.ended$.then((reason) => {
       if (this.live === live) this.live = undefined;
       this.emit('down', peer, reason);

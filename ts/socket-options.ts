@@ -13,13 +13,13 @@ export const USER_TIMEOUT_MS = 30_000;
 /** Unsent bytes the kernel may hold for us; beyond it the socket reports backpressure. */
 export const NOTSENT_LOWAT = 128 * 1024;
 
-export function tuneSocket(socket: Socket, native: NativeBinding): void {
+/** Returns the options the socket refused (e.g. TCP_USER_TIMEOUT on an MPTCP socket of an older kernel). */
+export function tuneSocket(socket: Socket, native: NativeBinding): string[] {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_SECS * 1000);
   const fd = socketFd(socket);
-  if (fd !== undefined) {
-    native.tuneSocket(fd, { keepaliveSecs: KEEPALIVE_SECS, userTimeoutMs: USER_TIMEOUT_MS, notsentLowat: NOTSENT_LOWAT });
-  }
+  if (fd === undefined) return [];
+  return native.tuneSocket(fd, { keepaliveSecs: KEEPALIVE_SECS, userTimeoutMs: USER_TIMEOUT_MS, notsentLowat: NOTSENT_LOWAT });
 }
 
 /**

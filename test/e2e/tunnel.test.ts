@@ -102,3 +102,23 @@ test('a userspace-mode client (tun: false) talks to a TUN server: its echo reque
   assert.equal(await client.waitForLine(/^(reply|timeout)/), 'reply from 10.1.1.1');
   assert.ok(!(await lab.links(lab.clients[0]!)).some((l) => l.startsWith('ttun')), 'no TUN device in userspace mode');
 });
+
+test('-mptcp: both ends negotiate Multipath TCP and log it; a plain-TCP client still gets in and is told apart', { timeout: 60_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const server = lab.ttun(lab.server, ['server', '-k', PSK, '-mptcp']);
+  await server.waitForLine(/listening on/);
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-mptcp']);
+  assert.match(await client.waitForLine(/session up/), /session up \(chacha20-poly1305, MPTCP\)/);
+  assert.match(await server.waitForLine(/session up/), /session up \(chacha20-poly1305, MPTCP\)/);
+  const sockets = await lab.exec(lab.server, ['ss', '-Hn', '--mptcp', 'state', 'established']);
+  assert.match(sockets.stdout, /:20203/, 'the kernel lists the connection as MPTCP');
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+  client.kill('SIGINT');
+  await client.exited;
+  const mark = server.lines.length;
+  const plain = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-mptcp=false']);
+  assert.match(await plain.waitForLine(/session up/), /session up \(chacha20-poly1305, TCP\)/);
+  assert.match(await server.waitForLine(/session up/, 10_000, mark), /TCP: the peer did not negotiate MPTCP/);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+});

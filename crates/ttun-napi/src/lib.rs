@@ -11,6 +11,7 @@
 
 mod errors;
 mod frames;
+mod mptcp;
 mod protocol;
 mod socket;
 mod tun;

@@ -242,7 +242,8 @@ impl TunDevice {
         let send =
             if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
-        let outbound = Arc::new(OutboundSession::new(id, Framer::Sealed(FrameSealer::new(cipher.clone(), send, 1)), sink, on_end));
+        let outbound =
+            Arc::new(OutboundSession::new(id, Framer::Sealed(FrameSealer::new(cipher.clone(), send, 1)), sink, on_end));
         if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound.clone()) {
             previous.sink.shutdown();
         }
