@@ -133,7 +133,7 @@ export class TtunClient extends Endpoint {
     const address = net.isIP(host!) ? host! : (await lookup(host!)).address;
     let fd: number;
     try {
-      fd = await this.native.mptcpConnect(address, port, this.handshake.timeoutMs);
+      fd = await this.native!.mptcpConnect(address, port, this.handshake.timeoutMs);
     } catch (err) {
       const message = (err as Error).message;
       if (!message.startsWith('EPROTONOSUPPORT')) throw new Error(message.replace(/^\w+: /, ''));

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { type CipherName, HANDSHAKE_TIMEOUT_MS, parseCipher, parseMtu, parsePsk, type Role } from './config.js';
 import type { HandshakeParams } from './handshake.js';
 import { TtunError } from './errors.js';
-import { loadNative, type NativeBinding, type NativeStats } from './native.js';
+import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
 import { type PacketPath, TunPath, UserspacePath } from './paths.js';
 import { DataSession } from './session.js';
 import { socketFd, tuneSocket } from './socket-options.js';
@@ -50,9 +50,15 @@ export abstract class Endpoint extends EventEmitter {
   readonly cipher: CipherName;
   /** Whether connections are made with MPTCP (requested, and available on this system). */
   mptcp: boolean;
+  /** Which protocol core this endpoint runs on: the native addon, or WebAssembly (userspace mode only). */
+  get coreKind(): 'native' | 'wasm' {
+    return this.core.kind;
+  }
   /** The TUN device, or null in userspace mode (tun: false). */
   readonly tun: TunInfo | null;
-  protected readonly native: NativeBinding;
+  /** The addon: always there with a TUN; in userspace mode only where it exists (else the WebAssembly core). */
+  protected readonly native: NativeBinding | undefined;
+  protected readonly core: Core;
   private readonly path: PacketPath;
   protected readonly handshake: HandshakeParams;
   protected closed = false;
@@ -66,19 +72,22 @@ export abstract class Endpoint extends EventEmitter {
     this.mptcp = options.mptcp ?? false;
     const mtu = parseMtu(options.mtu);
     const psk = parsePsk(options.psk);
-    this.native = loadNative();
+    this.native = options.tun === false ? tryLoadNative() : loadNative();
+    this.core = loadCore();
+    // MPTCP sockets are made by the addon.
+    if (!this.native) this.mptcp = false;
     // Only K is kept; the PSK bytes are dropped here.
     this.handshake = {
-      core: this.native,
+      core: this.core,
       cipher: this.cipher,
-      pskKey: this.native.pskKey(psk),
+      pskKey: this.core.pskKey(psk),
       timeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     };
     psk.fill(0);
     if (options.tun === false) {
-      this.path = new UserspacePath(this.native);
+      this.path = new UserspacePath(this.core);
     } else {
-      const { device, info } = openTun(this.native, role, mtu, (message) => this.emit('fatal', message));
+      const { device, info } = openTun(this.native!, role, mtu, (message) => this.emit('fatal', message));
       this.path = new TunPath(device, info);
     }
     this.tun = this.path.tun;
@@ -133,6 +142,12 @@ export abstract class Endpoint extends EventEmitter {
 
   /** TCP options for a new connection; options the socket refuses are reported once ('degraded'). */
   protected tune(socket: Socket): void {
+    if (!this.native) {
+      // The WebAssembly core cannot set socket options: Node's own nodelay and keepalive only.
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 15_000);
+      return;
+    }
     const refused = tuneSocket(socket, this.native);
     if (refused.length > 0 && !this.reportedRefusedOptions) {
       this.reportedRefusedOptions = true;
@@ -143,7 +158,7 @@ export abstract class Endpoint extends EventEmitter {
   /** Whether an established connection runs MPTCP (checked before the data path takes its fd). */
   protected negotiatedMptcp(socket: Socket): boolean {
     const fd = socketFd(socket);
-    return this.mptcp && fd !== undefined && this.native.isMptcp(fd);
+    return this.mptcp && fd !== undefined && this.native !== undefined && this.native.isMptcp(fd);
   }
 
   protected startSession(socket: Socket, role: Role, sessionKey: Buffer, leftover: Buffer): DataSession {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { CipherName } from './config.js';
 import { TtunError } from './errors.js';
 import type { Direction, ProtocolCore } from './protocol.js';
+import { loadWasmCore } from './wasm-core.js';
 
 export interface TunDeviceOptions {
   mtu: number;
@@ -109,17 +110,21 @@ export function platformTriple(): string {
   return `${platform}-${arch}`;
 }
 
-let cached: NativeBinding | undefined;
+let cached: NativeBinding | null | undefined;
+let cachedError: string | undefined;
 
-export function loadNative(): NativeBinding {
-  if (cached) return cached;
+/** The addon for this platform, or undefined (with the reason kept for loadNative's error). */
+export function tryLoadNative(): NativeBinding | undefined {
+  if (cached !== undefined) return cached ?? undefined;
   const triple = platformTriple();
   const require = createRequire(import.meta.url);
   const here = dirname(fileURLToPath(import.meta.url));
   // dist/ts/native.js -> <root>/packages/<triple>/ttun.<triple>.node
   const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
   const errors: string[] = [];
-  if (process.env.TTUN_NATIVE !== 'off') {
+  if (process.env.TTUN_NATIVE === 'off') {
+    errors.push('TTUN_NATIVE=off');
+  } else {
     for (const candidate of [local, `@ttun/${triple}`]) {
       if (candidate === local && !existsSync(local)) continue;
       try {
@@ -130,9 +135,42 @@ export function loadNative(): NativeBinding {
       }
     }
   }
+  cached = null;
+  cachedError = `no native addon for ${triple}` + (errors.length ? ` (${errors.join('; ')})` : '');
+  return undefined;
+}
+
+/** The addon, needed for a TUN device: throws a TtunError saying how to get it. */
+export function loadNative(): NativeBinding {
+  const native = tryLoadNative();
+  if (native) return native;
   throw new TtunError(
-    `no native addon for ${triple}` + (errors.length ? ` (${errors.join('; ')})` : '') +
-      ': build it with `npm run build` or install the matching @ttun platform package',
+    `${cachedError}: build it with \`npm run build\` or install the matching @ttun platform package ` +
+      '(without it only the userspace mode, tun: false, works, on the WebAssembly core)',
     'ENONATIVE',
   );
+}
+
+/** What the protocol needs without a TUN: the addon where there is one, else the WebAssembly core. */
+export type Core = ProtocolCore & {
+  readonly kind: 'native' | 'wasm';
+  FrameSealer: NativeBinding['FrameSealer'];
+  FrameReceiver: NativeBinding['FrameReceiver'];
+};
+
+let cachedCore: Core | undefined;
+
+export function loadCore(): Core {
+  if (cachedCore) return cachedCore;
+  const native = tryLoadNative();
+  if (native) {
+    cachedCore = Object.assign(Object.create(native) as NativeBinding, { kind: 'native' as const });
+    return cachedCore;
+  }
+  try {
+    cachedCore = loadWasmCore();
+  } catch (err) {
+    throw new TtunError(`${cachedError}, and the WebAssembly core did not load: ${(err as Error).message}`, 'ENOCORE');
+  }
+  return cachedCore;
 }

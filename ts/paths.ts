@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { CipherName, Role } from './config.js';
 import { TtunError } from './errors.js';
-import type { NativeBinding, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
+import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
 import { Direction } from './protocol.js';
 import { socketFd, stopReading } from './socket-options.js';
 import type { TunInfo } from './tun.js';
@@ -125,12 +125,12 @@ export class UserspacePath implements PacketPath {
     txDroppedNoSession: 0, txDroppedTooBig: 0, rxDroppedNotIp: 0, rxDroppedTunWrite: 0,
   };
 
-  constructor(private readonly native: NativeBinding) {}
+  constructor(private readonly core: Core) {}
 
   attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
     const direction = sendDirection(params.role);
-    const sealer = new this.native.FrameSealer(params.cipher, params.sessionKey, direction, 1);
-    const receiver = new this.native.FrameReceiver(params.cipher, params.sessionKey, 1 - direction, 1);
+    const sealer = new this.core.FrameSealer(params.cipher, params.sessionKey, direction, 1);
+    const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, 1 - direction, 1);
     const link = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
     this.current = link;
     const onData = (chunk: Buffer) => {

@@ -66,7 +66,7 @@ export class TtunServer extends Endpoint {
   private async mptcpListenFd(host: string | undefined, port: number): Promise<number | undefined> {
     const address = host === undefined ? null : net.isIP(host) ? host : (await lookup(host)).address;
     try {
-      return this.native.mptcpListen(address, port, 511);
+      return this.native!.mptcpListen(address, port, 511);
     } catch (err) {
       if ((err as { code?: string }).code !== 'EPROTONOSUPPORT') throw err;
       this.mptcp = false;
