@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds everything this machine can build into ./build/:
 #   - the release addon for this platform (packages/<triple>/ttun.<triple>.node)
+#   - the WebAssembly core (wasm/ttun-core.wasm), shipped in the main package as the fallback
 #   - the compiled TypeScript (dist/)
+#   - a type-check (cargo check) of the addon for macOS and Windows, which cannot be built here
 #   - npm pack tarballs of the main `ttun` package and of each platform package that has an addon
 # usage: ./build.sh            everything
 #        ./build.sh --pack     only pack (after a build)
@@ -13,6 +15,7 @@ mkdir -p "$out"
 
 if [[ "${1:-}" != "--pack" ]]; then
   npm run --silent build
+  bash scripts/check-other-platforms.sh
 fi
 
 rm -f "$out"/*.tgz

@@ -29,6 +29,8 @@ impl Device {
     pub fn create(config: &DeviceConfig) -> io::Result<Device> {
         let (inner, offload) = build(config)?;
         let name = inner.name()?;
+        // Reads are attempted until WouldBlock after each wake-up (wait_readable blocks instead).
+        #[cfg(unix)]
         inner.set_nonblocking(true)?;
         Ok(Device { inner, name, interrupt: InterruptEvent::new()?, offload })
     }
@@ -136,7 +138,12 @@ impl Device {
     pub fn read_batch(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<bool> {
         let mut any = false;
         for packet in buffers.packets.iter_mut() {
-            match self.inner.try_recv(packet) {
+            // Unix: the fd is non-blocking, so recv answers WouldBlock when the device is empty.
+            #[cfg(unix)]
+            let received = self.inner.recv(packet);
+            #[cfg(windows)]
+            let received = self.inner.try_recv(packet);
+            match received {
                 Ok(size) => {
                     on_packet(&packet[..size]);
                     any = true;

@@ -1,11 +1,13 @@
 //! Received stream → opened frames → packets written to the TUN: on the session's own
 //! socket-reader thread ([`run_socket_reader`]), or on the JS thread for sessions whose socket
 //! Node keeps reading (`TunSession.receive`).
+#[cfg(unix)]
 use std::sync::Arc;
 
 use ttun_proto::Receiver;
 
 use super::device::PacketWriter;
+#[cfg(unix)]
 use super::outbound::{send_answers, AnswerBuffers, OutboundSession};
 use super::stats::add;
 use super::Shared;

@@ -35,6 +35,8 @@ impl Sink {
                 result
             }
             Sink::Js(callback) => {
+                // Only a socket sink waits for room; the JS sink is bounded by `flow` instead.
+                let _ = &still_wanted;
                 flow.batch_queued();
                 let batch = std::mem::replace(wire, Vec::with_capacity(wire.capacity()));
                 match callback.call(batch, ThreadsafeFunctionCallMode::NonBlocking) {
