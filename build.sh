@@ -28,7 +28,27 @@ for dir in packages/*/; do
     echo "build.sh: no addon built for $name here; its package is not packed" >&2
   fi
 done
-packed+=("$out/$(npm pack --silent --pack-destination "$out")")
+# The main package is packed from a staged copy whose package.json names every platform package
+# as an optional dependency (npm installs only the one matching os/cpu/libc). The checkout's
+# package.json does not, so `npm ci` never looks for them in the registry before they are published.
+stage="$out/stage"
+rm -rf "$stage" && mkdir -p "$stage/dist"
+cp -r bin wasm contrib README.md package.json "$stage/"
+cp -r dist/ts "$stage/dist/"
+node -e '
+  const fs = require("fs"), path = require("path");
+  const [stage, ...dirs] = process.argv.slice(1);
+  const pkg = JSON.parse(fs.readFileSync(path.join(stage, "package.json"), "utf8"));
+  pkg.optionalDependencies = {};
+  for (const d of dirs) {
+    const p = JSON.parse(fs.readFileSync(path.join(d, "package.json"), "utf8"));
+    pkg.optionalDependencies[p.name] = p.version;
+  }
+  delete pkg.scripts; delete pkg.devDependencies;
+  fs.writeFileSync(path.join(stage, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+' "$stage" packages/*/
+packed+=("$out/$(cd "$stage" && npm pack --silent --pack-destination ..)")
+rm -rf "$stage"
 
 echo "build.sh: built ${packed[*]}" >&2
 echo "build.sh: install with: npm install -g ${packed[*]/#/./}" >&2

@@ -34,6 +34,25 @@ export interface PacketPath {
   close(): void;
 }
 
+/**
+ * Node keeps reading the socket: the handshake's leftover first, then every chunk, each handed to
+ * `receive`, which throws on a bad frame. Returns the function that stops it.
+ */
+function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) => void, end: (reason: string) => void): () => void {
+  const onData = (chunk: Buffer) => {
+    try {
+      receive(chunk);
+    } catch (err) {
+      end(`bad frame from peer: ${(err as Error).message}`);
+    }
+  };
+  socket.on('data', onData);
+  socket.on('end', () => end('closed by peer'));
+  if (leftover.length > 0) onData(leftover);
+  socket.resume();
+  return () => socket.off('data', onData);
+}
+
 const sendDirection = (role: Role) => (role === 'client' ? Direction.ClientToServer : Direction.ServerToClient);
 
 export class TunPath implements PacketPath {
@@ -68,20 +87,10 @@ export class TunPath implements PacketPath {
       }
     };
     session = this.device.attachCallback(params.cipher, params.sessionKey, direction, send);
-    const onData = (chunk: Buffer) => {
-      try {
-        session?.receive(chunk);
-      } catch (err) {
-        end(`bad frame from peer: ${(err as Error).message}`);
-      }
-    };
-    socket.on('data', onData);
-    socket.on('end', () => end('closed by peer'));
-    if (params.leftover.length > 0) onData(params.leftover);
-    socket.resume();
+    const stopReading = readFrames(socket, params.leftover, (chunk) => session?.receive(chunk), end);
     return {
       detach: () => {
-        socket.off('data', onData);
+        stopReading();
         session?.detach();
         session = undefined;
         if (waitingForDrain) this.device.resume();
@@ -133,23 +142,17 @@ export class UserspacePath implements PacketPath {
     const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, 1 - direction, 1);
     const link = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
     this.current = link;
-    const onData = (chunk: Buffer) => {
-      let packets: Buffer[];
-      try {
-        packets = receiver.receive(chunk);
-      } catch (err) {
-        end(`bad frame from peer: ${(err as Error).message}`);
-        return;
-      }
-      for (const packet of packets) this.deliver(packet, socket);
-    };
-    socket.on('data', onData);
-    socket.on('end', () => end('closed by peer'));
-    if (params.leftover.length > 0) onData(params.leftover);
-    socket.resume();
+    const stopReading = readFrames(
+      socket,
+      params.leftover,
+      (chunk) => {
+        for (const packet of receiver.receive(chunk)) this.deliver(packet, socket);
+      },
+      end,
+    );
     return {
       detach: () => {
-        socket.off('data', onData);
+        stopReading();
         if (this.current === link) this.current = undefined;
       },
     };

@@ -7,13 +7,8 @@ import { Lab, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: faults';
 
-async function tunnel(lab: Lab) {
-  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await server.waitForLine(/listening on/);
-  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress()]);
-  await client.waitForLine(/session up/);
-  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
-  return { server, client };
+function tunnel(lab: Lab) {
+  return lab.tunnel(PSK);
 }
 
 test('dead peer: a black-holed path is noticed by both ends within 60 s; the client reconnects once it is back', { timeout: 180_000 }, async (t) => {

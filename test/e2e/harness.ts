@@ -170,6 +170,20 @@ export class Lab {
     return this.spawn(ns, [process.execPath, TTUN, ...args], env);
   }
 
+  /**
+   * The real CLI at both ends: `ttun server` in the server namespace, `ttun client` in client
+   * `client`'s, both with `args`; resolves once a ping crosses the tunnel.
+   */
+  async tunnel(psk: string, { args = [], env, client = 0 }: { args?: string[]; env?: Record<string, string>; client?: number } = {}) {
+    const server = this.ttun(this.server, ['server', '-k', psk, ...args], env);
+    await server.waitForLine(/listening on/);
+    const clientProcess = this.ttun(this.clients[client]!, ['client', '-k', psk, '-s', this.serverAddress(client), ...args], env);
+    await clientProcess.waitForLine(/session up/);
+    await server.waitForLine(/authenticated, session up/);
+    await this.waitForPing(this.clients[client]!, '10.1.1.1');
+    return { server, client: clientProcess };
+  }
+
   exec(ns: string, command: string[], timeoutMs?: number): Promise<ExecResult> {
     return run('ip', ['netns', 'exec', ns, ...command], { timeoutMs });
   }

@@ -10,13 +10,8 @@ import { Lab, type NsProcess, TOOLS } from './harness.js';
 const PSK = 'e2e test key: hostile input';
 
 /** Server, a legit client in clients[0]; clients[1] is the attacker's namespace. */
-async function liveSession(lab: Lab) {
-  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await server.waitForLine(/listening on/);
-  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
-  await client.waitForLine(/session up/);
-  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
-  return { server, client };
+function liveSession(lab: Lab) {
+  return lab.tunnel(PSK);
 }
 
 function hostile(lab: Lab, mode: string, key?: string): NsProcess {

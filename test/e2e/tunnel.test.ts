@@ -7,14 +7,8 @@ import { Lab, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: tunnel';
 
-async function startTunnel(lab: Lab, cipher: string, env?: Record<string, string>) {
-  const server = lab.ttun(lab.server, ['server', '-k', PSK, '-m', cipher], env);
-  await server.waitForLine(/listening on/);
-  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-m', cipher], env);
-  await client.waitForLine(/session up/);
-  await server.waitForLine(/authenticated, session up/);
-  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
-  return { server, client };
+function startTunnel(lab: Lab, cipher: string, env?: Record<string, string>) {
+  return lab.tunnel(PSK, { args: ['-m', cipher], env });
 }
 
 for (const cipher of ['chacha20-poly1305', 'aes-256-gcm']) {

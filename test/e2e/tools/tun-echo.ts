@@ -1,15 +1,9 @@
 // Opens a TUN device through the packet API (openTun) with the client's addresses and answers
 // every IPv4 ICMP echo request it reads with an echo reply it writes: a ping to 10.1.1.1 from the
 // same namespace then succeeds only if both directions of the API work.
+import { checksum } from './ip.js';
 import { openTun } from '../../../ts/index.js';
 
-function checksum(data: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < data.length; i += 2) sum += data.readUInt16BE(i);
-  if (data.length % 2) sum += data[data.length - 1]! << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return ~sum & 0xffff;
-}
 
 const tun = openTun({ role: 'client' });
 process.stdout.write(`ready ${tun.info.name}\n`);

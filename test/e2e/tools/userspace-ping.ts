@@ -1,15 +1,9 @@
 // A userspace-mode client (tun: false, the programmatic API) against a real ttun server with a
 // TUN: sends an ICMP echo request to 10.1.1.1 as 10.1.1.2 and waits for the server kernel's reply.
 //   node userspace-ping.js HOST:PORT   (key in TTUN_PSK)
+import { checksum } from './ip.js';
 import { connect } from '../../../ts/index.js';
 
-function checksum(data: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < data.length; i += 2) sum += data.readUInt16BE(i);
-  if (data.length % 2) sum += data[data.length - 1]! << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return ~sum & 0xffff;
-}
 
 const request = Buffer.alloc(20 + 8 + 16);
 request[0] = 0x45;
