@@ -64,12 +64,8 @@ test('the client comes back by itself after the server is killed and restarted',
 test('a second correct client takes over from the first', { timeout: 90_000 }, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
-  const [nsA, nsB] = lab.clients as [string, string];
-  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await server.waitForLine(/listening on/);
-  const clientA = lab.ttun(nsA, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
-  await clientA.waitForLine(/session up/);
-  await lab.waitForPing(nsA, '10.1.1.1');
+  const nsB = lab.clients[1]!;
+  const { server, client: clientA } = await lab.tunnel(PSK);
 
   const clientB = lab.ttun(nsB, ['client', '-k', PSK, '-s', lab.serverAddress(1)]);
   await clientB.waitForLine(/session up/);
@@ -86,11 +82,7 @@ test('a slow or failed handshake does not disturb the live session', { timeout: 
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
   const [nsA, nsB] = lab.clients as [string, string];
-  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await server.waitForLine(/listening on/);
-  const clientA = lab.ttun(nsA, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
-  await clientA.waitForLine(/session up/);
-  await lab.waitForPing(nsA, '10.1.1.1');
+  const { server, client: clientA } = await lab.tunnel(PSK);
   // An intruder with the wrong key keeps retrying from the other side while A pings.
   const intruder = lab.ttun(nsB, ['client', '-k', 'wrong', '-s', lab.serverAddress(1)]);
   const pings = lab.exec(nsA, ['ping', '-c', '20', '-i', '0.2', '10.1.1.1'], 30_000);
@@ -105,10 +97,7 @@ test('Ctrl-C (SIGINT) and SIGTERM remove the TUN devices and exit 0', { timeout:
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const ns = lab.clients[0]!;
-  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await server.waitForLine(/listening on/);
-  const client = lab.ttun(ns, ['client', '-k', PSK, '-s', lab.serverAddress()]);
-  await client.waitForLine(/session up/);
+  const { server, client } = await lab.tunnel(PSK);
   assert.ok((await lab.links(lab.server)).includes('ttun0'));
   assert.ok((await lab.links(ns)).includes('ttun0'));
 
