@@ -6,8 +6,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::sink::Delivery;
 
-/// How often a wait on the socket re-checks that the session is still wanted.
-const RECHECK_MS: i32 = 50;
+/// How often a wait on the socket re-checks that the session is still wanted. Only a safety net:
+/// every path that ends a session (detach, replacement, close) shuts the socket down, which
+/// wakes the wait at once, so this only bounds idle wake-ups (one per second per thread).
+const RECHECK_MS: i32 = 1000;
 
 #[cfg(target_os = "linux")]
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
