@@ -6,7 +6,8 @@ MTU 9000 and 65000), OpenVPN static-key over TCP and `ssh -w`. For each: one-str
 throughput (median of several runs), idle ping RTT (median of >= 50), ping RTT while iperf3 runs
 (median and p99); for ttun also each endpoint's peak RSS and CPU seconds per GB carried.
 
-Writes bench/results.md and bench/results.png and prints the table. `--quick` is the CI smoke
+Writes bench/results.md and bench/results.png and prints the table. `--ladder` instead measures ttun's
+data-path optimisation steps side by side (bench/ladder.md). `--quick` is the CI smoke
 version: one short run of each ttun cipher, results written to a temporary directory.
 Linux, root. Run it with `npm run bench` (which builds first).
 """
@@ -128,11 +129,10 @@ def measure(result, target, runs, duration, idle_count, endpoints=()):
         result.endpoints[e.name] = (e.peak_rss_mb(), cpu / (carried_bytes / 1e9))
 
 
-def run_ttun(cipher, mtu, args):
-    name = f"ttun {cipher}"
-    result = Result(name, mtu)
+def run_ttun(cipher, mtu, args, name=None, env_extra=None):
+    result = Result(name or f"ttun {cipher}", mtu)
     node = shutil.which("node") or "node"
-    env = dict(os.environ)
+    env = dict(os.environ, **(env_extra or {}))
     server = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, node, str(ROOT / "bin/ttun.js"), "server",
                                "-k", PSK, "-m", cipher, "-mtu", str(mtu)], stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(0.7)
@@ -188,6 +188,50 @@ def table(results):
     return "\n".join(rows)
 
 
+# The optimisation steps of the data path, each still selectable at run time, so one run shows
+# what each step bought (ttun chacha20-poly1305, MTU 1280).
+LADDER = [
+    ("1. batches through the JS event loop, RustCrypto", {"TTUN_DATAPATH": "js", "TTUN_AEAD": "rustcrypto"}),
+    ("2. Rust threads own the socket, RustCrypto", {"TTUN_AEAD": "rustcrypto"}),
+    ("3. Rust threads, ring AEAD (as shipped)", {}),
+]
+
+
+def ladder_table(results):
+    rows = ["| data path | Gbit/s (median) | idle RTT ms (median) | loaded RTT ms median / p99 | CPU s per GB server / client |",
+            "|---|---|---|---|---|"]
+    for r in results:
+        s, c = r.endpoints["server"], r.endpoints["client"]
+        rows.append(f"| {r.name} | {fmt(r.gbps_median)} | {fmt(statistics.median(r.idle_rtt), 3)} | "
+                    f"{fmt(statistics.median(r.loaded_rtt))} / {fmt(percentile(r.loaded_rtt, 99))} | {fmt(s[1])} / {fmt(c[1])} |")
+    return "\n".join(rows)
+
+
+def run_ladder(args):
+    results = []
+    netns_up()
+    try:
+        for label, env in LADDER:
+            print(f"bench: ladder: {label}", file=sys.stderr, flush=True)
+            r = run_ttun("chacha20-poly1305", 1280, args, name=label, env_extra=env)
+            if not r.gbps or min(r.gbps) <= 0 or not r.idle_rtt:
+                raise RuntimeError(f"{r.name}: no measurement (throughput {r.gbps}, {len(r.idle_rtt)} pings)")
+            results.append(r)
+    finally:
+        netns_down()
+    md = ladder_table(results)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ladder.md").write_text(
+        f"# ttun data path, step by step\n\n{when}, {machine()}.\n\n{md}\n\n"
+        f"ttun chacha20-poly1305 at MTU 1280, measured as in results.md ({args.runs} × {args.duration} s iperf3, "
+        f"median; {args.idle_count} idle pings). Each step is selected at run time: `TTUN_DATAPATH=js` keeps the "
+        f"socket in Node and moves batches through the event loop; `TTUN_AEAD=rustcrypto` uses the pure-Rust AEAD "
+        f"instead of ring. Command: `bash bench/run.sh --ladder`.\n")
+    print(md)
+    print(f"\nbench: wrote {args.out / 'ladder.md'}", file=sys.stderr)
+
+
 def machine():
     model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                   if l.startswith("model name")), platform.processor())
@@ -223,12 +267,17 @@ def main():
     parser.add_argument("--duration", type=int, default=5, help="seconds per iperf3 run")
     parser.add_argument("--idle-count", type=int, default=60, help="idle pings per tunnel (>= 50)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where results.md/png go")
+    parser.add_argument("--ladder", action="store_true",
+                        help="instead: ttun's data-path optimisation steps side by side (bench/ladder.md)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (network namespaces, TUN devices)")
     if args.quick:
         args.runs, args.duration, args.idle_count = 1, 2, 20
         args.out = Path(tempfile.mkdtemp(prefix="ttun-bench-"))
+    if args.ladder:
+        run_ladder(args)
+        return
 
     plan = [("ttun", "chacha20-poly1305", 1280), ("ttun", "aes-256-gcm", 1280)]
     if not args.quick:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the benchmark needs (peers, iperf3, matplotlib for the chart) and runs it.
-# usage: bench/run.sh [--quick] [--runs N] [--duration S]
+# usage: bench/run.sh [--quick] [--ladder] [--runs N] [--duration S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=()

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Soak: iperf3 through the tunnel for a long time, cutting the connection every minute.
 
-Samples RSS and open file descriptors of both ttun endpoints every few seconds, prints them, and
-fails if either grew by more than 10% between the first sample after warm-up and the end, or if
-the tunnel did not come back after a forced reconnect. `npm run soak` runs 10 minutes;
+Samples RSS, open file descriptors and threads of both ttun endpoints every few seconds, prints
+them, and fails if any grew by more than 10% from the first full cut cycle after warm-up to the
+last one (medians over each cycle, so both compare the same mix of before and after a cut), or
+if the tunnel did not come back within 35 s (the longest backoff, 30 s, plus margin) after a
+forced reconnect. Prints how long each reconnect took. `npm run soak` runs 10 minutes;
 `--minutes 1 --cut-every 20` is the CI version.
 Linux, root.
 """
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +31,14 @@ def rss_kb(pid):
 
 def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def threads(pid):
+    return int(re.search(r"Threads:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+# How long a forced reconnect may take: the longest backoff (30 s) plus margin.
+RECOVERY_LIMIT_S = 35
 
 
 def main():
@@ -62,7 +73,8 @@ def main():
         next_sample = start
         samples = []
         cuts = 0
-        print(f"{'t (s)':>6} {'server RSS MB':>14} {'server fds':>11} {'client RSS MB':>14} {'client fds':>11}  cuts")
+        recoveries = []
+        print(f"{'t (s)':>6} {'server RSS MB':>14} {'fds':>4} {'threads':>8} {'client RSS MB':>14} {'fds':>4} {'threads':>8}  cuts")
         while time.time() - start < total:
             if iperf_client is None or iperf_client.poll() is not None:
                 remaining = max(1, int(total - (time.time() - start)))
@@ -74,23 +86,32 @@ def main():
                 in_ns(NS_CLIENT, "ss", "-K", "dst", "192.0.2.1", "dport", "=", ":20203", check=False)
                 cuts += 1
                 next_cut += args.cut_every
+                cut_at = time.time()
                 try:
-                    wait_ping(NS_CLIENT, "10.1.1.1", seconds=20)
+                    wait_ping(NS_CLIENT, "10.1.1.1", seconds=RECOVERY_LIMIT_S)
+                    recoveries.append(time.time() - cut_at)
                 except RuntimeError:
-                    failures.append(f"tunnel did not come back after cut {cuts}")
+                    failures.append(f"tunnel did not come back within {RECOVERY_LIMIT_S} s after cut {cuts}")
             if now >= next_sample:
-                sample = (now - start, rss_kb(server.pid), fds(server.pid), rss_kb(client.pid), fds(client.pid))
+                sample = (now - start, rss_kb(server.pid), fds(server.pid), threads(server.pid),
+                          rss_kb(client.pid), fds(client.pid), threads(client.pid))
                 samples.append(sample)
-                print(f"{sample[0]:6.0f} {sample[1] / 1024:14.1f} {sample[2]:11d} {sample[3] / 1024:14.1f} {sample[4]:11d}  {cuts}",
-                      flush=True)
+                print(f"{sample[0]:6.0f} {sample[1] / 1024:14.1f} {sample[2]:4d} {sample[3]:8d} "
+                      f"{sample[4] / 1024:14.1f} {sample[5]:4d} {sample[6]:8d}  {cuts}", flush=True)
                 next_sample += args.sample_every
             time.sleep(0.2)
-        # Compare the end with the first sample after one full cut cycle (buffers and JIT warm).
-        warm = next((s for s in samples if s[0] >= min(args.cut_every, total / 3)), samples[0])
-        end = samples[-1]
-        for label, i in (("server RSS", 1), ("server fds", 2), ("client RSS", 3), ("client fds", 4)):
-            growth = (end[i] - warm[i]) / warm[i]
-            print(f"{label}: {warm[i]} -> {end[i]} ({growth:+.1%})")
+        if recoveries:
+            print(f"reconnects: {len(recoveries)}, tunnel back after {statistics.median(recoveries):.2f} s median, "
+                  f"{max(recoveries):.2f} s at most")
+        # Medians over the first full cut cycle after warm-up and over the last cycle.
+        cycle = min(args.cut_every, total / 3)
+        first = [s for s in samples if cycle <= s[0] < 2 * cycle] or samples[:1]
+        last = [s for s in samples if s[0] >= total - cycle] or samples[-1:]
+        for label, i in (("server RSS kB", 1), ("server fds", 2), ("server threads", 3),
+                         ("client RSS kB", 4), ("client fds", 5), ("client threads", 6)):
+            before, after = statistics.median(s[i] for s in first), statistics.median(s[i] for s in last)
+            growth = (after - before) / before
+            print(f"{label}: {before:g} -> {after:g} ({growth:+.1%})")
             if growth > GROWTH_LIMIT:
                 failures.append(f"{label} grew {growth:.1%} (limit {GROWTH_LIMIT:.0%})")
         if cuts == 0:

@@ -1,7 +1,9 @@
 /**
  * The client: one TUN device for the life of the process, and a connection that is re-made
  * forever. Backoff between attempts: 1 s doubling to 30 s, back to 1 s after a session that
- * lasted over 60 s (v1's schedule). The TUN and its addresses survive reconnects.
+ * lasted over 60 s (v1's schedule). The delay separates the starts of two attempts, so a session
+ * that was up longer than the delay is retried at once rather than after a further dead wait.
+ * The TUN and its addresses survive reconnects.
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
@@ -28,6 +30,14 @@ export function nextBackoff(previousMs: number | undefined, lastSessionMs: numbe
     return BACKOFF_INITIAL_MS;
   }
   return Math.min(previousMs * 2, BACKOFF_MAX_MS);
+}
+
+/**
+ * How long to wait before the next attempt: what is left of `delayMs` since the last attempt
+ * started. Attempts are spaced by the backoff; time spent in a session counts towards it.
+ */
+export function reconnectWait(delayMs: number, sinceLastAttemptMs: number): number {
+  return Math.max(0, delayMs - sinceLastAttemptMs);
 }
 
 /**
@@ -72,12 +82,14 @@ export class TtunClient extends Endpoint {
   private async run(): Promise<void> {
     let delay: number | undefined;
     while (!this.closed) {
+      const attemptStartedAt = Date.now();
       const sessionMs = await this.attempt();
       if (this.closed) break;
       delay = nextBackoff(delay, sessionMs);
+      const wait = reconnectWait(delay, Date.now() - attemptStartedAt);
       this.reconnects += 1;
-      this.emit('reconnecting', delay);
-      await this.sleep(delay);
+      this.emit('reconnecting', wait);
+      await this.sleep(wait);
     }
   }
 

@@ -111,7 +111,7 @@ export function logClientEvents(client: TtunClient, log: Logger): void {
   );
   client.on('down', (peer: string, reason: string) => log('info', 'down', `disconnected from ${peer}: ${reason}`, { peer, reason }));
   client.on('reconnecting', (delayMs: number) =>
-    log('info', 'reconnecting', `reconnecting in ${delayMs / 1000} s`, { delayMs }),
+    log('info', 'reconnecting', delayMs === 0 ? 'reconnecting now' : `reconnecting in ${Math.round(delayMs / 100) / 10} s`, { delayMs }),
   );
   logDrops(client, log);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCipher, parseHostPort, parseMtu, parsePsk } from '../../ts/config.js';
 import { TtunError } from '../../ts/errors.js';
-import { nextBackoff } from '../../ts/client.js';
+import { nextBackoff, reconnectWait } from '../../ts/client.js';
 
 const listen = (v: string) => parseHostPort(v, 'listen address', { hostRequired: false });
 const server = (v: string) => parseHostPort(v, 'server address', { hostRequired: true });
@@ -53,4 +53,11 @@ test('reconnect backoff: 1 s doubling to 30 s, reset after a session over 60 s',
   assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
   assert.equal(nextBackoff(30000, 59_000), 30000);
   assert.equal(nextBackoff(30000, 61_000), 1000);
+});
+
+test('reconnect wait: the backoff spaces attempt starts; a session longer than the delay is retried at once', () => {
+  assert.equal(reconnectWait(1000, 20), 980); // connection refused at once: wait out the delay
+  assert.equal(reconnectWait(30000, 5_000), 25000);
+  assert.equal(reconnectWait(30000, 59_000), 0); // a 59 s session: no further dead wait
+  assert.equal(reconnectWait(2000, 2000), 0);
 });

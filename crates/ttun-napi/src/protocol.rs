@@ -12,6 +12,17 @@ pub fn parse_cipher(name: &str) -> Result<CipherKind> {
         .ok_or_else(|| error("EBADCIPHER", format!("unknown cipher {name:?}: use chacha20-poly1305 or aes-256-gcm")))
 }
 
+/// The AEAD for `kind`: ring (this build's fastest) unless `TTUN_AEAD=rustcrypto` asks for the
+/// pure-Rust implementation, which the benchmark uses to show what ring is worth in one run.
+pub fn make_cipher(kind: CipherKind, key: &[u8; 32]) -> Cipher {
+    static PORTABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *PORTABLE.get_or_init(|| std::env::var("TTUN_AEAD").is_ok_and(|v| v == "rustcrypto")) {
+        Cipher::portable(kind, key)
+    } else {
+        Cipher::new(kind, key)
+    }
+}
+
 pub fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| error("EINVAL", format!("{what} must be 32 bytes, got {}", bytes.len())))
 }
@@ -49,7 +60,7 @@ pub fn session_key(psk_key: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> 
 /// One whole frame (`[u16 BE length][ciphertext || tag]`) carrying `plaintext`.
 #[napi]
 pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plaintext: &[u8]) -> Result<Buffer> {
-    let cipher = Cipher::new(parse_cipher(&cipher)?, &key32(key, "key")?);
+    let cipher = make_cipher(parse_cipher(&cipher)?, &key32(key, "key")?);
     let direction = if parse_direction(direction)? == 0 {
         ttun_proto::Direction::ClientToServer
     } else {
@@ -64,7 +75,7 @@ pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plai
 /// Opens a frame body (`ciphertext || tag`); null when it does not authenticate.
 #[napi]
 pub fn open_frame(cipher: String, key: &[u8], direction: u32, counter: i64, body: &[u8]) -> Result<Option<Buffer>> {
-    let cipher = Cipher::new(parse_cipher(&cipher)?, &key32(key, "key")?);
+    let cipher = make_cipher(parse_cipher(&cipher)?, &key32(key, "key")?);
     if body.len() < TAG_LEN {
         return Ok(None);
     }

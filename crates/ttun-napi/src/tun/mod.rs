@@ -26,10 +26,10 @@ use std::thread::JoinHandle;
 use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
-use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver};
+use ttun_proto::{Direction, FrameOpener, FrameSealer, Receiver};
 
 use crate::errors::{error, from_io, Result};
-use crate::protocol::{key32, parse_cipher, parse_direction};
+use crate::protocol::{key32, make_cipher, parse_cipher, parse_direction};
 use device::{Device, DeviceConfig, PacketWriter};
 use flow::FlowControl;
 use outbound::{AnswerBuffers, Framer, OutboundSession};
@@ -238,7 +238,7 @@ impl TunDevice {
         on_end: Option<EndCallback>,
     ) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
         let kind = parse_cipher(cipher)?;
-        let cipher = Cipher::new(kind, &key32(session_key, "session key")?);
+        let cipher = make_cipher(kind, &key32(session_key, "session key")?);
         let send =
             if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
