@@ -207,29 +207,39 @@ def ladder_table(results):
     return "\n".join(rows)
 
 
-def run_ladder(args):
+def run_all(steps):
+    """Runs each (label, measure) step on fresh namespaces; every step must have measured something."""
     results = []
     netns_up()
     try:
-        for label, env in LADDER:
-            print(f"bench: ladder: {label}", file=sys.stderr, flush=True)
-            r = run_ttun("chacha20-poly1305", 1280, args, name=label, env_extra=env)
+        for label, run in steps:
+            print(f"bench: {label}", file=sys.stderr, flush=True)
+            r = run()
             if not r.gbps or min(r.gbps) <= 0 or not r.idle_rtt:
                 raise RuntimeError(f"{r.name}: no measurement (throughput {r.gbps}, {len(r.idle_rtt)} pings)")
             results.append(r)
     finally:
         netns_down()
-    md = ladder_table(results)
+    return results
+
+
+def write_report(path, title, md, notes):
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ladder.md").write_text(
-        f"# ttun data path, step by step\n\n{when}, {machine()}.\n\n{md}\n\n"
-        f"ttun chacha20-poly1305 at MTU 1280, measured as in results.md ({args.runs} × {args.duration} s iperf3, "
-        f"median; {args.idle_count} idle pings). Each step is selected at run time: `TTUN_DATAPATH=js` keeps the "
-        f"socket in Node and moves batches through the event loop; `TTUN_AEAD=rustcrypto` uses the pure-Rust AEAD "
-        f"instead of ring. Command: `bash bench/run.sh --ladder`.\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {title}\n\n{when}, {machine()}.\n\n{md}\n\n{notes}\n")
     print(md)
-    print(f"\nbench: wrote {args.out / 'ladder.md'}", file=sys.stderr)
+    print(f"\nbench: wrote {path}", file=sys.stderr)
+
+
+def run_ladder(args):
+    steps = [(f"ladder: {label}", lambda label=label, env=env: run_ttun("chacha20-poly1305", 1280, args, name=label, env_extra=env))
+             for label, env in LADDER]
+    results = run_all(steps)
+    write_report(args.out / "ladder.md", "ttun data path, step by step", ladder_table(results),
+                 f"ttun chacha20-poly1305 at MTU 1280, measured as in results.md ({args.runs} × {args.duration} s iperf3, "
+                 f"median; {args.idle_count} idle pings). Each step is selected at run time: `TTUN_DATAPATH=js` keeps the "
+                 f"socket in Node and moves batches through the event loop; `TTUN_AEAD=rustcrypto` uses the pure-Rust AEAD "
+                 f"instead of ring. Command: `bash bench/run.sh --ladder`.")
 
 
 def machine():
@@ -283,41 +293,29 @@ def main():
     if not args.quick:
         plan = ([("raw", None, None)] + plan + [("openvpn", None, None), ("ssh", None, None),
                 ("ttun", "chacha20-poly1305", 9000), ("ttun", "chacha20-poly1305", 65000)])
-    results = []
-    netns_up()
-    try:
-        for kind, cipher, mtu in plan:
-            print(f"bench: {kind} {cipher or ''} {mtu or ''}".rstrip(), file=sys.stderr, flush=True)
-            if kind == "raw":
-                r = Result("raw veth (no tunnel)", 1500)
-                measure(r, "192.0.2.1", args.runs, args.duration, args.idle_count)
-            elif kind == "ttun":
-                r = run_ttun(cipher, mtu, args)
-            elif kind == "openvpn":
-                r = run_peer("OpenVPN static key, TCP", "anchor_openvpn.sh", "10.4.0.1", args)
-            else:
-                r = run_peer("ssh -w", "anchor_ssh.sh", "10.5.0.1", args)
-            if not r.gbps or min(r.gbps) <= 0 or not r.idle_rtt:
-                raise RuntimeError(f"{r.name}: no measurement (throughput {r.gbps}, {len(r.idle_rtt)} pings)")
-            results.append(r)
-    finally:
-        netns_down()
 
-    md = table(results)
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(
-        f"# ttun benchmark\n\n{when}, {machine()}.\n\n{md}\n\n"
-        f"Each tunnel: {args.runs} × {args.duration} s one-stream iperf3 (client namespace → server namespace, "
-        f"through the tunnel), median; idle RTT: median of {args.idle_count} pings at 50 ms intervals; loaded RTT: "
-        f"pings every 20 ms during every iperf3 run. RSS is VmHWM, CPU is user+system time of each ttun process "
-        f"over the iperf3 runs divided by the GB received.\n\n"
-        f"Commands: `npm run bench` (= `npm run build && python3 bench/bench.py`); peers stood up by "
-        f"`bench/peers/anchor_openvpn.sh` and `bench/peers/anchor_ssh.sh` between namespaces from `bench/peers/netns.sh`.\n")
+    def step(kind, cipher, mtu):
+        if kind == "raw":
+            r = Result("raw veth (no tunnel)", 1500)
+            measure(r, "192.0.2.1", args.runs, args.duration, args.idle_count)
+            return r
+        if kind == "ttun":
+            return run_ttun(cipher, mtu, args)
+        if kind == "openvpn":
+            return run_peer("OpenVPN static key, TCP", "anchor_openvpn.sh", "10.4.0.1", args)
+        return run_peer("ssh -w", "anchor_ssh.sh", "10.5.0.1", args)
+
+    results = run_all([(f"{kind} {cipher or ''} {mtu or ''}".rstrip(), lambda k=kind, c=cipher, m=mtu: step(k, c, m))
+                       for kind, cipher, mtu in plan])
+    write_report(args.out / "results.md", "ttun benchmark", table(results),
+                 f"Each tunnel: {args.runs} × {args.duration} s one-stream iperf3 (client namespace → server namespace, "
+                 f"through the tunnel), median; idle RTT: median of {args.idle_count} pings at 50 ms intervals; loaded RTT: "
+                 f"pings every 20 ms during every iperf3 run. RSS is VmHWM, CPU is user+system time of each ttun process "
+                 f"over the iperf3 runs divided by the GB received.\n\n"
+                 f"Commands: `npm run bench` (= `npm run build && python3 bench/bench.py`); peers stood up by "
+                 f"`bench/peers/anchor_openvpn.sh` and `bench/peers/anchor_ssh.sh` between namespaces from `bench/peers/netns.sh`.")
     if not args.quick:
         chart(results, args.out / "results.png")
-    print(md)
-    print(f"\nbench: wrote {args.out / 'results.md'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -151,9 +151,17 @@ export function logStatsEvery(endpoint: Endpoint, log: Logger, seconds: number):
   return timer;
 }
 
-/** SIGUSR1: the counters since start, in one line. */
+/** SIGUSR1: the counters since start and where the process's memory is, in one line. */
 export function logCounters(endpoint: Endpoint, log: Logger): void {
-  const stats = endpoint.stats();
-  const text = Object.entries(stats).map(([k, v]) => `${k}=${v}`).join(' ');
-  log('info', 'counters', `counters: ${text}`, { ...stats });
+  const memory = process.memoryUsage();
+  const megabytes = (bytes: number) => Math.round(bytes / 1e5) / 10;
+  const fields = {
+    ...endpoint.stats(),
+    rssMB: megabytes(memory.rss),
+    heapUsedMB: megabytes(memory.heapUsed),
+    heapTotalMB: megabytes(memory.heapTotal),
+    externalMB: megabytes(memory.external),
+  };
+  const text = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ');
+  log('info', 'counters', `counters: ${text}`, fields);
 }

@@ -173,6 +173,7 @@ test('--log-format json, --stats and SIGUSR1: one JSON object per line with even
   process.kill(server.pid, 'SIGUSR1');
   const counters = JSON.parse(await server.waitForLine(/"event":"counters"/));
   assert.ok(counters.rxPackets >= 10 && counters.txPackets >= 10 && counters.sessions === 1, JSON.stringify(counters));
+  assert.ok(counters.rssMB > 10 && counters.heapUsedMB > 0 && counters.heapTotalMB >= counters.heapUsedMB, JSON.stringify(counters));
   for (const line of server.lines) {
     const entry = JSON.parse(line);
     assert.ok(entry.time && entry.level && entry.event && entry.message, line);

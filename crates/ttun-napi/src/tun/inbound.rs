@@ -16,6 +16,26 @@ use crate::errors::{from_proto, Result};
 /// Bytes taken from the socket per read: large reads amortise the wake-up over many frames.
 const SOCKET_READ_SIZE: usize = 256 * 1024;
 
+/// What a socket-reader thread works in: the socket read buffer, the TUN write batch and the
+/// buffers for sending the kernel's answers, several MB once GRO batches have grown them. Each
+/// session has its own thread, so they are kept in the device between sessions and handed from
+/// one thread to the next: allocated afresh on every new thread they would land in that thread's
+/// malloc arena, which keeps the memory after the thread exits, and RSS would creep up reconnect
+/// by reconnect.
+#[cfg(unix)]
+pub struct InboundBuffers {
+    read: Vec<u8>,
+    writer: PacketWriter,
+    answers: AnswerBuffers,
+}
+
+#[cfg(unix)]
+impl InboundBuffers {
+    fn new() -> Self {
+        Self { read: Vec::with_capacity(SOCKET_READ_SIZE), writer: PacketWriter::new(), answers: AnswerBuffers::default() }
+    }
+}
+
 /// The socket-reader thread of one session: reads the connection, opens frames, writes packets
 /// to the TUN, sends what the kernel answered, until the connection ends or the session is detached.
 #[cfg(unix)]
@@ -26,31 +46,52 @@ pub fn run_socket_reader(
     mut receiver: Receiver,
     leftover: Vec<u8>,
 ) {
-    let mut writer = PacketWriter::new();
-    let mut answers = AnswerBuffers::default();
+    // Usually the previous session's set; a new one only for the first session, or when the
+    // previous thread has not finished yet (a takeover).
+    let mut buffers = shared.inbound_buffers.lock().unwrap().take().unwrap_or_else(InboundBuffers::new);
+    let reason = read_until_end(&shared, &session, &connection, &mut receiver, &leftover, &mut buffers);
+    *shared.inbound_buffers.lock().unwrap() = Some(buffers);
+    if let Some(reason) = reason {
+        session.end(&shared, reason);
+    }
+}
+
+/// The loop of [`run_socket_reader`]: Some(reason) when the connection ended the session, None
+/// when the session was detached from elsewhere.
+#[cfg(unix)]
+fn read_until_end(
+    shared: &Shared,
+    session: &OutboundSession,
+    connection: &super::connection::Connection,
+    receiver: &mut Receiver,
+    leftover: &[u8],
+    buffers: &mut InboundBuffers,
+) -> Option<String> {
+    let InboundBuffers { read: buffer, writer, answers } = buffers;
     let still_wanted = || shared.is_current(session.id);
-    let mut buffer = leftover;
+    buffer.clear();
+    buffer.extend_from_slice(leftover);
     let reason = loop {
         if !buffer.is_empty() {
-            if let Err(err) = receive(&shared, &mut receiver, &mut writer, &mut buffer) {
+            if let Err(err) = receive(shared, receiver, writer, buffer) {
                 break format!("bad frame from peer: {}", err.reason);
             }
-            send_answers(&shared, session.id, &mut answers);
+            send_answers(shared, session.id, answers);
         }
         buffer.resize(SOCKET_READ_SIZE, 0);
         match connection.wait_readable(&still_wanted) {
             Ok(true) => {}
-            Ok(false) => return,
+            Ok(false) => return None,
             Err(err) => break format!("connection error: {err}"),
         }
-        match connection.try_recv(&mut buffer) {
+        match connection.try_recv(buffer) {
             Ok(Some(0)) => break "closed by peer".to_string(),
             Ok(Some(n)) => buffer.truncate(n),
             Ok(None) => buffer.clear(),
             Err(err) => break format!("connection error: {err}"),
         }
     };
-    session.end(&shared, reason);
+    Some(reason)
 }
 
 pub fn receive(shared: &Shared, receiver: &mut Receiver, writer: &mut PacketWriter, chunk: &mut [u8]) -> Result<()> {

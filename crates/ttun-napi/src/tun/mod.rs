@@ -52,6 +52,9 @@ struct Shared {
     next_session_id: AtomicU64,
     flow: FlowControl,
     stats: Stats,
+    /// The socket-reader threads' buffers, passed from one session's thread to the next.
+    #[cfg(unix)]
+    inbound_buffers: Mutex<Option<inbound::InboundBuffers>>,
 }
 
 impl Shared {
@@ -122,6 +125,8 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
         next_session_id: AtomicU64::new(1),
         flow: FlowControl::new(),
         stats: Stats::default(),
+        #[cfg(unix)]
+        inbound_buffers: Mutex::new(None),
     });
     let reader_shared = shared.clone();
     let reader = std::thread::Builder::new()
