@@ -6,10 +6,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::sink::Delivery;
 
-/// How often a wait on the socket re-checks that the session is still wanted. Only a safety net:
-/// every path that ends a session (detach, replacement, close) shuts the socket down, which
-/// wakes the wait at once, so this only bounds idle wake-ups (one per second per thread).
-const RECHECK_MS: i32 = 1000;
+/// How often a wait on the socket re-checks that the session is still wanted. As a safety net
+/// it could be long: every path that ends a session (detach, replacement, close) shuts the
+/// socket down, which wakes the wait at once. But on this VM a thread that sleeps for long wakes
+/// up slower: measured idle RTT medians (3 runs of 300 pings each) were 0.26-0.42 ms with 1 s,
+/// 0.25-0.29 ms with 50 ms and 0.24 ms with 10 ms. 50 ms keeps most of that for 20 wake-ups a
+/// second per thread, which an idle laptop can afford better than 100.
+const RECHECK_MS: i32 = 50;
 
 #[cfg(target_os = "linux")]
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
