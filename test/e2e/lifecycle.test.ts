@@ -39,11 +39,7 @@ test('the client comes back by itself after the server is killed and restarted',
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const ns = lab.clients[0]!;
-  const first = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await first.waitForLine(/listening on/);
-  const client = lab.ttun(ns, ['client', '-k', PSK, '-s', lab.serverAddress()]);
-  await client.waitForLine(/session up/);
-  await lab.waitForPing(ns, '10.1.1.1');
+  const { server: first, client } = await lab.tunnel(PSK);
 
   first.kill('SIGKILL');
   await first.exited;

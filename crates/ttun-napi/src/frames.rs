@@ -5,7 +5,7 @@ use napi_derive::napi;
 use ttun_proto::{Direction, FrameOpener, Receiver};
 
 use crate::errors::{from_proto, Result};
-use crate::protocol::{key32, make_cipher, parse_cipher, parse_direction};
+use crate::protocol::{keyed_cipher, parse_direction};
 
 fn direction(value: u32) -> Result<Direction> {
     Ok(if parse_direction(value)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient })
@@ -21,7 +21,7 @@ pub struct FrameSealer {
 impl FrameSealer {
     #[napi(constructor)]
     pub fn new(cipher: String, key: &[u8], direction: u32, first_counter: u32) -> Result<Self> {
-        let cipher = make_cipher(parse_cipher(&cipher)?, &key32(key, "key")?);
+        let cipher = keyed_cipher(&cipher, key, "key")?;
         Ok(Self { inner: ttun_proto::FrameSealer::new(cipher, self::direction(direction)?, first_counter.into()) })
     }
 
@@ -47,7 +47,7 @@ pub struct FrameReceiver {
 impl FrameReceiver {
     #[napi(constructor)]
     pub fn new(cipher: String, key: &[u8], direction: u32, first_counter: u32) -> Result<Self> {
-        let cipher = make_cipher(parse_cipher(&cipher)?, &key32(key, "key")?);
+        let cipher = keyed_cipher(&cipher, key, "key")?;
         Ok(Self { inner: Receiver::new(FrameOpener::new(cipher, self::direction(direction)?, first_counter.into())) })
     }
 

@@ -92,6 +92,25 @@ mod imp {
         Ok(())
     }
 
+    /// SO_SNDTIMEO, which also bounds a blocking connect; 0 means no limit. Best effort: without
+    /// it the connect is only bounded by the kernel's own SYN retries.
+    fn set_send_timeout(fd: &OwnedFd, timeout_ms: u32) {
+        let timeout = libc::timeval {
+            tv_sec: (timeout_ms / 1000) as libc::time_t,
+            tv_usec: ((timeout_ms % 1000) * 1000) as libc::suseconds_t,
+        };
+        // SAFETY: timeval outlives the call.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+    }
+
     fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         // SAFETY: an all-zero sockaddr_storage is valid; we fill the family-specific part.
         let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -153,20 +172,7 @@ mod imp {
         let addr = parse(address, port)?;
         let fd = socket(addr.is_ipv6())?;
         // Bound the connect with SO_SNDTIMEO: a blocking connect gives up with EINPROGRESS/ETIMEDOUT.
-        let timeout = libc::timeval {
-            tv_sec: (timeout_ms / 1000) as libc::time_t,
-            tv_usec: ((timeout_ms % 1000) * 1000) as libc::suseconds_t,
-        };
-        // SAFETY: timeval outlives the call.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDTIMEO,
-                (&timeout as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
+        set_send_timeout(&fd, timeout_ms);
         let (storage, len) = sockaddr(&addr);
         // SAFETY: storage holds a valid sockaddr of `len` bytes.
         if unsafe { libc::connect(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) } != 0 {
@@ -176,17 +182,8 @@ mod imp {
             }
             return Err(os_error(&format!("connect to {addr}")));
         }
-        let zero = libc::timeval { tv_sec: 0, tv_usec: 0 };
-        // SAFETY: as above; 0 restores blocking-forever semantics (Node makes the fd non-blocking).
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDTIMEO,
-                (&zero as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
+        // 0 restores blocking-forever semantics (Node makes the fd non-blocking).
+        set_send_timeout(&fd, 0);
         Ok(fd.into_raw_fd())
     }
 

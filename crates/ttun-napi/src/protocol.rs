@@ -23,6 +23,11 @@ pub fn make_cipher(kind: CipherKind, key: &[u8; 32]) -> Cipher {
     }
 }
 
+/// `make_cipher` for a cipher named by JavaScript and a key it passed (`what` names the key in errors).
+pub fn keyed_cipher(name: &str, key: &[u8], what: &str) -> Result<Cipher> {
+    Ok(make_cipher(parse_cipher(name)?, &key32(key, what)?))
+}
+
 pub fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| error("EINVAL", format!("{what} must be 32 bytes, got {}", bytes.len())))
 }
@@ -60,7 +65,7 @@ pub fn session_key(psk_key: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> 
 /// One whole frame (`[u16 BE length][ciphertext || tag]`) carrying `plaintext`.
 #[napi]
 pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plaintext: &[u8]) -> Result<Buffer> {
-    let cipher = make_cipher(parse_cipher(&cipher)?, &key32(key, "key")?);
+    let cipher = keyed_cipher(&cipher, key, "key")?;
     let direction = if parse_direction(direction)? == 0 {
         ttun_proto::Direction::ClientToServer
     } else {
@@ -75,7 +80,7 @@ pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plai
 /// Opens a frame body (`ciphertext || tag`); null when it does not authenticate.
 #[napi]
 pub fn open_frame(cipher: String, key: &[u8], direction: u32, counter: i64, body: &[u8]) -> Result<Option<Buffer>> {
-    let cipher = make_cipher(parse_cipher(&cipher)?, &key32(key, "key")?);
+    let cipher = keyed_cipher(&cipher, key, "key")?;
     if body.len() < TAG_LEN {
         return Ok(None);
     }

@@ -4,7 +4,6 @@
 import { checksum } from './ip.js';
 import { openTun } from '../../../ts/index.js';
 
-
 const tun = openTun({ role: 'client' });
 process.stdout.write(`ready ${tun.info.name}\n`);
 process.on('SIGTERM', () => { tun.close(); process.exit(0); });

@@ -4,7 +4,6 @@
 import { checksum } from './ip.js';
 import { connect } from '../../../ts/index.js';
 
-
 const request = Buffer.alloc(20 + 8 + 16);
 request[0] = 0x45;
 request.writeUInt16BE(request.length, 2);

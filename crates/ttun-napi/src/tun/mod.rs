@@ -29,7 +29,7 @@ use napi_derive::napi;
 use ttun_proto::{Direction, FrameOpener, FrameSealer, Receiver};
 
 use crate::errors::{error, from_io, Result};
-use crate::protocol::{key32, make_cipher, parse_cipher, parse_direction};
+use crate::protocol::{keyed_cipher, parse_direction};
 use device::{Device, DeviceConfig, PacketWriter};
 use flow::FlowControl;
 use outbound::{AnswerBuffers, Framer, OutboundSession};
@@ -242,8 +242,7 @@ impl TunDevice {
         sink: Sink,
         on_end: Option<EndCallback>,
     ) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
-        let kind = parse_cipher(cipher)?;
-        let cipher = make_cipher(kind, &key32(session_key, "session key")?);
+        let cipher = keyed_cipher(cipher, session_key, "session key")?;
         let send =
             if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
