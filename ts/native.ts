@@ -30,8 +30,10 @@ export interface NativeStats {
   rxBytes: number;
   /** Read from the TUN while no session was up. */
   txDroppedNoSession: number;
-  /** Read from the TUN but larger than a frame can carry. */
+  /** Read from the TUN but larger than a frame can carry (65519 bytes). */
   txDroppedTooBig: number;
+  /** Taken off the TUN by a read but not usable (an offload super-packet that could not be split, for example). */
+  txDroppedUnreadable: number;
   /** Received frames whose plaintext is not an IPv4 or IPv6 packet. */
   rxDroppedNotIp: number;
   /** Writes the TUN refused (counted per failed batch write). */
@@ -63,7 +65,11 @@ export interface NativeTunDevice {
   pause(): void;
   resume(): void;
   stats(): NativeStats;
-  /** Stops the reader thread and closes the device, which removes it. */
+  /**
+   * Ends the session, stops and joins every thread of the device and closes it, which removes it
+   * before close() returns. Afterwards attach*() throw (ECLOSED), writePackets() takes nothing,
+   * stats() keeps the final counts and session handles' receive() throws (EDETACHED).
+   */
   close(): void;
 }
 

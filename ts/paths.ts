@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { CipherName, Role } from './config.js';
 import { TtunError } from './errors.js';
 import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
-import { Direction } from './protocol.js';
+import { Direction, MAX_PLAINTEXT_LEN } from './protocol.js';
 import { socketFd, stopReading } from './socket-options.js';
 import type { TunInfo } from './tun.js';
 
@@ -131,7 +131,7 @@ export class UserspacePath implements PacketPath {
   private reading = false;
   private readonly counters: NativeStats = {
     txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0,
-    txDroppedNoSession: 0, txDroppedTooBig: 0, rxDroppedNotIp: 0, rxDroppedTunWrite: 0,
+    txDroppedNoSession: 0, txDroppedTooBig: 0, txDroppedUnreadable: 0, rxDroppedNotIp: 0, rxDroppedTunWrite: 0,
   };
 
   constructor(private readonly core: Core) {}
@@ -170,7 +170,11 @@ export class UserspacePath implements PacketPath {
     this.wake?.();
   }
 
-  /** Seals IP packets to the peer with one socket write. False: no session (dropped) or the socket is full. */
+  /**
+   * Seals IP packets to the peer with one socket write. False: no session (dropped) or the socket
+   * is full. Packets larger than a frame carries (65519 bytes) are dropped and counted, as the
+   * native path does with what it reads from a TUN.
+   */
   send(packets: Buffer[]): boolean {
     for (const packet of packets) {
       if (!isIpPacket(packet)) throw new TtunError('send() takes whole IPv4 or IPv6 packets only', 'ENOTIP');
@@ -180,9 +184,12 @@ export class UserspacePath implements PacketPath {
       this.counters.txDroppedNoSession += packets.length;
       return false;
     }
-    this.counters.txPackets += packets.length;
-    this.counters.txBytes += packets.reduce((n, p) => n + p.length, 0);
-    return link.socket.write(link.seal(packets));
+    const fitting = packets.filter((p) => p.length <= MAX_PLAINTEXT_LEN);
+    this.counters.txDroppedTooBig += packets.length - fitting.length;
+    if (fitting.length === 0) return true;
+    this.counters.txPackets += fitting.length;
+    this.counters.txBytes += fitting.reduce((n, p) => n + p.length, 0);
+    return link.socket.write(link.seal(fitting));
   }
 
   packets(): AsyncIterableIterator<Buffer> {

@@ -9,6 +9,8 @@ export const HANDSHAKE_NONCE_LEN = 16;
 export const TAG_LEN = 16;
 /** The magic frame body: 8 bytes of ciphertext and the tag. */
 export const MAGIC_FRAME_BODY_LEN = MAGIC.length + TAG_LEN;
+/** The largest plaintext (IP packet) one frame carries: its u16 length covers the tag too. */
+export const MAX_PLAINTEXT_LEN = 0xffff - TAG_LEN;
 
 /** Frame nonce direction byte: client→server frames use 0, server→client frames use 1. */
 export const enum Direction {

@@ -22,6 +22,8 @@ export class TunDevice {
   readonly info: TunInfo;
   private readonly device: NativeTunDevice;
   private reading: NativeTunSession | undefined;
+  /** Ends the current packets() iteration, waking a next() that waits for packets. */
+  private stopReading: (() => void) | undefined;
   private closed = false;
 
   constructor(options: TunOptions) {
@@ -53,11 +55,15 @@ export class TunDevice {
     });
     this.reading = session;
     const stop = () => {
-      if (this.reading === session) this.reading = undefined;
+      if (this.reading === session) {
+        this.reading = undefined;
+        this.stopReading = undefined;
+      }
       session.detach();
       if (paused) this.device.resume();
       wake?.();
     };
+    this.stopReading = stop;
     const iterator: AsyncIterableIterator<Buffer> = {
       next: async () => {
         while (queue.length === 0) {
@@ -91,8 +97,7 @@ export class TunDevice {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.reading?.detach();
-    this.reading = undefined;
+    this.stopReading?.();
     this.device.close();
   }
 }

@@ -64,3 +64,26 @@ test('send() refuses what is not one whole IP packet; without a session packets 
     await server.close();
   }
 });
+
+test('the largest packet a frame carries (65519 bytes) crosses both ways intact; a larger one is dropped and counted', { timeout: 30_000 }, async () => {
+  const server = await createServer({ psk: 'userspace test key', listen: '127.0.0.1:0', tun: false });
+  const client = await connect({ psk: 'userspace test key', server: `127.0.0.1:${server.address().port}`, tun: false });
+  try {
+    await Promise.all([once(server, 'up'), once(client, 'up')]);
+    const largest = ipv4Packet(1, 65519);
+    largest.fill(0x5a, 32);
+    const marker = ipv4Packet(2);
+    // The oversized packet in between must not stop the one after it.
+    client.send([largest, ipv4Packet(3, 65535), marker]);
+    const [first, second] = await take(server.packets(), 2);
+    assert.ok(first!.equals(largest), 'the 65519-byte packet arrived byte for byte');
+    assert.ok(second!.equals(marker));
+    assert.equal(client.stats().txDroppedTooBig, 1);
+    server.send([largest]);
+    const [back] = await take(client.packets(), 1);
+    assert.ok(back!.equals(largest));
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

@@ -2,6 +2,8 @@
 //! batches. Linux uses the kernel's virtio-net offload (one read returns a TSO super-packet that
 //! tun-rs splits into MTU-sized IP packets; writes are GRO-coalesced), which is where most of the
 //! speed comes from. macOS and Windows read and write one packet per call.
+//!
+//! Reads take packets of any size up to [`MAX_PACKET`], not just up to the device MTU.
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -88,71 +90,225 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
     }
 }
 
-/// Reusable buffers for reading batches. One per reader thread.
-pub struct ReadBuffers {
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    original: Vec<u8>,
-    packets: Vec<Vec<u8>>,
-    sizes: Vec<usize>,
+/// The largest IP packet a TUN can hand over: IPv4's 16-bit total length, and the largest MTU a
+/// route can have. Packets above the device MTU are normal: a route may carry a larger `mtu`
+/// than the device (`ip route add ... dev ttun0 mtu 9000`), and the kernel then hands the TUN
+/// packets of that size. The protocol carries up to 65519 bytes; bigger ones are counted
+/// (`tx_dropped_too_big`) when sealed.
+pub const MAX_PACKET: usize = 65535;
+
+/// What one read of the device gave.
+pub enum ReadOutcome {
+    /// Packets (possibly none, after an interrupted read): read again.
+    Read,
+    /// Nothing is ready.
+    Empty,
+    /// The read took one packet (or super-packet) off the device that could not be passed on,
+    /// e.g. an offload super-packet tun-rs refused to split. A drop: the next read is unaffected.
+    Unusable,
+}
+
+/// Sorts a failed read: errors the OS returned (`raw_os_error`) are the device's and may mean it
+/// is gone (EBADFD once it is deleted), so the caller retries a few times before giving up;
+/// errors tun-rs makes itself (splitting or copying what the kernel handed over) come after the
+/// read succeeded and concern that packet only.
+fn classify(err: io::Error) -> io::Result<ReadOutcome> {
+    match err.kind() {
+        io::ErrorKind::WouldBlock => Ok(ReadOutcome::Empty),
+        io::ErrorKind::Interrupted => Ok(ReadOutcome::Read),
+        _ if err.raw_os_error().is_none() => Ok(ReadOutcome::Unusable),
+        _ => Err(err),
+    }
 }
 
 #[cfg(target_os = "linux")]
-const READ_BATCH: usize = tun_rs::IDEAL_BATCH_SIZE;
+pub use linux_read::ReadBuffers;
+
+#[cfg(target_os = "linux")]
+mod linux_read {
+    use std::io;
+
+    use super::{classify, Device, ReadOutcome, MAX_PACKET};
+
+    /// Room for the IP and transport headers in front of a segment's payload when a super-packet is
+    /// split (IPv6 with extension headers plus a 60-byte TCP header stays well inside).
+    const SEGMENT_HEADROOM: usize = 1024;
+    /// Segments one super-packet can split into: 64 KiB of payload at TCP's smallest MSS (48, the
+    /// kernel's tcp_min_snd_mss). UDP GSO stops at 128 segments.
+    const SLOTS: usize = MAX_PACKET / 48 + 1;
+
+    /// How large slot `index` must be. tun-rs puts a non-offloaded packet (up to [`MAX_PACKET`])
+    /// in slot 0 and segment i of a super-packet in slot i, and wants every slot a split uses to
+    /// hold its largest segment. Slot k is only used when there are more than k segments, so
+    /// their payload is at most MAX_PACKET / k each: the slots shrink as the index grows.
+    pub(super) fn slot_len(index: usize) -> usize {
+        // Slot 0 (no division): the whole packet.
+        MAX_PACKET.checked_div(index).map_or(MAX_PACKET, |share| (share + SEGMENT_HEADROOM).min(MAX_PACKET))
+    }
+
+    /// One anonymous mapping holding all the slots (about 7 MB of address space). The kernel
+    /// backs a page only once it is written, so what is resident is what reads have actually
+    /// used: a few pages per slot at the usual MTU, and at most about the largest super-packet
+    /// per slot index however the sizes vary (slot k only ever holds 1/k of 64 KiB).
+    struct Region {
+        ptr: *mut u8,
+        len: usize,
+    }
+
+    // SAFETY: the mapping is plain memory owned by this value; nothing else refers to it.
+    unsafe impl Send for Region {}
+
+    impl Region {
+        fn new(len: usize) -> io::Result<Self> {
+            // SAFETY: a new private anonymous mapping; no existing memory is affected.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Self { ptr: ptr.cast(), len })
+        }
+    }
+
+    impl Drop for Region {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in new(); the slots pointing into it are
+            // dropped with it (they are fields of the same ReadBuffers).
+            unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        }
+    }
+
+    /// A disjoint window of the region, as the byte slice tun-rs writes a packet into.
+    pub(super) struct Slot {
+        ptr: *mut u8,
+        len: usize,
+    }
+
+    // SAFETY: see Region; each slot covers its own bytes only.
+    unsafe impl Send for Slot {}
+
+    impl AsRef<[u8]> for Slot {
+        fn as_ref(&self) -> &[u8] {
+            // SAFETY: ptr..ptr+len lies inside the live region and no other slot overlaps it.
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+
+    impl AsMut<[u8]> for Slot {
+        fn as_mut(&mut self) -> &mut [u8] {
+            // SAFETY: as in as_ref; &mut self makes this the only live view of these bytes.
+            unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+        }
+    }
+
+    /// Reusable buffers for reading batches. One per reader.
+    pub struct ReadBuffers {
+        /// What the kernel hands over: virtio-net header + (super-)packet.
+        original: Vec<u8>,
+        slots: Vec<Slot>,
+        sizes: Vec<usize>,
+        // Declared after `slots`, which point into it.
+        _region: Region,
+    }
+
+    impl ReadBuffers {
+        pub fn new() -> io::Result<Self> {
+            let total = (0..SLOTS).map(slot_len).sum();
+            let region = Region::new(total)?;
+            let mut at = 0;
+            let slots = (0..SLOTS)
+                .map(|index| {
+                    let len = slot_len(index);
+                    // SAFETY: at + len <= total, the sum of all slot lengths.
+                    let slot = Slot { ptr: unsafe { region.ptr.add(at) }, len };
+                    at += len;
+                    slot
+                })
+                .collect();
+            Ok(Self {
+                original: vec![0; tun_rs::VIRTIO_NET_HDR_LEN + MAX_PACKET + 1],
+                slots,
+                sizes: vec![0; SLOTS],
+                _region: region,
+            })
+        }
+
+        #[cfg(test)]
+        pub(super) fn slots(&mut self) -> &mut [Slot] {
+            &mut self.slots
+        }
+    }
+
+    impl Device {
+        /// Reads what is ready without blocking, calling `on_packet` with each IP packet.
+        pub fn read_batch(
+            &self,
+            buffers: &mut ReadBuffers,
+            mut on_packet: impl FnMut(&[u8]),
+        ) -> io::Result<ReadOutcome> {
+            let ReadBuffers { original, slots, sizes, .. } = buffers;
+            match self.inner.recv_multiple(original, slots, sizes, 0) {
+                Ok(count) => {
+                    for (slot, &size) in slots.iter().zip(sizes.iter()).take(count) {
+                        on_packet(&slot.as_ref()[..size]);
+                    }
+                    Ok(ReadOutcome::Read)
+                }
+                Err(err) => classify(err),
+            }
+        }
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 const READ_BATCH: usize = 64;
 
-impl ReadBuffers {
-    pub fn new(mtu: u16) -> Self {
-        // A 64 KiB super-packet splits into at most 65535 / (MTU - 40-byte IPv6 header - 20-byte
-        // TCP header) segments: no need for 128 MTU-sized buffers when the MTU is large.
-        let segments = (65535 / (mtu as usize - 60) + 2).min(READ_BATCH);
-        Self {
-            original: vec![0; 65535 + 16],
-            packets: vec![vec![0; mtu as usize + 64]; segments],
-            sizes: vec![0; segments],
-        }
-    }
+/// Reusable buffer for reading: macOS and Windows hand over one packet per read, and each is
+/// passed on before the next read, so one buffer of the largest packet size does.
+#[cfg(not(target_os = "linux"))]
+pub struct ReadBuffers {
+    packet: Vec<u8>,
 }
 
-#[cfg(target_os = "linux")]
-impl Device {
-    /// Reads what is ready without blocking, calling `on_packet` with each IP packet. Returns
-    /// `Ok(false)` when nothing was ready.
-    pub fn read_batch(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<bool> {
-        let ReadBuffers { original, packets, sizes } = buffers;
-        match self.inner.recv_multiple(original, packets, sizes, 0) {
-            Ok(count) => {
-                for (packet, &size) in packets.iter().zip(sizes.iter()).take(count) {
-                    on_packet(&packet[..size]);
-                }
-                Ok(true)
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(err) => Err(err),
-        }
+#[cfg(not(target_os = "linux"))]
+impl ReadBuffers {
+    pub fn new() -> io::Result<Self> {
+        Ok(Self { packet: vec![0; MAX_PACKET + 1] })
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 impl Device {
-    pub fn read_batch(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<bool> {
-        let mut any = false;
-        for packet in buffers.packets.iter_mut() {
+    pub fn read_batch(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
+        let mut outcome = ReadOutcome::Empty;
+        for _ in 0..READ_BATCH {
             // Unix: the fd is non-blocking, so recv answers WouldBlock when the device is empty.
             #[cfg(unix)]
-            let received = self.inner.recv(packet);
+            let received = self.inner.recv(&mut buffers.packet);
             #[cfg(windows)]
-            let received = self.inner.try_recv(packet);
+            let received = self.inner.try_recv(&mut buffers.packet);
             match received {
                 Ok(size) => {
-                    on_packet(&packet[..size]);
-                    any = true;
+                    on_packet(&buffers.packet[..size]);
+                    outcome = ReadOutcome::Read;
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) => return Err(err),
+                Err(err) => match classify(err)? {
+                    ReadOutcome::Empty => break,
+                    ReadOutcome::Read => outcome = ReadOutcome::Read,
+                    // Report it now; what was read before it was passed on already.
+                    unusable => return Ok(unusable),
+                },
             }
         }
-        Ok(any)
+        Ok(outcome)
     }
 }
 
@@ -230,4 +386,65 @@ fn write_each(device: &Device, bufs: &[Vec<u8>]) -> io::Result<()> {
         }
     }
     last_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_are_the_devices_and_tun_rs_errors_are_one_packets() {
+        assert!(matches!(classify(io::ErrorKind::WouldBlock.into()), Ok(ReadOutcome::Empty)));
+        assert!(matches!(classify(io::Error::from_raw_os_error(libc::EINTR)), Ok(ReadOutcome::Read)));
+        // What tun-rs 2.8 returns when a packet does not fit a buffer or a split needs more.
+        let overflow = io::Error::other("read len 8028 overflows bufs element len 1344");
+        assert!(matches!(classify(overflow), Ok(ReadOutcome::Unusable)));
+        let split = io::Error::new(io::ErrorKind::InvalidInput, "too many GSO segments");
+        assert!(matches!(classify(split), Ok(ReadOutcome::Unusable)));
+        // A deleted TUN answers EBADFD on Linux; an OS-level EINVAL is the device's too.
+        #[cfg(target_os = "linux")]
+        assert!(classify(io::Error::from_raw_os_error(libc::EBADFD)).is_err());
+        assert!(classify(io::Error::from_raw_os_error(libc::EBADF)).is_err());
+        assert!(classify(io::Error::from_raw_os_error(libc::EINVAL)).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn every_split_of_a_64k_super_packet_fits_the_slots() {
+        use linux_read::slot_len;
+        assert_eq!(slot_len(0), MAX_PACKET);
+        // Every segment size TCP can use (MSS 48 up), IPv4 (40-byte headers) and IPv6 with TCP
+        // options (100 bytes): the segment count must fit, and each used slot the largest segment.
+        for headers in [40usize, 100] {
+            let payload = MAX_PACKET - headers;
+            for gso in 48..=payload {
+                let count = payload.div_ceil(gso);
+                let largest = headers + gso.min(payload);
+                assert!(count <= MAX_PACKET / 48 + 1, "gso {gso}: {count} segments");
+                for slot in 0..count {
+                    assert!(slot_len(slot) >= largest, "gso {gso}: slot {slot} ({}) < {largest}", slot_len(slot));
+                }
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn read_buffers_are_not_resident_until_used() {
+        fn resident_kb() -> usize {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        }
+        let before = resident_kb();
+        let mut buffers: Vec<ReadBuffers> = (0..8).map(|_| ReadBuffers::new().unwrap()).collect();
+        let after = resident_kb();
+        // 8 sets of ~7 MB of slots: touched, that would be 56 MB; untouched, the `original`
+        // buffers and bookkeeping (~0.6 MB).
+        assert!(after.saturating_sub(before) < 8 * 1024, "RSS grew {} kB", after - before);
+        // The slots are real memory: a whole packet written to slot 0 reads back.
+        let slot = buffers[0].slots()[0].as_mut();
+        slot.fill(0xa5);
+        assert!(slot.iter().all(|&b| b == 0xa5));
+    }
 }

@@ -32,7 +32,11 @@ pub struct InboundBuffers {
 #[cfg(unix)]
 impl InboundBuffers {
     fn new() -> Self {
-        Self { read: Vec::with_capacity(SOCKET_READ_SIZE), writer: PacketWriter::new(), answers: AnswerBuffers::default() }
+        Self {
+            read: Vec::with_capacity(SOCKET_READ_SIZE),
+            writer: PacketWriter::new(),
+            answers: AnswerBuffers::default(),
+        }
     }
 }
 

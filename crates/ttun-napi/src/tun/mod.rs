@@ -20,7 +20,7 @@ mod stats;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
 use napi::bindgen_prelude::{Buffer, Function};
@@ -45,16 +45,21 @@ type FatalCallback = ThreadsafeFunction<String, (), String, napi::Status, false,
 /// Called once on the JS thread when a Rust thread ends the session (EOF, error, bad frame).
 type EndCallback = ThreadsafeFunction<String, (), String, napi::Status, false, false>;
 
+/// What the threads of a device share. Only the device's own handle and its threads hold it
+/// strongly, and close() joins those threads, so the device (and its fd) goes when close()
+/// returns; JavaScript session handles and the batch callback hold it weakly or not at all.
 struct Shared {
     device: Device,
-    mtu: u16,
     current: Mutex<Option<Arc<OutboundSession>>>,
     next_session_id: AtomicU64,
-    flow: FlowControl,
-    stats: Stats,
+    flow: Arc<FlowControl>,
+    stats: Arc<Stats>,
     /// The socket-reader threads' buffers, passed from one session's thread to the next.
     #[cfg(unix)]
     inbound_buffers: Mutex<Option<inbound::InboundBuffers>>,
+    /// Socket-reader threads not yet joined (finished ones are dropped at the next attach).
+    #[cfg(unix)]
+    socket_readers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -118,40 +123,63 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
         .weak::<true>()
         .build()
         .map_err(|e| error("EIO", e.to_string()))?;
+    let name = device.name().to_string();
     let shared = Arc::new(Shared {
         device,
-        mtu: config.mtu,
         current: Mutex::new(None),
         next_session_id: AtomicU64::new(1),
-        flow: FlowControl::new(),
-        stats: Stats::default(),
+        flow: Arc::new(FlowControl::new()),
+        stats: Arc::new(Stats::default()),
         #[cfg(unix)]
         inbound_buffers: Mutex::new(None),
+        #[cfg(unix)]
+        socket_readers: Mutex::new(Vec::new()),
     });
     let reader_shared = shared.clone();
     let reader = std::thread::Builder::new()
         .name("ttun-tun-reader".into())
         .spawn(move || outbound::run_reader(reader_shared, on_fatal))
         .map_err(|e| from_io("cannot start the reader thread", &e))?;
-    Ok(TunDevice { shared, reader: Some(reader) })
+    Ok(TunDevice {
+        flow: shared.flow.clone(),
+        stats: shared.stats.clone(),
+        shared: Some(shared),
+        reader: Some(reader),
+        name,
+        mtu: config.mtu,
+    })
 }
 
 #[napi]
 pub struct TunDevice {
-    shared: Arc<Shared>,
+    /// None once closed.
+    shared: Option<Arc<Shared>>,
     reader: Option<JoinHandle<()>>,
+    // Kept apart from `shared` so they still answer after close().
+    name: String,
+    mtu: u16,
+    flow: Arc<FlowControl>,
+    stats: Arc<Stats>,
+}
+
+fn closed() -> napi::Error<String> {
+    error("ECLOSED", "the TUN device is closed")
 }
 
 #[napi]
 impl TunDevice {
     #[napi(getter)]
     pub fn name(&self) -> String {
-        self.shared.device.name().to_string()
+        self.name.clone()
     }
 
     #[napi(getter)]
     pub fn mtu(&self) -> u32 {
-        self.shared.mtu as u32
+        self.mtu as u32
+    }
+
+    fn live(&self) -> Result<&Arc<Shared>> {
+        self.shared.as_ref().ok_or_else(closed)
     }
 
     /// Attaches a new authenticated session, replacing any previous one, and hands its connection
@@ -188,12 +216,16 @@ impl TunDevice {
                 .map_err(|e| error("EIO", e.to_string()))?;
             let (session, outbound, receiver) =
                 self.attach(&cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
-            let shared = self.shared.clone();
+            let shared = self.live()?.clone();
             let leftover = leftover.to_vec();
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("ttun-sock-reader".into())
                 .spawn(move || inbound::run_socket_reader(shared, outbound, connection, receiver, leftover))
                 .map_err(|e| from_io("cannot start the socket reader thread", &e))?;
+            let mut readers = self.live()?.socket_readers.lock().unwrap();
+            // Dropping the handle of a thread that has ended only releases the handle.
+            readers.retain(|reader| !reader.is_finished());
+            readers.push(thread);
             Ok(session)
         }
         #[cfg(not(unix))]
@@ -220,14 +252,16 @@ impl TunDevice {
     }
 
     fn batch_callback(&self, on_batch: Function<Buffer, ()>) -> Result<BatchCallback> {
-        let flow_shared = self.shared.clone();
+        self.live()?;
+        // The flow control only, not the device: a callback JavaScript keeps must not keep it.
+        let flow = self.flow.clone();
         on_batch
             .build_threadsafe_function::<Vec<u8>>()
             .callee_handled::<false>()
             .weak::<false>()
             .build_callback(move |ctx| {
                 // Runs on the JS thread just before the callback: the batch has left the queue.
-                flow_shared.flow.batch_delivered();
+                flow.batch_delivered();
                 Ok(Buffer::from(ctx.value))
             })
             .map_err(|e| error("EIO", e.to_string()))
@@ -242,19 +276,20 @@ impl TunDevice {
         sink: Sink,
         on_end: Option<EndCallback>,
     ) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
+        let shared = self.live()?;
         let cipher = keyed_cipher(cipher, session_key, "session key")?;
         let send =
             if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
-        let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let id = shared.next_session_id.fetch_add(1, Ordering::Relaxed);
         let outbound =
             Arc::new(OutboundSession::new(id, Framer::Sealed(FrameSealer::new(cipher.clone(), send, 1)), sink, on_end));
-        if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound.clone()) {
+        if let Some(previous) = shared.current.lock().unwrap().replace(outbound.clone()) {
             previous.sink.shutdown();
         }
         // A new session starts unpaused: the old socket's backpressure is not its concern.
-        self.shared.flow.resume();
+        shared.flow.resume();
         let receiver = Receiver::new(FrameOpener::new(cipher, send.reverse(), 1));
-        Ok((TunSession { shared: self.shared.clone(), id, inbound: None }, outbound, receiver))
+        Ok((TunSession { shared: Arc::downgrade(shared), id, inbound: None }, outbound, receiver))
     }
 
     /// Takes the TUN for JavaScript itself, replacing any session: packets read from it are handed
@@ -264,23 +299,25 @@ impl TunDevice {
     #[napi(ts_args_type = "onBatch: (records: Buffer) => void")]
     pub fn attach_packets(&self, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
         let sink = Sink::Js(self.batch_callback(on_batch)?);
-        let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let shared = self.live()?;
+        let id = shared.next_session_id.fetch_add(1, Ordering::Relaxed);
         let outbound = Arc::new(OutboundSession::new(id, Framer::Plain, sink, None));
-        if let Some(previous) = self.shared.current.lock().unwrap().replace(outbound) {
+        if let Some(previous) = shared.current.lock().unwrap().replace(outbound) {
             previous.sink.shutdown();
         }
-        self.shared.flow.resume();
-        Ok(TunSession { shared: self.shared.clone(), id, inbound: None })
+        shared.flow.resume();
+        Ok(TunSession { shared: Arc::downgrade(shared), id, inbound: None })
     }
 
     /// Writes IP packets to the TUN in one batch. Returns how many the device took; packets that
-    /// are not a whole IPv4/IPv6 packet are refused without trying.
+    /// are not a whole IPv4/IPv6 packet are refused without trying, and all once it is closed.
     #[napi]
     pub fn write_packets(&self, packets: Vec<Buffer>) -> u32 {
+        let Some(shared) = &self.shared else { return 0 };
         let mut writer = PacketWriter::new();
         let mut written = 0u32;
         let mut flush = |writer: &mut PacketWriter| {
-            let outcome = writer.flush(&self.shared.device);
+            let outcome = writer.flush(&shared.device);
             written += outcome.written as u32 - u32::from(outcome.error.is_some());
         };
         for packet in packets.iter().filter(|p| inbound::is_ip_packet(p)) {
@@ -297,37 +334,58 @@ impl TunDevice {
     /// inner TCP flows slow down) instead of buffering here.
     #[napi]
     pub fn pause(&self) {
-        self.shared.flow.pause();
+        self.flow.pause();
     }
 
     #[napi]
     pub fn resume(&self) {
-        self.shared.flow.resume();
+        self.flow.resume();
     }
 
+    /// The counters; after close(), their final values.
     #[napi]
     pub fn stats(&self) -> TunStats {
-        self.shared.stats.snapshot()
+        self.stats.snapshot()
     }
 
-    /// Stops the reader thread and closes the device, which removes it.
+    /// Ends the session, stops and joins every thread of the device and closes it, which removes
+    /// it: when this returns the device is gone (the next device may take its name). Session
+    /// handles JavaScript still holds then fail (EDETACHED) or do nothing.
     #[napi]
     pub fn close(&mut self) {
-        if let Some(session) = self.shared.current.lock().unwrap().take() {
+        let Some(shared) = self.shared.take() else { return };
+        if let Some(session) = shared.current.lock().unwrap().take() {
             session.sink.shutdown();
         }
-        self.shared.flow.stop();
-        self.shared.device.interrupt();
+        shared.flow.stop();
+        shared.device.interrupt();
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
+        // No session is current any more, so each socket reader leaves its wait within one
+        // re-check interval (at once for the shut-down socket); a takeover can leave several.
+        #[cfg(unix)]
+        for reader in std::mem::take(&mut *shared.socket_readers.lock().unwrap()) {
+            let _ = reader.join();
+        }
+        // The last strong reference: dropping it closes the device's fd.
+        debug_assert_eq!(Arc::strong_count(&shared), 1);
+    }
+}
+
+impl Drop for TunDevice {
+    /// A device JavaScript dropped without close() is closed when collected, rather than kept
+    /// forever by its reader thread.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
 /// JavaScript's handle on an attached session.
 #[napi]
 pub struct TunSession {
-    shared: Arc<Shared>,
+    /// Weak: a handle JavaScript keeps must not keep the device open after close().
+    shared: Weak<Shared>,
     id: u64,
     /// Only for attachCallback sessions, whose socket Node reads.
     inbound: Option<JsInbound>,
@@ -346,14 +404,14 @@ impl TunSession {
     /// EBADFRAME) on a frame that cannot be opened: the connection must then end.
     #[napi]
     pub fn receive(&mut self, mut chunk: Buffer) -> Result<()> {
-        if !self.is_attached() {
+        let Some(shared) = self.shared.upgrade().filter(|shared| shared.is_current(self.id)) else {
             return Err(error("EDETACHED", "session is no longer attached"));
-        }
+        };
         let Some(JsInbound { receiver, writer, answers }) = &mut self.inbound else {
             return Err(error("EINVAL", "this session's socket is read by its own thread"));
         };
-        let result = inbound::receive(&self.shared, receiver, writer, &mut chunk);
-        outbound::send_answers(&self.shared, self.id, answers);
+        let result = inbound::receive(&shared, receiver, writer, &mut chunk);
+        outbound::send_answers(&shared, self.id, answers);
         result
     }
 
@@ -361,10 +419,8 @@ impl TunSession {
     /// dropped) and shuts its connection down.
     #[napi]
     pub fn detach(&self) {
-        self.shared.detach(self.id);
-    }
-
-    fn is_attached(&self) -> bool {
-        self.shared.is_current(self.id)
+        if let Some(shared) = self.shared.upgrade() {
+            shared.detach(self.id);
+        }
     }
 }

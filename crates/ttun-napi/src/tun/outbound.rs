@@ -11,13 +11,14 @@
 //! the session's `state` lock. The receiving side only ever try-locks it and never blocks: bytes
 //! its non-blocking write could not place are left in `pending`, which the reader thread writes
 //! before anything else.
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use ttun_proto::{FrameSealer, FRAME_OVERHEAD};
 
-use super::device::ReadBuffers;
+use super::device::{ReadBuffers, ReadOutcome};
 use super::sink::{Delivery, Sink};
 use super::stats::add;
 use super::{EndCallback, FatalCallback, Shared};
@@ -25,7 +26,8 @@ use super::{EndCallback, FatalCallback, Shared};
 /// Sealed bytes gathered before a batch is handed over. A batch also ends as soon as the TUN has
 /// nothing more to read, so a lone ping is never held back waiting for company.
 const WIRE_BATCH_TARGET: usize = 64 * 1024;
-/// Room for one more read on top of the target: a 64 KiB super-packet split into frames.
+/// Room for one more read on top of the target: a 64 KiB super-packet split into frames (one split
+/// into more segments than usual grows the buffer, once).
 pub const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_OVERHEAD;
 
 /// The sending half of the attached session, shared by the reader thread and the JS thread.
@@ -55,7 +57,7 @@ impl Framer {
         match self {
             Framer::Sealed(sealer) => sealer.seal_to_vec(packet, batch),
             Framer::Plain => {
-                // The TUN MTU is at most 65519, so a packet length always fits the u16.
+                // A TUN packet is at most 65535 bytes (device.rs MAX_PACKET): the length fits the u16.
                 batch.extend_from_slice(&(packet.len() as u16).to_be_bytes());
                 batch.extend_from_slice(packet);
                 Ok(())
@@ -81,15 +83,16 @@ impl OutboundSession {
 }
 
 /// Reads what the TUN has ready and frames it into `wire` (or counts it dropped when there is no
-/// session), stopping at the batch target or after `max_reads` reads. Returns whether anything was read.
+/// session), stopping at the batch target or after `max_reads` reads. A read that took a packet
+/// it could not pass on counts it dropped (`tx_dropped_unreadable`) and reading goes on; an
+/// error from the OS stops the reads and is returned (what was framed before it stays in `wire`).
 fn seal_ready(
     shared: &Shared,
     mut framer: Option<&mut Framer>,
     buffers: &mut ReadBuffers,
     wire: &mut Vec<u8>,
     max_reads: usize,
-) -> Result<bool, String> {
-    let mut any = false;
+) -> io::Result<()> {
     for _ in 0..max_reads {
         let ready = shared.device.read_batch(buffers, |packet| match framer.as_deref_mut() {
             None => add(&shared.stats.tx_dropped_no_session, 1),
@@ -101,16 +104,41 @@ fn seal_ready(
                 Err(_) => add(&shared.stats.tx_dropped_too_big, 1),
             },
         });
-        match ready {
-            Ok(true) => any = true,
-            Ok(false) => break,
-            Err(err) => return Err(format!("reading from TUN {} failed: {err}", shared.device.name())),
+        match ready? {
+            ReadOutcome::Read => {}
+            ReadOutcome::Empty => break,
+            ReadOutcome::Unusable => add(&shared.stats.tx_dropped_unreadable, 1),
         }
         if wire.len() >= WIRE_BATCH_TARGET {
             break;
         }
     }
-    Ok(any)
+    Ok(())
+}
+
+/// Consecutive failed reads (OS errors, no read succeeding in between) after which the device is
+/// taken to be gone. A deleted TUN answers every read with EBADFD; anything passing gets retried.
+const READ_FAILURES_FATAL: u32 = 5;
+
+/// Keeps count of failed reads: Ok after a successful one (or a failure to retry, after a pause
+/// that grows with the count), Err with the message once the device looks gone.
+struct ReadFailures {
+    consecutive: u32,
+}
+
+impl ReadFailures {
+    fn note(&mut self, shared: &Shared, result: io::Result<()>) -> Result<(), String> {
+        let Err(err) = result else {
+            self.consecutive = 0;
+            return Ok(());
+        };
+        self.consecutive += 1;
+        if self.consecutive >= READ_FAILURES_FATAL {
+            return Err(format!("reading from TUN {} failed: {err}", shared.device.name()));
+        }
+        std::thread::sleep(Duration::from_millis(10 * u64::from(self.consecutive)));
+        Ok(())
+    }
 }
 
 pub fn run_reader(shared: Arc<Shared>, on_fatal: FatalCallback) {
@@ -120,7 +148,9 @@ pub fn run_reader(shared: Arc<Shared>, on_fatal: FatalCallback) {
 }
 
 fn read_loop(shared: &Shared) -> Result<(), String> {
-    let mut buffers = ReadBuffers::new(shared.mtu);
+    let mut buffers = ReadBuffers::new()
+        .map_err(|err| format!("cannot allocate read buffers for TUN {}: {err}", shared.device.name()))?;
+    let mut failures = ReadFailures { consecutive: 0 };
     // Reused across batches by the socket sink; the JS sink takes it and leaves a fresh one.
     let mut wire = Vec::with_capacity(WIRE_BATCH_CAPACITY);
     loop {
@@ -139,7 +169,7 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
             Err(err) => return Err(format!("reading from TUN {} failed: {err}", shared.device.name())),
         }
         let Some(session) = shared.current.lock().unwrap().clone() else {
-            seal_ready(shared, None, &mut buffers, &mut wire, usize::MAX)?;
+            failures.note(shared, seal_ready(shared, None, &mut buffers, &mut wire, usize::MAX))?;
             continue;
         };
         let still_wanted = || shared.is_current(session.id) && !shared.flow.is_stopped();
@@ -152,13 +182,17 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
                 continue;
             }
         }
-        seal_ready(shared, Some(framer), &mut buffers, &mut wire, usize::MAX)?;
+        let read = seal_ready(shared, Some(framer), &mut buffers, &mut wire, usize::MAX);
         if !wire.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(&mut wire, still_wanted, &shared.flow) {
                 drop(state);
                 session.end(shared, message);
+                failures.note(shared, read)?;
+                continue;
             }
         }
+        drop(state);
+        failures.note(shared, read)?;
     }
 }
 
@@ -184,11 +218,19 @@ pub fn send_answers(shared: &Shared, session_id: u64, buffers: &mut AnswerBuffer
         if !state.pending.is_empty() {
             return;
         }
-        let read = buffers.read.get_or_insert_with(|| ReadBuffers::new(shared.mtu));
+        if buffers.read.is_none() {
+            // Without them the reader thread still sends the answers, one wake-up later.
+            let Ok(read) = ReadBuffers::new() else { return };
+            buffers.read = Some(read);
+        }
+        let Some(read) = buffers.read.as_mut() else { return };
         buffers.wire.clear();
         // One read: enough for the replies to what was just written, without turning the
         // receiving side into a second reader thread under bulk load.
-        if seal_ready(shared, Some(&mut state.framer), read, &mut buffers.wire, 1).is_err() || buffers.wire.is_empty() {
+        // Frames sealed before a read error still go: their counters are spent. The reader thread
+        // meets the error again on its next read and deals with it.
+        let _ = seal_ready(shared, Some(&mut state.framer), read, &mut buffers.wire, 1);
+        if buffers.wire.is_empty() {
             return;
         }
         match connection.try_send(&buffers.wire) {

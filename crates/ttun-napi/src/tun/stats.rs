@@ -11,6 +11,7 @@ pub struct Stats {
     pub rx_bytes: AtomicU64,
     pub tx_dropped_no_session: AtomicU64,
     pub tx_dropped_too_big: AtomicU64,
+    pub tx_dropped_unreadable: AtomicU64,
     pub rx_dropped_not_ip: AtomicU64,
     pub rx_dropped_tun_write: AtomicU64,
 }
@@ -26,8 +27,11 @@ pub struct TunStats {
     pub rx_bytes: f64,
     /// Read from the TUN while no session was up.
     pub tx_dropped_no_session: f64,
-    /// Read from the TUN but larger than a frame can carry.
+    /// Read from the TUN but larger than a frame can carry (65519 bytes).
     pub tx_dropped_too_big: f64,
+    /// Taken off the TUN by a read but not usable: an offload super-packet that could not be
+    /// split into packets, for example. The tunnel carries on.
+    pub tx_dropped_unreadable: f64,
     /// Received frames whose plaintext is not an IPv4 or IPv6 packet.
     pub rx_dropped_not_ip: f64,
     /// Writes the TUN refused (counted per failed batch write).
@@ -44,6 +48,7 @@ impl Stats {
             rx_bytes: get(&self.rx_bytes),
             tx_dropped_no_session: get(&self.tx_dropped_no_session),
             tx_dropped_too_big: get(&self.tx_dropped_too_big),
+            tx_dropped_unreadable: get(&self.tx_dropped_unreadable),
             rx_dropped_not_ip: get(&self.rx_dropped_not_ip),
             rx_dropped_tun_write: get(&self.rx_dropped_tun_write),
         }
