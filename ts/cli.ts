@@ -3,6 +3,7 @@
  * v1 compatibility: Go-style single-dash long flags (-mtu 1400) work, as do --long forms.
  */
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
 import { TtunError } from './errors.js';
@@ -13,6 +14,26 @@ import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
+
+/** Errors about the command line itself: they exit like yargs' usage errors. */
+const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR']);
+
+/**
+ * What bin/ttun.js set up before this module was loaded: the SIGUSR1 listener (installed first, so
+ * that Node never opens its debugger) and a way to close the debugger if a signal beat it.
+ */
+export interface EarlyStart {
+  /** From now on SIGUSR1 calls `handler`; a signal that came earlier calls it once at once. */
+  takeSigusr1(handler: () => void): void;
+  /** Closes Node's debugger if it is open; true if it was ever found open. */
+  closeInspector(): boolean;
+}
+
+/** For callers of main() that installed nothing early (tests, other entry points). */
+const LATE_START: EarlyStart = {
+  takeSigusr1: (handler) => void process.on('SIGUSR1', handler),
+  closeInspector: () => false,
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -38,17 +59,34 @@ function commonOptions<T>(y: Argv<T>) {
     .option('log-format', { type: 'string', choices: LOG_FORMATS, default: 'text', describe: 'log lines as text or JSON', requiresArg: true })
     .option('stats', { type: 'number', describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)', requiresArg: true })
     .check((argv) => {
+      // yargs makes an array of an option given twice; say which, never the values (one may be the key).
+      const repeated = Object.keys(argv).filter((name) => name.length > 0 && name !== '_' && Array.isArray(argv[name]));
+      if (repeated.length > 0) throw new Error(`${flagName(repeated[0]!)} is given more than once`);
       const stats = argv.stats as number | undefined;
       if (stats !== undefined && !(Number.isFinite(stats) && stats > 0)) throw new Error('--stats takes a number of seconds above 0');
       return true;
     });
 }
 
-/** Runs until SIGINT/SIGTERM, then closes the endpoint (removing the TUN) and exits 0. */
+/** How an option is spelled back to the user: the short name if it has one (-k, -s), else --long. */
+function flagName(name: string): string {
+  const aliases: Record<string, string> = { psk: 'k', cipher: 'm', listen: 'l', server: 's' };
+  const short = aliases[name] ?? name;
+  return short.length === 1 ? `-${short}` : `--${short}`;
+}
+
+/**
+ * Runs until SIGINT/SIGTERM, then closes the endpoint (removing the TUN) and exits 0. A second
+ * signal while closing exits at once (128 + signal number, as a shell reports it): close() waits
+ * for the peer's socket and the TUN, and whoever presses Ctrl-C twice wants out now.
+ */
 function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   let closing = false;
-  const stop = (signal: string) => {
-    if (closing) return;
+  const stop = (signal: NodeJS.Signals) => {
+    if (closing) {
+      log('warn', 'shutdown', `${signal} again: exiting without waiting for the shutdown to finish`, { signal });
+      process.exit(128 + osConstants.signals[signal]);
+    }
     closing = true;
     log('info', 'shutdown', `${signal}: shutting down`, { signal });
     endpoint.close().then(
@@ -77,8 +115,9 @@ interface CommonArgs {
 }
 
 /**
- * The key from -k, --psk-file or TTUN_PSK. Its warnings (never the key) are returned for logging
- * once the endpoint is up, so that bad input still gets exactly one line.
+ * The key from -k, --psk-file or TTUN_PSK. Its warnings (never the key) are logged once the
+ * endpoint is up but before any other start-up line (startupWarnings), so that bad input still
+ * gets exactly one line and a reader of the log sees them first.
  */
 function pskFrom(args: CommonArgs): PskChoice {
   const choice = resolvePsk({ flag: args.k, file: args['psk-file'], env: process.env.TTUN_PSK });
@@ -96,37 +135,49 @@ function hideArguments(): void {
   process.title = `ttun ${command}`;
 }
 
-function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, key: PskChoice, log: Logger): void {
+/** The first lines once start-up has succeeded: what the user should fix, before anything else. */
+function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
+  // The endpoint has its own copy of the key by now.
+  if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
   for (const warning of key.warnings) log('warn', 'key', warning);
+  if (early.closeInspector()) {
+    log('warn', 'debugger', 'a SIGUSR1 arrived before ttun could handle it and Node opened its debugger on 127.0.0.1:9229; it is closed now. Run ttun with node --disable-sigusr1 (Node 22.14 or later) to rule this out');
+  }
+}
+
+function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early: EarlyStart, log: Logger): void {
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
-  process.on('SIGUSR1', () => logCounters(endpoint, log));
+  early.takeSigusr1(() => logCounters(endpoint, log));
   if (args.user === undefined) return;
   dropPrivileges(args.user, args.group);
   log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, { uid: process.getuid?.(), gid: process.getgid?.() });
 }
 
-async function runServer(args: CommonArgs & { l: string }): Promise<void> {
+async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
   const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
+  runUntilSignal(server, log);
+  startupWarnings(key, early, log);
   logTun(log, server.tun!);
   const { address, port } = server.address();
   const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
-  afterStartup(server, args, key, log);
+  afterStartup(server, args, early, log);
   logServerEvents(server, log);
-  runUntilSignal(server, log);
 }
 
-async function runClient(args: CommonArgs & { s?: string }): Promise<void> {
+async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
   const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
-  logTun(log, client.tun!);
-  afterStartup(client, args, key, log);
-  logClientEvents(client, log);
   runUntilSignal(client, log);
+  startupWarnings(key, early, log);
+  logTun(log, client.tun!);
+  afterStartup(client, args, early, log);
+  logClientEvents(client, log);
 }
 
 /**
@@ -147,7 +198,7 @@ function safeUsageMessage(message: string, argv: string[]): string {
 
 const COMMANDS = ['server', 'client', 'genpsk', 'completion'];
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], early: EarlyStart = LATE_START): Promise<void> {
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
     die(`unknown command ${JSON.stringify(first)}: use ${COMMANDS.join(' or ')} (see ttun --help)`, EXIT_USAGE);
@@ -188,11 +239,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const args = await parser.parseAsync();
     const command = args._[0];
-    if (command === 'server') await runServer(args as never);
-    else if (command === 'client') await runClient(args as never);
+    if (command === 'server') await runServer(args as never, early);
+    else if (command === 'client') await runClient(args as never, early);
     else if (command === 'genpsk') process.stdout.write(`${generatePsk()}\n`);
   } catch (err) {
-    if (err instanceof TtunError) die(err.message, EXIT_RUNTIME);
+    if (err instanceof TtunError) die(err.message, USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_RUNTIME);
     throw err;
   }
 }

@@ -10,7 +10,8 @@ import { TtunError } from './errors.js';
 export const SHORT_PSK_BYTES = 16;
 
 export interface PskChoice {
-  psk: string;
+  /** A string from -k or TTUN_PSK (its UTF-8 bytes are the key, as in v1); a file's raw bytes. */
+  psk: string | Buffer;
   warnings: string[];
 }
 
@@ -18,29 +19,43 @@ export function resolvePsk(options: { flag?: string; file?: string; env?: string
   const given = [options.flag !== undefined && '-k', options.file !== undefined && '--psk-file'].filter(Boolean);
   if (given.length > 1) throw new TtunError('give the key one way only: -k or --psk-file', 'EPSKSOURCE');
   const warnings: string[] = [];
-  let psk: string;
+  let psk: string | Buffer;
   if (options.flag !== undefined) {
     psk = options.flag;
-    warnings.push('-k puts the key in the process list, visible to every local user; prefer --psk-file or TTUN_PSK');
+    warnings.push('-k puts the key in the process list, visible to every local user until ttun hides it, and for the whole run in the command line of whatever started ttun (sudo, a shell script); prefer --psk-file or TTUN_PSK');
+    warnIfMangled(psk, '-k', warnings);
   } else if (options.file !== undefined) {
     psk = readPskFile(options.file, warnings);
   } else if (options.env !== undefined && options.env !== '') {
     psk = options.env;
+    warnIfMangled(psk, 'TTUN_PSK', warnings);
   } else {
     throw new TtunError('a pre-shared key is required: give --psk-file PATH, TTUN_PSK, or -k KEY', 'ENOPSK');
   }
-  if (psk === '') throw new TtunError('the pre-shared key is empty', 'ENOPSK');
-  const bytes = Buffer.byteLength(psk, 'utf8');
+  if (psk.length === 0) throw new TtunError('the pre-shared key is empty', 'ENOPSK');
+  const bytes = typeof psk === 'string' ? Buffer.byteLength(psk, 'utf8') : psk.length;
   if (bytes < SHORT_PSK_BYTES) {
     warnings.push(`the key is only ${bytes} bytes: a recorded handshake lets anyone try keys offline; use a long random key (ttun genpsk)`);
   }
   return { psk, warnings };
 }
 
-function readPskFile(path: string, warnings: string[]): string {
-  let text: string;
+/**
+ * Node decodes argv and the environment as UTF-8 and replaces what is not valid UTF-8 with U+FFFD,
+ * so a key whose bytes are not UTF-8 (Latin-1, random bytes) silently becomes another key; v1 used
+ * the raw bytes. The bytes are gone by the time JavaScript sees them: all ttun can do is say so.
+ */
+function warnIfMangled(psk: string, where: string, warnings: string[]): void {
+  if (psk.includes('\uFFFD')) {
+    warnings.push(`the key from ${where} is not valid UTF-8 (Node replaced some of its bytes with U+FFFD), so it is not the key v1 would use: put the key's bytes in a file and give --psk-file`);
+  }
+}
+
+/** The file's bytes as they are (v1 used the raw bytes of its -k argument; a file keeps them). */
+function readPskFile(path: string, warnings: string[]): Buffer {
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
     if ((statSync(path).mode & 0o077) !== 0) warnings.push(`key file ${path} is readable by other users: chmod 600 it`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -48,7 +63,11 @@ function readPskFile(path: string, warnings: string[]): string {
     throw new TtunError(`cannot read the key file ${path}: ${why}`, 'EPSKFILE');
   }
   // One trailing newline is the file's, not the key's (echo, editors); anything else is kept.
-  return text.replace(/\r?\n$/, '');
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0a) end -= end > 1 && bytes[end - 2] === 0x0d ? 2 : 1;
+  const key = Buffer.from(bytes.subarray(0, end));
+  bytes.fill(0);
+  return key;
 }
 
 /** A fresh key: 32 random bytes, base64. */

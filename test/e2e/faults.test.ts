@@ -56,7 +56,10 @@ test('server SIGKILLed and restarted, client SIGKILLed and restarted, veth down 
 
   const veth = lab.serverVeths[0]!;
   await lab.exec(lab.server, ['ip', 'link', 'set', veth, 'down']);
-  await new Promise((r) => setTimeout(r, 3000));
+  // The outage is real before it ends: a ping through the tunnel goes unanswered (rather than a
+  // fixed sleep, which proves nothing about the path on a busy machine).
+  const during = await lab.exec(ns, ['ping', '-c', '1', '-W', '2', '10.1.1.1']);
+  assert.notEqual(during.code, 0, `a ping crossed a link that is down: ${during.stdout}`);
   await lab.exec(lab.server, ['ip', 'link', 'set', veth, 'up']);
   await lab.waitForPing(ns, '10.1.1.1', 30_000);
   assert.equal((await lab.ping(lab.server, '10.1.1.2')).code, 0);
@@ -76,7 +79,7 @@ test('1% random loss on the path: 64 MiB still arrives with the right sha256', {
   await sink.waitForLine(/listening/);
   const source = lab.spawn(lab.clients[0]!, [process.execPath, join(TOOLS, 'tcp-source.js'), '10.1.1.1', '5001', '64']);
   const sent = await source.waitForLine(/^bytes=/, 240_000);
-  assert.equal(await sink.waitForLine(/^bytes=/, 10_000), sent);
+  assert.equal(await sink.waitForLine(/^bytes=/), sent);
   // The loss really happened.
   const rules = await lab.exec(lab.server, ['nft', 'list', 'table', 'inet', 'lossy']);
   const dropped = [...rules.stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));

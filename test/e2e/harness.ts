@@ -11,6 +11,18 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const TTUN = join(ROOT, 'bin', 'ttun.js');
 export const TOOLS = join(ROOT, 'dist', 'test', 'e2e', 'tools');
+/**
+ * Node flags the real CLI runs with, as the systemd units give them: --disable-sigusr1 where this
+ * Node has it (22.14 and later), so that SIGUSR1 never opens Node's debugger, not even before
+ * bin/ttun.js has installed its listener.
+ */
+export const NODE_FLAGS: string[] = process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') ? ['--disable-sigusr1'] : [];
+
+/**
+ * How long to wait for what a test needs (a log line, a ping answer) by default: generous, because
+ * CI machines are small and busy, and a test that waits for an event costs nothing when it is fast.
+ */
+export const WAIT_MS = 30_000;
 
 export function requireRootAndTun(): void {
   if (process.getuid?.() !== 0) {
@@ -69,11 +81,18 @@ export class NsProcess {
         for (const line of parts) this.addLine(line);
       });
     }
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': 'exit' can come before the last of the output has been read, and tests
+    // look at the lines once the process is gone.
+    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
   }
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** True until the process has exited (as far as this process has been told). */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   get output(): string {
@@ -85,7 +104,7 @@ export class NsProcess {
   }
 
   /** Resolves with the first line matching `pattern` at or after line `from` (default: any line so far). */
-  waitForLine(pattern: RegExp, timeoutMs = 15_000, from = 0): Promise<string> {
+  waitForLine(pattern: RegExp, timeoutMs = WAIT_MS, from = 0): Promise<string> {
     const seen = this.lines.slice(from).find((l) => pattern.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -167,7 +186,7 @@ export class Lab {
 
   /** Starts the real CLI: `ttun <args>` in namespace `ns`. */
   ttun(ns: string, args: string[], env?: Record<string, string>): NsProcess {
-    return this.spawn(ns, [process.execPath, TTUN, ...args], env);
+    return this.spawn(ns, [process.execPath, ...NODE_FLAGS, TTUN, ...args], env);
   }
 
   /**
@@ -193,7 +212,7 @@ export class Lab {
   }
 
   /** Pings until one answer comes back (the tunnel is up), or throws after timeoutMs. */
-  async waitForPing(ns: string, address: string, timeoutMs = 15_000): Promise<void> {
+  async waitForPing(ns: string, address: string, timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if ((await this.exec(ns, ['ping', '-c', '1', '-W', '1', address])).code === 0) return;

@@ -40,7 +40,7 @@ async function transfer(lab: Lab, fromNs: string, toNs: string, toAddress: strin
   await sink.waitForLine(/listening/);
   const source = lab.spawn(fromNs, [process.execPath, join(TOOLS, 'tcp-source.js'), toAddress, '5001', String(mib)]);
   const sent = await source.waitForLine(/^bytes=/, 120_000);
-  const received = await sink.waitForLine(/^bytes=/, 10_000);
+  const received = await sink.waitForLine(/^bytes=/);
   return { sent, received };
 }
 
