@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Socket } from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from './config.js';
 import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
-import { HandshakeError } from './errors.js';
+import { HandshakeError, TtunError } from './errors.js';
 import { clientHandshake } from './handshake.js';
 import type { DataSession } from './session.js';
 
@@ -61,6 +61,7 @@ export class TtunClient extends Endpoint {
 
   /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
   static async start(options: ClientOptions): Promise<TtunClient> {
+    if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
     return new TtunClient(options);
   }
 
@@ -111,9 +112,8 @@ export class TtunClient extends Endpoint {
     } catch (err) {
       socket.destroy();
       const reason = err instanceof HandshakeError ? err.reason : 'bad-frame';
-      // A v1 server answers a wrong PSK or cipher by closing: say so, it is the likely cause.
-      const hint = reason === 'closed' ? ' (wrong PSK or cipher?)' : '';
-      if (!this.closed) this.emit('failed', reason, `${(err as Error).message}${hint}`);
+      // The message says how far the handshake got, and so whether the key can be the cause.
+      if (!this.closed) this.emit('failed', reason, (err as Error).message);
       return undefined;
     }
     if (this.closed) {
@@ -121,7 +121,14 @@ export class TtunClient extends Endpoint {
       return undefined;
     }
     const mptcp = this.negotiatedMptcp(socket);
-    const session = this.startSession(socket, 'client', result.sessionKey, result.leftover);
+    let session: DataSession;
+    try {
+      session = this.startSession(socket, 'client', result.sessionKey, result.leftover);
+    } catch (err) {
+      // Out of file descriptors or threads, say: this attempt is lost, the client retries.
+      this.emit('failed', 'attach', (err as Error).message);
+      return undefined;
+    }
     this.session = session;
     this.emit('up', peer, { mptcp });
     const reason = await session.ended$;

@@ -16,8 +16,17 @@ export const MIN_MTU = 1280;
 export const MAX_MTU = 65519;
 /** v1 gives the whole handshake 10 s on each side. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Connections still in their handshake that the server keeps at once; more are closed at once. */
-export const MAX_PENDING_HANDSHAKES = 16;
+/** The first phase alone: a new connection that has not sent its 16-byte nonce by then is closed. */
+export const NONCE_TIMEOUT_MS = 5_000;
+/** Connections in their handshake that the server holds at once; a newcomer beyond it evicts one. */
+export const MAX_PENDING_HANDSHAKES = 64;
+/**
+ * Of those, how many may come from one source (an IPv4 address, an IPv6 /64); a newcomer beyond it
+ * evicts that source's own oldest, so one address flooding the port cannot push anyone else out.
+ */
+export const MAX_PENDING_HANDSHAKES_PER_SOURCE = 8;
+/** setTimeout's limit: longer delays fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The fixed v1 addresses: server .1 / ::1, client .2 / ::2. */
 export const TUNNEL_ADDRESSES = {
@@ -55,6 +64,71 @@ export function parsePsk(value: unknown): Buffer {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
   // Say what kind of value it was, never the value: it might be the key.
   throw new TtunError(`the pre-shared key must be a string or bytes, not ${typeof value}`, 'ENOPSK');
+}
+
+/** A whole number of at least 1 (a count), or `fallback` when not given. */
+export function parseCount(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TtunError(`bad ${name} ${describeValue(value)}: use a whole number of at least 1`, 'EBADOPTION');
+  }
+  return value;
+}
+
+/** A duration in milliseconds, above 0, or `fallback` when not given. */
+export function parseTimeoutMs(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+    throw new TtunError(`bad ${name} ${describeValue(value)}: use milliseconds above 0 (at most ${MAX_TIMEOUT_MS})`, 'EBADOPTION');
+  }
+  return value;
+}
+
+export function parseBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TtunError(`bad ${name} ${describeValue(value)}: use true or false`, 'EBADOPTION');
+  return value;
+}
+
+/** A bad option value for a message, on one line and short whatever it is. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  return value === null ? 'null' : `(${typeof value})`;
+}
+
+/**
+ * Which source a connection counts against for the per-source bound: an IPv4 address as it is,
+ * an IPv6 address by its /64 (one host usually holds a whole /64, so counting single IPv6
+ * addresses would bound nothing). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, how a dual-stack
+ * listener reports IPv4 peers) are IPv4.
+ */
+export function sourceOf(address: string | undefined): string {
+  if (address === undefined || address === '') return 'unknown';
+  if (net.isIPv4(address)) return address;
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return address;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+  }
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (zone dropped, embedded dotted IPv4 allowed). */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.split('%')[0]!;
+  if (!net.isIPv6(text)) return undefined;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const front = parse(head);
+  const back = parse(tail);
+  const zeros = tail === undefined ? [] : new Array<number>(8 - front.length - back.length).fill(0);
+  return [...front, ...zeros, ...back];
 }
 
 function parsePort(port: string, whole: string, what: string): number {

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { type CipherName, HANDSHAKE_TIMEOUT_MS, parseCipher, parseMtu, parsePsk, type Role } from './config.js';
+import { type CipherName, HANDSHAKE_TIMEOUT_MS, parseBoolean, parseCipher, parseMtu, parsePsk, parseTimeoutMs, type Role } from './config.js';
 import type { HandshakeParams } from './handshake.js';
 import { TtunError } from './errors.js';
 import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
@@ -20,7 +20,7 @@ export interface CommonOptions {
   cipher?: CipherName;
   /** TUN MTU, 1280..65519, default 1280. */
   mtu?: number;
-  /** Handshake deadline in ms, default 10000 (v1). */
+  /** Handshake deadline in ms (> 0), default 10000 (v1). */
   handshakeTimeoutMs?: number;
   /**
    * Multipath TCP (Linux): make the connection with IPPROTO_MPTCP. It falls back to plain TCP by
@@ -69,10 +69,12 @@ export abstract class Endpoint extends EventEmitter {
   protected constructor(role: Role, options: CommonOptions) {
     super();
     this.cipher = parseCipher(options.cipher);
-    this.mptcp = options.mptcp ?? false;
+    this.mptcp = parseBoolean(options.mptcp, 'mptcp', false);
+    const useTun = parseBoolean(options.tun, 'tun', true);
     const mtu = parseMtu(options.mtu);
+    const timeoutMs = parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS);
     const psk = parsePsk(options.psk);
-    this.native = options.tun === false ? tryLoadNative() : loadNative();
+    this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
     // MPTCP sockets are made by the addon.
     if (!this.native) this.mptcp = false;
@@ -81,10 +83,10 @@ export abstract class Endpoint extends EventEmitter {
       core: this.core,
       cipher: this.cipher,
       pskKey: this.core.pskKey(psk),
-      timeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      timeoutMs,
     };
     psk.fill(0);
-    if (options.tun === false) {
+    if (!useTun) {
       this.path = new UserspacePath(this.core);
     } else {
       const { device, info } = openTun(this.native!, role, mtu, (message) => this.emit('fatal', message));
@@ -103,10 +105,13 @@ export abstract class Endpoint extends EventEmitter {
     let last = this.path.stats();
     const timer = setInterval(() => {
       const now = this.path.stats();
-      const notIp = now.rxDroppedNotIp - last.rxDroppedNotIp;
-      const refused = now.rxDroppedTunWrite - last.rxDroppedTunWrite;
-      if (notIp > 0) this.emit('dropped', 'not-ip', notIp);
-      if (refused > 0) this.emit('dropped', 'tun-refused', refused);
+      const increases: Array<[string, number]> = [
+        ['not-ip', now.rxDroppedNotIp - last.rxDroppedNotIp],
+        ['tun-refused', now.rxDroppedTunWrite - last.rxDroppedTunWrite],
+        ['too-big', now.txDroppedTooBig - last.txDroppedTooBig],
+        ['unreadable', now.txDroppedUnreadable - last.txDroppedUnreadable],
+      ];
+      for (const [kind, count] of increases) if (count > 0) this.emit('dropped', kind, count);
       last = now;
     }, DROP_REPORT_INTERVAL_MS);
     timer.unref();
@@ -161,9 +166,22 @@ export abstract class Endpoint extends EventEmitter {
     return this.mptcp && fd !== undefined && this.native !== undefined && this.native.isMptcp(fd);
   }
 
+  /**
+   * Hands an authenticated connection to the data path. Throws (and destroys the socket) if the
+   * path cannot take it, e.g. the addon cannot dup the fd (EMFILE) or start its thread: the caller
+   * rejects that one connection and goes on.
+   */
   protected startSession(socket: Socket, role: Role, sessionKey: Buffer, leftover: Buffer): DataSession {
+    let session: DataSession;
+    try {
+      session = new DataSession(socket, this.path, { cipher: this.cipher, sessionKey, role, leftover });
+    } catch (err) {
+      socket.on('error', () => {});
+      socket.destroy();
+      throw err;
+    }
     this.sessions += 1;
-    return new DataSession(socket, this.path, { cipher: this.cipher, sessionKey, role, leftover });
+    return session;
   }
 
   protected closeDevice(): void {

@@ -9,8 +9,12 @@ export class TtunError extends Error {
   }
 }
 
-/** Why a handshake did not complete. The server logs it and goes on serving. */
-export type RejectReason = 'timeout' | 'auth' | 'bad-frame' | 'closed' | 'busy';
+/**
+ * Why a connection did not become a session. The server logs it and goes on serving. busy: evicted
+ * to make room for a newer handshake; attach: authenticated, but the session could not be started
+ * (out of file descriptors, a thread that would not start).
+ */
+export type RejectReason = 'timeout' | 'auth' | 'bad-frame' | 'closed' | 'busy' | 'attach';
 
 export class HandshakeError extends Error {
   constructor(readonly reason: RejectReason, message: string) {

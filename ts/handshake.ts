@@ -1,7 +1,8 @@
 /**
  * The v1 handshake, both roles, in the exact order of PROTOCOL.md:
  *   client → Nc (16) ; server → Ns (16) ; client → frame(dir 0, ctr 0, MAGIC) ; server → frame(dir 1, ctr 0, MAGIC)
- * Each side gives the whole exchange one deadline. Failures carry a reason the server can log:
+ * Each side gives the whole exchange one deadline; the server also gives the silent first phase
+ * (until the client's nonce) a shorter one. Failures carry a reason the server can log:
  * timeout, auth (wrong PSK or cipher: indistinguishable by design), bad-frame, closed.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,12 @@ export interface HandshakeParams {
   /** K, derived once from the PSK. */
   pskKey: Buffer;
   timeoutMs: number;
+  /**
+   * Server only: how long the connection may stay silent before the client's nonce arrives
+   * (capped by timeoutMs). A real client sends its nonce as soon as it is connected, so a
+   * connection still silent after this is most likely holding a slot for nothing.
+   */
+  nonceTimeoutMs?: number;
 }
 
 export interface HandshakeResult {
@@ -25,23 +32,55 @@ export interface HandshakeResult {
   leftover: Buffer;
 }
 
-type Steps = (reader: SocketReader) => Promise<Buffer>;
+/** Where a handshake is, for a message that says what a failure there can mean. */
+interface Phase {
+  /** Why the connection closing at this point may have happened. */
+  closed: string;
+  /** What was still awaited, for a timeout. */
+  awaiting: string;
+}
+
+type Steps = (reader: SocketReader, enter: (phase: Phase) => void) => Promise<Buffer>;
+
+/*
+ * The client cannot see why a server closed, but it knows how far it got. A server closes before
+ * sending its nonce only when it is busy (the handshake was evicted), timed out, or is not a ttun
+ * server: it has not seen anything keyed yet. Only after our authentication frame can a close mean
+ * the server could not open it, i.e. a wrong PSK or cipher.
+ */
+const CLIENT_AWAITING_NONCE: Phase = {
+  closed: 'the server closed the connection before sending its nonce (evicted by a busy server, or timed out; not a key problem)',
+  awaiting: "the server's nonce",
+};
+const CLIENT_AWAITING_MAGIC: Phase = {
+  closed: 'the server closed the connection after our authentication frame (wrong PSK or cipher?)',
+  awaiting: "the server's authentication frame",
+};
 
 export function clientHandshake(socket: Socket, params: HandshakeParams): Promise<HandshakeResult> {
-  return runWithDeadline(socket, params.timeoutMs, async (reader) => {
+  return runWithDeadline(socket, params.timeoutMs, CLIENT_AWAITING_NONCE, async (reader, enter) => {
     const clientNonce = randomBytes(HANDSHAKE_NONCE_LEN);
     socket.write(clientNonce);
     const serverNonce = await reader.read(HANDSHAKE_NONCE_LEN);
     const sessionKey = params.core.sessionKey(params.pskKey, clientNonce, serverNonce);
     socket.write(params.core.sealFrame(params.cipher, sessionKey, Direction.ClientToServer, 0, MAGIC));
+    enter(CLIENT_AWAITING_MAGIC);
     await expectMagic(reader, params, sessionKey, Direction.ServerToClient);
     return sessionKey;
   });
 }
 
 export function serverHandshake(socket: Socket, params: HandshakeParams): Promise<HandshakeResult> {
-  return runWithDeadline(socket, params.timeoutMs, async (reader) => {
-    const clientNonce = await reader.read(HANDSHAKE_NONCE_LEN);
+  const awaitingNonce = { closed: 'connection closed by peer before its nonce', awaiting: "the client's nonce" };
+  const awaitingMagic = { closed: 'connection closed by peer before its authentication frame', awaiting: "the client's authentication frame" };
+  return runWithDeadline(socket, params.timeoutMs, awaitingNonce, async (reader, enter) => {
+    const nonceMs = Math.min(params.nonceTimeoutMs ?? params.timeoutMs, params.timeoutMs);
+    const clientNonce = await within(
+      reader.read(HANDSHAKE_NONCE_LEN),
+      nonceMs,
+      () => new HandshakeError('timeout', `no client nonce within ${nonceMs / 1000} s`),
+    );
+    enter(awaitingMagic);
     const serverNonce = randomBytes(HANDSHAKE_NONCE_LEN);
     socket.write(serverNonce);
     const sessionKey = params.core.sessionKey(params.pskKey, clientNonce, serverNonce);
@@ -65,26 +104,35 @@ async function expectMagic(reader: SocketReader, params: HandshakeParams, sessio
   }
 }
 
-async function runWithDeadline(socket: Socket, timeoutMs: number, steps: Steps): Promise<HandshakeResult> {
-  const reader = new SocketReader(socket);
+/** `work`, or `error()` if it has not settled within `ms`. */
+async function within<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new HandshakeError('timeout', `handshake timed out after ${timeoutMs / 1000} s`)),
-      timeoutMs,
-    );
-  });
   try {
-    const work = steps(reader);
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runWithDeadline(socket: Socket, timeoutMs: number, first: Phase, steps: Steps): Promise<HandshakeResult> {
+  const reader = new SocketReader(socket);
+  let phase = first;
+  try {
+    const work = steps(reader, (next) => (phase = next));
     // If the deadline wins, the abandoned steps may still fail later; that is already handled.
     work.catch(() => {});
-    const sessionKey = await Promise.race([work, deadline]);
+    const sessionKey = await within(
+      work,
+      timeoutMs,
+      () => new HandshakeError('timeout', `handshake timed out after ${timeoutMs / 1000} s waiting for ${phase.awaiting}`),
+    );
     return { sessionKey, leftover: reader.detach() };
   } catch (err) {
     reader.detach();
-    if (err instanceof SocketClosedError) throw new HandshakeError('closed', `handshake: ${err.message}`);
+    if (err instanceof SocketClosedError) {
+      const how = err.cause ? ` (${err.message})` : '';
+      throw new HandshakeError('closed', `${phase.closed}${how}`);
+    }
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }

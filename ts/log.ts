@@ -33,12 +33,15 @@ const REASONS: Record<string, string> = {
   'bad-frame': 'bad frame',
   closed: 'closed during handshake',
   busy: 'too many pending handshakes',
+  attach: 'cannot start session',
   connect: 'connect failed',
 };
 
 const DROPS: Record<string, string> = {
   'not-ip': 'frames from the peer that are not IP packets',
   'tun-refused': 'packets from the peer that the TUN refused',
+  'too-big': 'packets larger than a frame carries (65519 bytes)',
+  unreadable: 'reads from the TUN that gave no usable packet',
 };
 
 export function logTun(log: Logger, tun: TunInfo): void {
@@ -98,6 +101,9 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
     rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason }),
   );
   server.on('down', (peer: string, reason: string) => log('info', 'down', `peer ${peer} disconnected: ${reason}`, { peer, reason }));
+  server.on('accept-error', (code: string, message: string) =>
+    rejections('warn', 'accept-failed', `cannot accept a connection (${message}): still listening`, { code }),
+  );
   logDrops(server, log);
 }
 

@@ -3,13 +3,25 @@
  *
  * Unlike v1 (one connection at a time, others wait in the backlog), it keeps listening while a
  * session is up: a newcomer must complete the handshake within the deadline and only then
- * replaces the live session. A failed or slow handshake never touches the live session, and at
- * most maxPendingHandshakes connections may be in their handshake at once (the oldest is evicted).
+ * replaces the live session. A failed or slow handshake never touches the live session. At most
+ * maxPendingHandshakes connections may be in their handshake at once, and at most
+ * maxPendingHandshakesPerSource from one source (IPv4 address, IPv6 /64); a newcomer beyond either
+ * bound evicts an older handshake, chosen so that a source can only push out its own.
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { DEFAULT_LISTEN, formatHostPort, MAX_PENDING_HANDSHAKES, parseHostPort } from './config.js';
+import {
+  DEFAULT_LISTEN,
+  formatHostPort,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_HANDSHAKES_PER_SOURCE,
+  NONCE_TIMEOUT_MS,
+  parseCount,
+  parseHostPort,
+  parseTimeoutMs,
+  sourceOf,
+} from './config.js';
 import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
@@ -18,30 +30,85 @@ import type { DataSession } from './session.js';
 export interface ServerOptions extends CommonOptions {
   /** HOST:PORT, [IPV6]:PORT or :PORT (every address, IPv4 and IPv6). Default ":20203". */
   listen?: string;
-  /** Connections allowed in their handshake at once; a newcomer beyond it evicts the oldest. Default 16. */
+  /**
+   * Connections allowed in their handshake at once, whole integer >= 1; a newcomer beyond it
+   * evicts the oldest handshake of the source holding the most. Default 64.
+   */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, how many one source (an IPv4 address, an IPv6 /64) may hold; a newcomer beyond it
+   * evicts that source's own oldest. Whole integer >= 1, at most maxPendingHandshakes.
+   * Default 8 (or maxPendingHandshakes, if that is smaller).
+   */
+  maxPendingHandshakesPerSource?: number;
+  /**
+   * How long a new connection may stay silent before it sends the client's 16-byte nonce, in ms
+   * (> 0; the whole handshake's deadline still applies). Default 5000.
+   */
+  nonceTimeoutMs?: number;
+}
+
+/** The server's own options, validated before anything (TUN, socket) is created. */
+interface ServerLimits {
+  maxPending: number;
+  maxPendingPerSource: number;
+  nonceTimeoutMs: number;
+}
+
+function parseServerLimits(options: ServerOptions): ServerLimits {
+  const maxPending = parseCount(options.maxPendingHandshakes, 'maxPendingHandshakes', MAX_PENDING_HANDSHAKES);
+  const maxPendingPerSource = parseCount(
+    options.maxPendingHandshakesPerSource,
+    'maxPendingHandshakesPerSource',
+    Math.min(MAX_PENDING_HANDSHAKES_PER_SOURCE, maxPending),
+  );
+  if (maxPendingPerSource > maxPending) {
+    throw new TtunError(
+      `bad maxPendingHandshakesPerSource ${maxPendingPerSource}: it cannot exceed maxPendingHandshakes (${maxPending})`,
+      'EBADOPTION',
+    );
+  }
+  const nonceTimeoutMs = parseTimeoutMs(options.nonceTimeoutMs, 'nonceTimeoutMs', NONCE_TIMEOUT_MS);
+  return { maxPending, maxPendingPerSource, nonceTimeoutMs };
+}
+
+/**
+ * Accept errors that say the system is short of something for now (file descriptors, buffers) or
+ * that one connection went away before it was accepted: the next accept may well succeed.
+ */
+const TEMPORARY_ACCEPT_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'ECONNABORTED', 'EAGAIN', 'EINTR', 'EPROTO', 'EPERM']);
+
+interface Pending {
+  socket: Socket;
+  source: string;
 }
 
 /**
  * Events: 'connection' (peer), 'up' (peer, { mptcp }), 'rejected' (peer, reason, message),
- * 'down' (peer, reason), 'fatal' (message).
+ * 'down' (peer, reason), 'accept-error' (code, message) when accepting a connection failed for a
+ * passing reason (the server goes on), 'fatal' (message).
  */
 export class TtunServer extends Endpoint {
   private readonly listener: net.Server;
-  private readonly pending = new Set<Socket>();
-  private readonly maxPending: number;
+  /** Every pending handshake, oldest first (Map keeps insertion order). */
+  private readonly pending = new Map<Socket, Pending>();
+  /** The same, per source, each oldest first. */
+  private readonly pendingBySource = new Map<string, Set<Socket>>();
+  private readonly limits: ServerLimits;
   private live: { session: DataSession; peer: string } | undefined;
 
-  private constructor(options: ServerOptions) {
+  private constructor(options: ServerOptions, limits: ServerLimits) {
     super('server', options);
-    this.maxPending = options.maxPendingHandshakes ?? MAX_PENDING_HANDSHAKES;
+    this.limits = limits;
+    this.handshake.nonceTimeoutMs = limits.nonceTimeoutMs;
     this.listener = net.createServer((socket) => this.onConnection(socket));
   }
 
   /** Creates the TUN device and starts listening. Rejects with a TtunError on bad options or when either fails. */
   static async start(options: ServerOptions): Promise<TtunServer> {
+    if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
     const { host, port } = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
-    const server = new TtunServer(options);
+    const server = new TtunServer(options, parseServerLimits(options));
     try {
       const fd = server.mptcp ? await server.mptcpListenFd(host, port) : undefined;
       await new Promise<void>((resolve, reject) => {
@@ -58,7 +125,11 @@ export class TtunServer extends Endpoint {
       server.closeDevice();
       throw listenError(err as NodeJS.ErrnoException, formatHostPort({ host, port }));
     }
-    server.listener.on('error', (err) => server.emit('fatal', `listener failed: ${err.message}`));
+    server.listener.on('error', (err: NodeJS.ErrnoException) => {
+      // Node's accept loop reports these on the listener and keeps listening: log and go on.
+      if (err.code !== undefined && TEMPORARY_ACCEPT_ERRORS.has(err.code)) server.emit('accept-error', err.code, err.message);
+      else server.emit('fatal', `listener failed: ${err.message}`);
+    });
     return server;
   }
 
@@ -93,8 +164,9 @@ export class TtunServer extends Endpoint {
     if (this.closed) return;
     this.closed = true;
     const listenerClosed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
-    for (const socket of this.pending) socket.destroy();
+    for (const socket of this.pending.keys()) socket.destroy();
     this.pending.clear();
+    this.pendingBySource.clear();
     this.live?.session.end('server closing');
     this.closeDevice();
     await listenerClosed;
@@ -106,22 +178,16 @@ export class TtunServer extends Endpoint {
       socket.destroy();
       return;
     }
-    if (this.pending.size >= this.maxPending) {
-      // Evict the oldest pending handshake rather than refuse the newcomer: a flood of silent
-      // connections then cannot lock a real client out, it only shortens everyone's wait.
-      const oldest = this.pending.values().next().value!;
-      this.pending.delete(oldest);
-      oldest.destroy();
-      this.emit('rejected', describePeer(oldest), 'busy', `evicted: ${this.maxPending} handshakes already in progress`);
-    }
+    const source = sourceOf(socket.remoteAddress);
+    this.makeRoomFor(source);
     this.emit('connection', peer);
-    this.pending.add(socket);
+    this.addPending(socket, source);
     // Errors before the handshake takes over must not become uncaught exceptions.
     socket.on('error', () => {});
     this.tune(socket);
     serverHandshake(socket, this.handshake).then(
       ({ sessionKey, leftover }) => {
-        this.pending.delete(socket);
+        this.removePending(socket);
         if (this.closed || socket.destroyed) {
           socket.destroy();
           return;
@@ -129,19 +195,76 @@ export class TtunServer extends Endpoint {
         this.replaceLiveSession(socket, peer, sessionKey, leftover);
       },
       (err: unknown) => {
-        this.pending.delete(socket);
+        // An evicted handshake was reported when it was evicted.
+        const wasPending = this.removePending(socket);
         socket.destroy();
-        if (this.closed) return;
+        if (this.closed || !wasPending) return;
         const reason = err instanceof HandshakeError ? err.reason : 'bad-frame';
         this.emit('rejected', peer, reason, (err as Error).message);
       },
     );
   }
 
+  /**
+   * Evicts a pending handshake if a newcomer from `source` would exceed a bound. Evicting rather
+   * than refusing the newcomer keeps a real client from being locked out by connections that came
+   * before it, and choosing whom to evict by source keeps one address (or /64) from pushing out
+   * anyone but itself: over its own bound it loses its own oldest; when the total is full, the
+   * source holding the most loses its oldest.
+   */
+  private makeRoomFor(source: string): void {
+    const { maxPending, maxPendingPerSource } = this.limits;
+    const own = this.pendingBySource.get(source);
+    if (own !== undefined && own.size >= maxPendingPerSource) {
+      this.evict(own.values().next().value!, `evicted: ${own.size} handshakes already pending from ${source}`);
+    } else if (this.pending.size >= maxPending) {
+      let heaviest: Set<Socket> | undefined;
+      // Oldest first, so among equally heavy sources the one holding the oldest handshake loses it.
+      for (const { source: s } of this.pending.values()) {
+        const set = this.pendingBySource.get(s)!;
+        if (heaviest === undefined || set.size > heaviest.size) heaviest = set;
+      }
+      this.evict(heaviest!.values().next().value!, `evicted: ${this.pending.size} handshakes already in progress`);
+    }
+  }
+
+  private evict(socket: Socket, message: string): void {
+    const peer = describePeer(socket);
+    this.removePending(socket);
+    socket.destroy();
+    this.emit('rejected', peer, 'busy', message);
+  }
+
+  private addPending(socket: Socket, source: string): void {
+    this.pending.set(socket, { socket, source });
+    let set = this.pendingBySource.get(source);
+    if (set === undefined) this.pendingBySource.set(source, (set = new Set()));
+    set.add(socket);
+  }
+
+  /** Forgets a pending handshake; false if it was no longer pending (evicted, or the server closed). */
+  private removePending(socket: Socket): boolean {
+    const entry = this.pending.get(socket);
+    if (entry === undefined) return false;
+    this.pending.delete(socket);
+    const set = this.pendingBySource.get(entry.source)!;
+    set.delete(socket);
+    if (set.size === 0) this.pendingBySource.delete(entry.source);
+    return true;
+  }
+
   private replaceLiveSession(socket: Socket, peer: string, sessionKey: Buffer, leftover: Buffer): void {
-    this.live?.session.end(`replaced by ${peer}`);
     const mptcp = this.negotiatedMptcp(socket);
-    const session = this.startSession(socket, 'server', sessionKey, leftover);
+    let session: DataSession;
+    try {
+      // Attached before the old session ends: if this fails, the live session is kept.
+      session = this.startSession(socket, 'server', sessionKey, leftover);
+    } catch (err) {
+      // Out of file descriptors or threads, say: this connection is lost, the server is not.
+      this.emit('rejected', peer, 'attach', (err as Error).message);
+      return;
+    }
+    this.live?.session.end(`replaced by ${peer}`);
     const live = { session, peer };
     this.live = live;
     this.emit('up', peer, { mptcp });

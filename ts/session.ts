@@ -9,7 +9,7 @@ import type { Link, PacketPath, SessionParams } from './paths.js';
 export class DataSession {
   readonly startedAt = Date.now();
   private ended = false;
-  private readonly link: Link;
+  private link: Link | undefined;
   private resolveEnded!: (reason: string) => void;
   /** Resolves with the reason once the session is over, whichever side ended it. */
   readonly ended$: Promise<string> = new Promise((resolve) => (this.resolveEnded = resolve));
@@ -19,9 +19,14 @@ export class DataSession {
     path: PacketPath,
     params: SessionParams,
   ) {
+    // Attach first: if the path cannot take the connection (no fd or thread left), this throws
+    // with nothing hooked to the socket, and the caller rejects just this connection.
+    const link = path.attach(socket, params, (reason) => this.end(reason));
+    this.link = link;
+    // The path may already have ended it (a bad frame in the handshake's leftover).
+    if (this.ended) link.detach();
     socket.on('error', (err) => this.end(`connection error: ${err.message}`));
     socket.on('close', () => this.end('connection closed'));
-    this.link = path.attach(socket, params, (reason) => this.end(reason));
   }
 
   get isEnded(): boolean {
@@ -32,7 +37,7 @@ export class DataSession {
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.link.detach();
+    this.link?.detach();
     this.socket.destroy();
     this.resolveEnded(reason);
   }

@@ -82,6 +82,7 @@ test('the largest packets: 65519 bytes cross both ways, 65520 are dropped, and T
   // One byte more cannot be sealed: the request is dropped (counted), the tunnel stays.
   const tooBig = await bigPing(lab, client0, '10.1.1.1', 65492, 1);
   assert.match(tooBig.stdout, /1 packets transmitted, 0 received/, tooBig.stdout + tooBig.stderr);
+  await client.waitForLine(/dropped 1 packets larger than a frame carries/);
   await assertStillUp(lab, server, client);
 
   // TCP segments as large as the route allows (TSO super-packets of ~65 KB segments), both ways.

@@ -1,8 +1,10 @@
 // A hostile or broken peer for the server port, one behaviour per run:
 //   node hostile.js HOST PORT MODE [KEY]
-// garbage | nonce-silence | length-stop | short-length | flood:N  (no key needed)
-// tampered | not-ip                                                 (complete the handshake with KEY first)
-// Prints one line per connection when the server closes it: `closed <ms>` (time from connect).
+// silent | garbage | nonce-silence | length-stop | short-length | flood:N  (no key needed)
+// tampered | not-ip                                                          (complete the handshake with KEY first)
+// Prints `port <local port>` once connected (single-connection modes, so a test can find the
+// server's line about this very connection) and, when the server closes it, `closed <ms>`
+// (time from connect).
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { clientHandshake } from '../../../ts/handshake.js';
@@ -13,10 +15,13 @@ const [host, portText, mode, key] = process.argv.slice(2) as [string, string, st
 const port = Number(portText);
 const native = loadNative();
 
-function open(onConnect: (socket: net.Socket) => void): Promise<void> {
+function open(onConnect: (socket: net.Socket) => void, announce = true): Promise<void> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const socket = net.connect(port, host, () => onConnect(socket));
+    const socket = net.connect(port, host, () => {
+      if (announce) process.stdout.write(`port ${socket.localPort}\n`);
+      onConnect(socket);
+    });
     socket.on('data', () => {});
     socket.on('error', () => {});
     socket.on('close', () => {
@@ -35,6 +40,7 @@ async function authenticated(send: (socket: net.Socket, sessionKey: Buffer) => v
     pskKey: native.pskKey(Buffer.from(key!, 'utf8')),
     timeoutMs: 5000,
   });
+  process.stdout.write(`port ${socket.localPort}\n`);
   process.stdout.write('authenticated\n');
   const started = Date.now();
   socket.on('close', () => process.stdout.write(`closed ${Date.now() - started}\n`));
@@ -47,6 +53,9 @@ const frame = (sessionKey: Buffer, counter: number, plaintext: Buffer) =>
   native.sealFrame('chacha20-poly1305', sessionKey, Direction.ClientToServer, counter, plaintext);
 
 switch (mode.split(':')[0]) {
+  case 'silent': // connects and sends nothing, not even a nonce
+    await open(() => {});
+    break;
   case 'garbage':
     await open((s) => s.write(randomBytes(4096)));
     break;
@@ -61,7 +70,7 @@ switch (mode.split(':')[0]) {
     break;
   case 'flood': {
     const count = Number(mode.split(':')[1] ?? 500);
-    await Promise.all(Array.from({ length: count }, () => open((s) => s.write(randomBytes(16)))));
+    await Promise.all(Array.from({ length: count }, () => open((s) => s.write(randomBytes(16)), false)));
     break;
   }
   case 'tampered':

@@ -1,0 +1,181 @@
+// Floods that outlast the pending-handshake bounds, with the real CLI in namespaces: a steady
+// stream of silent connections from one address must not lock out a real client on a slow path,
+// nor cost the live session a ping; and running out of file descriptors loses connections, not
+// the server.
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Lab, type NsProcess, run, TOOLS } from './harness.js';
+
+const PSK = 'e2e test key: floods';
+const JSON_LOGS = ['--log-format', 'json'];
+
+interface LogEvent {
+  event: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+function parse(line: string): LogEvent | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as LogEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first JSON log event (at or after line `from`) that is `event` and passes `match`. */
+async function waitForEvent(proc: NsProcess, event: string, match: (e: LogEvent) => boolean = () => true, timeoutMs = 15_000, from = 0): Promise<LogEvent> {
+  // waitForLine only calls .test(); this one matches parsed events, and names itself in its error.
+  const pattern = {
+    test: (l: string) => {
+      const e = parse(l);
+      return e !== undefined && e.event === event && match(e);
+    },
+    toString: () => `a "${event}" event`,
+  } as RegExp;
+  const line = await proc.waitForLine(pattern, timeoutMs, from);
+  return parse(line)!;
+}
+
+function events(proc: NsProcess, event: string): LogEvent[] {
+  return proc.lines.map(parse).filter((e): e is LogEvent => e !== undefined && e.event === event);
+}
+
+const alive = (proc: NsProcess) => {
+  try {
+    process.kill(proc.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('a steady flood of silent connections from one address: a client on a 40 ms path still gets in, the live session loses no ping', { timeout: 150_000 }, async (t) => {
+  const lab = await Lab.create(3);
+  t.after(() => lab.destroy());
+  // The live session: clients[0], up before the flood.
+  const { server, client: live } = await lab.tunnel(PSK, { args: JSON_LOGS });
+
+  // The attacker: clients[1], one address, ~2000 silent connections a second for 30 s.
+  const [floodHost, floodPort] = lab.serverAddress(1).split(':') as [string, string];
+  const flood = lab.spawn(lab.clients[1]!, [process.execPath, join(TOOLS, 'flood.js'), floodHost, floodPort, '2000', '30']);
+  await flood.waitForLine(/^started/);
+  // The flood is being admitted and evicted: its address is over its bound.
+  await waitForEvent(server, 'rejected', (e) => e.reason === 'busy');
+
+  // Ten seconds of pings over the live session while the flood runs: none lost.
+  const pings = await lab.exec(lab.clients[0]!, ['ping', '-c', '100', '-i', '0.1', '-W', '2', '10.1.1.1'], 60_000);
+  assert.match(pings.stdout, /100 packets transmitted, 100 received, 0% packet loss/, pings.stdout);
+  assert.equal(events(live, 'down').length, 0, live.output);
+  // Stop the live client, so the newcomer's session is not taken back from it.
+  live.kill('SIGTERM');
+  await live.exited;
+
+  // The newcomer: clients[2], through a relay in its own namespace that delays each chunk 40 ms
+  // each way (the server sees it come from 10.200.2.2).
+  const [serverHost, serverPort] = lab.serverAddress(2).split(':') as [string, string];
+  const relay = lab.spawn(lab.clients[2]!, [process.execPath, join(TOOLS, 'relay.js'), '127.0.0.1', '20300', serverHost, serverPort, '40']);
+  await relay.waitForLine(/^listening/);
+  assert.ok(!flood.lines.some((l) => l.startsWith('done')), 'the flood is still running');
+  const startedAt = Date.now();
+  const newcomer = lab.ttun(lab.clients[2]!, ['client', '-k', PSK, '-s', '127.0.0.1:20300', ...JSON_LOGS]);
+  await waitForEvent(newcomer, 'up', () => true, 12_000);
+  const tookMs = Date.now() - startedAt;
+  assert.ok(!flood.lines.some((l) => l.startsWith('done')), `the flood ended before the client got in:\n${flood.output}`);
+  assert.ok(tookMs < 12_000, `session up after ${tookMs} ms`);
+  await waitForEvent(server, 'up', (e) => String(e.peer).startsWith('10.200.2.2:'));
+  await lab.waitForPing(lab.clients[2]!, '10.1.1.1');
+
+  // What the flood reached, for the record.
+  const rates = flood.lines.filter((l) => l.startsWith('rate ')).map((l) => Number(l.split(' ')[1]));
+  t.diagnostic(`flood: ${rates.join(', ')} connections/s; client up after ${tookMs} ms`);
+  assert.ok(rates.some((r) => r > 0));
+  // The flood's evictions say whose they were; none of them is another source's handshake.
+  const evictions = events(server, 'rejected').filter((e) => e.reason === 'busy');
+  assert.ok(evictions.length > 0);
+  assert.ok(evictions.every((e) => String(e.peer).startsWith('10.200.1.2:')), JSON.stringify(evictions.filter((e) => !String(e.peer).startsWith('10.200.1.2:'))));
+  assert.ok(alive(server), 'the server is still running');
+});
+
+/** The descriptor numbers a process has open. */
+function openFds(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
+}
+
+/** The lowest descriptor number not in use, at or above `from`. */
+function lowestFree(fds: number[], from = 0): number {
+  const used = new Set(fds);
+  let n = from;
+  while (used.has(n)) n += 1;
+  return n;
+}
+
+async function prlimitNofile(pid: number, n: number): Promise<void> {
+  const result = await run('prlimit', ['--pid', String(pid), `--nofile=${n}:`]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+test('out of file descriptors: an authenticated connection that cannot be attached is rejected, a flood is survived, a client gets in after', { timeout: 150_000 }, async (t) => {
+  const lab = await Lab.create(2);
+  t.after(() => lab.destroy());
+  const server = lab.ttun(lab.server, ['server', '-k', PSK, ...JSON_LOGS]);
+  await waitForEvent(server, 'listening');
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+
+  // Room for exactly one more descriptor: the accepted connection gets it, and the session's own
+  // copy of it (the data path dups the fd) cannot be had. RLIMIT_NOFILE bounds descriptor numbers.
+  const fds = openFds(server.pid);
+  const first = lowestFree(fds);
+  await prlimitNofile(server.pid, lowestFree(fds, first + 1));
+  const starved = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0), ...JSON_LOGS]);
+  const died = server.exited.then(() => assert.fail(`the server exited:\n${server.output}`));
+  died.catch(() => {}); // it is killed at teardown too: only the race below cares
+  const rejected = await Promise.race([waitForEvent(server, 'rejected', (e) => e.reason === 'attach', 20_000), died]);
+  assert.match(rejected.message, /cannot start session/);
+  assert.match(rejected.message, /EMFILE|Too many open files|descriptor/i);
+  starved.kill('SIGTERM');
+  await starved.exited;
+  assert.ok(!exited, `the server exited:\n${server.output}`);
+
+  // A few descriptors of room, then a flood of silent connections that wants far more.
+  await prlimitNofile(server.pid, Math.max(...openFds(server.pid)) + 6);
+  const [host, port] = lab.serverAddress(1).split(':') as [string, string];
+  const flood = lab.spawn(lab.clients[1]!, [process.execPath, join(TOOLS, 'flood.js'), host, port, '1000', '5']);
+  await flood.waitForLine(/^done/, 30_000);
+  flood.kill('SIGKILL');
+  await flood.exited;
+  assert.ok(!exited, `the server exited during the flood:\n${server.output}`);
+
+  // Once the flood is over, a correct client is served (its backoff starts at 1 s).
+  const mark = server.lines.length;
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0), ...JSON_LOGS]);
+  await waitForEvent(client, 'up', () => true, 30_000);
+  await waitForEvent(server, 'up', () => true, 15_000, mark);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+  assert.ok(!exited && events(server, 'fatal').length === 0, server.output);
+});
+
+test('a client out of file descriptors: the failed attach is logged, the client keeps retrying and gets in once it has room', { timeout: 120_000 }, async (t) => {
+  const lab = await Lab.create(1);
+  t.after(() => lab.destroy());
+  // The client first, with no server yet: it is connecting and retrying, and its descriptors are settled.
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0), ...JSON_LOGS]);
+  await waitForEvent(client, 'reconnecting');
+  const died = client.exited.then(() => assert.fail(`the client exited:\n${client.output}`));
+  died.catch(() => {}); // it is killed at teardown too: only the races below care
+  // Room for the connection's socket, not for the data path's copy of it.
+  const fds = openFds(client.pid);
+  await prlimitNofile(client.pid, lowestFree(fds, lowestFree(fds) + 1));
+  const server = lab.ttun(lab.server, ['server', '-k', PSK, ...JSON_LOGS]);
+  await waitForEvent(server, 'listening');
+  const failed = await Promise.race([waitForEvent(client, 'failed', (e) => e.reason === 'attach', 60_000), died]);
+  assert.match(failed.message, /Too many open files|EMFILE/i);
+  // Room again: the next attempt gets in.
+  await prlimitNofile(client.pid, 1024);
+  await Promise.race([waitForEvent(client, 'up', () => true, 60_000), died]);
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+});
