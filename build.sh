@@ -72,4 +72,10 @@ packed+=("$out/$(cd "$stage" && npm pack --silent --pack-destination ..)")
 rm -rf "$stage"
 
 echo "build.sh: built ${packed[*]}" >&2
-echo "build.sh: install with: npm install -g ${packed[*]/#/./}" >&2
+# npm refuses a platform package named on its command line for another platform (EBADPLATFORM), so
+# the command names this machine's; elsewhere take ttun-<version>.tgz and that platform's tarball.
+# (Once published, `npm install -g ttun` picks the platform package itself.)
+mine=$(node --input-type=module -e 'const m = await import("./dist/ts/native.js"); console.log(m.platformPackage())')
+install=("$out/ttun-$(node -p 'require("./package.json").version').tgz")
+for f in "${packed[@]}"; do [[ "$f" == "$out/$mine-"* ]] && install=("$f" "${install[@]}"); done
+echo "build.sh: install with: npm install -g ${install[*]/#/./}" >&2

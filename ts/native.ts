@@ -20,6 +20,8 @@ export interface TunDeviceOptions {
   ipv4Prefix: number;
   ipv6: string;
   ipv6Prefix: number;
+  /** Windows: path of wintun.dll (else the DLL search path); ignored elsewhere. */
+  wintunFile?: string;
 }
 
 /** Counters of the native data path (see crates/ttun-napi/src/tun/stats.rs). */
@@ -161,6 +163,19 @@ export const NATIVE_LIBRARY_PATH_ENV = 'TTUN_NATIVE_LIBRARY_PATH';
 
 let cached: NativeBinding | null | undefined;
 let cachedError: string | undefined;
+let cachedPath: string | undefined;
+
+/** The folder of the .node file that loaded (the platform package's, on Windows with wintun.dll). */
+export function nativeLibraryDir(): string | undefined {
+  return cachedPath === undefined ? undefined : dirname(cachedPath);
+}
+
+function load(require: NodeJS.Require, id: string): NativeBinding {
+  const path = require.resolve(id);
+  const binding = require(path) as NativeBinding;
+  cachedPath = path;
+  return binding;
+}
 
 function ownVersion(here: string): string {
   try {
@@ -184,7 +199,7 @@ export function tryLoadNative(): NativeBinding | undefined {
   } else if (override) {
     // As napi-rs: the override is the only candidate.
     try {
-      cached = require(resolve(override)) as NativeBinding;
+      cached = load(require, resolve(override));
       return cached;
     } catch (err) {
       errors.push(`${NATIVE_LIBRARY_PATH_ENV}=${override}: ${(err as Error).message.split('\n')[0]}`);
@@ -196,22 +211,22 @@ export function tryLoadNative(): NativeBinding | undefined {
     const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
     if (existsSync(local)) {
       try {
-        cached = require(local) as NativeBinding;
+        cached = load(require, local);
         return cached;
       } catch (err) {
         errors.push(`${local}: ${(err as Error).message.split('\n')[0]}`);
       }
     }
     try {
-      cached = require(pkg) as NativeBinding;
+      cached = load(require, pkg);
       return cached;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'MODULE_NOT_FOUND' && e.message.includes(`'${pkg}'`)) {
+        const v = ownVersion(here);
         errors.push(
-          `the platform package ${pkg} is not installed (npm installs it with ttun as an optional dependency, ` +
-            `unless optional dependencies are left out): install it with \`npm install ${pkg}@${ownVersion(here)}\`, ` +
-            `or \`npm install -g ${pkg}@${ownVersion(here)}\` beside a global ttun`,
+          `the platform package ${pkg} is not installed (npm leaves optional dependencies out with --omit=optional): ` +
+            `install it with \`npm install -g ${pkg}@${v}\` beside a global ttun, \`npm install ${pkg}@${v}\` in a project`,
         );
       } else {
         errors.push(`${pkg}: ${e.message.split('\n')[0]}`);
@@ -228,8 +243,8 @@ export function loadNative(): NativeBinding {
   const native = tryLoadNative();
   if (native) return native;
   throw new TtunError(
-    `${cachedError}: build it with \`npm run build\` in a checkout, or install the platform package ` +
-      '(without it only the userspace mode, tun: false, works, on the WebAssembly core)',
+    `${cachedError}; in a checkout, \`npm run build\` builds it. Without it only the userspace mode, tun: false, works ` +
+      '(on the WebAssembly core)',
     'ENONATIVE',
   );
 }
