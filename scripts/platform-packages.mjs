@@ -22,3 +22,9 @@ const win = JSON.parse(readFileSync(winJson, 'utf8'));
 delete win.libc;
 win.files = [...new Set([...win.files, 'wintun.dll', 'wintun-LICENSE.txt'])];
 writeFileSync(winJson, JSON.stringify(win, null, 2) + '\n');
+const winReadme = join(root, 'packages', 'win32-x64-gnu', 'README.md');
+writeFileSync(winReadme, readFileSync(winReadme, 'utf8').trimEnd() + `
+
+It also carries \`wintun.dll\` (Wintun 0.14.1 for amd64, by WireGuard LLC), which ttun uses to open its TUN
+device, under its own licence: \`wintun-LICENSE.txt\` (ttun's code is MIT).
+`);

@@ -22,6 +22,7 @@ if [ "${1:-}" != "--build-only" ]; then
   [ -e /usr/arm-linux-gnueabihf/lib/libstdc++.so.6 ] || need_apt+=(libc6-armhf-cross libstdc++6-armhf-cross)
   command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
   command -v file >/dev/null || need_apt+=(file)
+  command -v llvm-objdump-22 >/dev/null || need_apt+=(llvm-22)
   [ -e /lib/ld-musl-x86_64.so.1 ] || need_apt+=(musl)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

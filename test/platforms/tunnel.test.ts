@@ -12,6 +12,12 @@ test(`an emulated client (${prefix?.join(' ')}) pings an x64 server through real
   assert.ok(prefix, 'TTUN_EMU_CLIENT is not set (scripts/test-platforms.sh sets it)');
   const lab = await Lab.create();
   t.after(() => lab.destroy());
+  // The prefix really runs a foreign Node, and it loads its own architecture's addon.
+  const probe = await lab.exec(lab.clients[0]!, [...prefix, '--input-type=module', '-e',
+    `const m = await import(${JSON.stringify(new URL('../../ts/native.js', import.meta.url).href)}); m.loadNative(); console.log(process.arch, m.platformTriple(), m.nativeLibraryDir())`], 120_000);
+  assert.equal(probe.code, 0, probe.stderr);
+  assert.notEqual(probe.stdout.split(' ')[0], process.arch, probe.stdout);
+  t.diagnostic(`client: ${probe.stdout.trim()}`);
   const psk = 'emulated client tunnel test key';
   const server = lab.ttun(lab.server, ['server', '-k', psk]);
   await server.waitForLine(/listening on/);
