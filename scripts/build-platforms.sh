@@ -49,9 +49,15 @@ for t in $targets; do
     aarch64-apple-darwin) export MACOSX_DEPLOYMENT_TARGET=11.0 ;;
     *) unset MACOSX_DEPLOYMENT_TARGET ;;
   esac
+  # glibc: link against 2.28, Node 20's own minimum (cargo-zigbuild's ".2.28" suffix; zig's default
+  # is newer, and Rust's std then needs GLIBC_2.30 for gettid).
+  case "$t" in
+    *-linux-gnu*) zt="$t.2.28" ;;
+    *) zt=$t ;;
+  esac
   start=$(date +%s)
-  echo "build-platforms: $t -> packages/$p/ttun.$p.node" >&2
-  if nice -n 19 npx napi build --platform --release --strip --target "$t" "${cross[@]}" \
+  echo "build-platforms: $zt -> packages/$p/ttun.$p.node" >&2
+  if nice -n 19 npx napi build --platform --release --strip --target "$zt" "${cross[@]}" \
        --manifest-path crates/ttun-napi/Cargo.toml --package-json-path package.json \
        --output-dir "packages/$p" --no-js --dts ttun.d.ts -- -Zbuild-std=std,panic_abort \
        >"target/cross/build-$t.log" 2>&1; then

@@ -67,6 +67,9 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
   local node; node=$(node_pkg "$5" "$6") || { fail "$label: get Node ($5@$6)"; return; }
   local run=("$qemu" -L "$sysroot" "$root/$node")
   [ -f "packages/$platform/ttun.$platform.node" ] || { fail "$label: packages/$platform/ttun.$platform.node missing (run ./build.sh)"; return; }
+  check "$label: needs glibc 2.28 at most (Node 20's minimum)" bash -c "
+    v=\$(readelf -V packages/$platform/ttun.$platform.node | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1); echo \$v
+    [ \"\$(printf '%s\\n' \$v GLIBC_2.28 | sort -V | tail -1)\" = GLIBC_2.28 ]"
   check "$label: loader picks $platform, addon loads, core is native" "${run[@]}" --input-type=module -e "
     const m = await import((await import('node:url')).pathToFileURL('dist/ts/native.js').href);
     if (m.platformTriple() !== '$platform') throw new Error('platform ' + m.platformTriple());
