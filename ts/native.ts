@@ -145,6 +145,12 @@ const PLATFORMS: Record<string, string | ((musl: boolean) => string)> = {
   'win32-x64': 'win32-x64-gnu',
 };
 
+/** The platforms with a package (napi.targets in package.json; test/unit/platforms.test.ts keeps them in step). */
+export const SHIPPED = new Set([
+  'linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'linux-arm-gnueabihf',
+  'darwin-x64', 'darwin-arm64', 'win32-x64-gnu',
+]);
+
 /** The napi-rs platform name of this machine (linux-x64-gnu, darwin-arm64, win32-x64-gnu, ...). */
 export function platformTriple(): string {
   const key = `${process.platform}-${process.arch}`;
@@ -204,7 +210,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     } catch (err) {
       errors.push(`${NATIVE_LIBRARY_PATH_ENV}=${override}: ${(err as Error).message.split('\n')[0]}`);
     }
-  } else if (!Object.values(PLATFORMS).some((e) => (typeof e === 'string' ? [e] : [e(false), e(true)]).includes(triple))) {
+  } else if (!SHIPPED.has(triple)) {
     errors.push(`ttun has no prebuilt addon for ${triple}`);
   } else {
     // dist/ts/native.js -> <root>/packages/<triple>/ttun.<triple>.node (a checkout after `npm run build`)
