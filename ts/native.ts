@@ -132,9 +132,9 @@ export function isMusl(): boolean {
 }
 
 /**
- * The platform packages there are (napi-rs names: `ttun-<platformArchABI>`, the "targets" in
- * package.json's "napi" section). Windows has one build, x86_64-pc-windows-gnu (MinGW): it looks the
- * Node-API functions up in the running node.exe, so it loads into the usual MSVC-built Node too.
+ * napi-rs's platform name (platformArchABI) for each Node platform and architecture; SHIPPED says
+ * which have a package. Windows has one build, x86_64-pc-windows-gnu (MinGW): it looks the Node-API
+ * functions up in the running node.exe, so it loads into the usual MSVC-built Node too.
  */
 const PLATFORMS: Record<string, string | ((musl: boolean) => string)> = {
   'linux-x64': (musl) => (musl ? 'linux-x64-musl' : 'linux-x64-gnu'),
