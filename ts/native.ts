@@ -1,11 +1,13 @@
 /**
  * Finds and loads the napi addon for this platform. In a checkout it is the file the build put in
- * packages/<triple>/; in an installed package it is the optional dependency @ttun/<triple>
- * (the napi-rs convention: one prebuilt package per platform, npm installs only the matching one).
+ * packages/<triple>/; in an installed package it is the optional dependency ttun-<triple>
+ * (the napi-rs convention: one prebuilt package per platform, npm installs only the one whose
+ * os/cpu/libc match). TTUN_NATIVE_LIBRARY_PATH names a .node file to load instead.
  */
-import { existsSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CipherName } from './config.js';
 import { TtunError } from './errors.js';
@@ -18,6 +20,8 @@ export interface TunDeviceOptions {
   ipv4Prefix: number;
   ipv6: string;
   ipv6Prefix: number;
+  /** Windows: path of wintun.dll (else the DLL search path); ignored elsewhere. */
+  wintunFile?: string;
 }
 
 /** Counters of the native data path (see crates/ttun-napi/src/tun/stats.rs). */
@@ -106,38 +110,138 @@ export interface NativeBinding extends ProtocolCore {
   tuneSocket(fd: number, options: { keepaliveSecs: number; userTimeoutMs: number; notsentLowat: number }): string[];
 }
 
-export function platformTriple(): string {
-  const { platform, arch } = process;
-  if (platform === 'linux') {
-    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-    return `linux-${arch}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+/**
+ * Whether this Linux runs on musl, decided the way napi-rs's generated loader does: /usr/bin/ldd
+ * names its libc; failing that, the process report (with excludeNetwork: without it getReport()
+ * resolves every open socket's peer name, which can take minutes on some hosts); failing that,
+ * `ldd --version`.
+ */
+export function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl');
+  } catch {
+    // no /usr/bin/ldd: ask the process report
   }
-  if (platform === 'win32') return `win32-${arch}-msvc`;
-  return `${platform}-${arch}`;
+  const report = process.report as (typeof process.report & { excludeNetwork?: boolean }) | undefined;
+  if (report && typeof report.getReport === 'function') {
+    report.excludeNetwork = true;
+    const r = report.getReport() as { header?: { glibcVersionRuntime?: string }; sharedObjects?: string[] };
+    if (r?.header?.glibcVersionRuntime) return false;
+    if (Array.isArray(r?.sharedObjects)) return r.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'));
+  }
+  try {
+    return execSync('ldd --version', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).includes('musl');
+  } catch {
+    return false;
+  }
 }
+
+/**
+ * napi-rs's platform name (platformArchABI) for each Node platform and architecture; SHIPPED says
+ * which have a package. Windows has one build, x86_64-pc-windows-gnu (MinGW): it looks the Node-API
+ * functions up in the running node.exe, so it loads into the usual MSVC-built Node too.
+ */
+const PLATFORMS: Record<string, string | ((musl: boolean) => string)> = {
+  'linux-x64': (musl) => (musl ? 'linux-x64-musl' : 'linux-x64-gnu'),
+  'linux-arm64': (musl) => (musl ? 'linux-arm64-musl' : 'linux-arm64-gnu'),
+  'linux-arm': (musl) => (musl ? 'linux-arm-musleabihf' : 'linux-arm-gnueabihf'),
+  'darwin-x64': 'darwin-x64',
+  'darwin-arm64': 'darwin-arm64',
+  'win32-x64': 'win32-x64-gnu',
+};
+
+/** The platforms with a package (napi.targets in package.json; test/unit/platforms.test.ts keeps them in step). */
+export const SHIPPED = new Set([
+  'linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'linux-arm-gnueabihf',
+  'darwin-x64', 'darwin-arm64', 'win32-x64-gnu',
+]);
+
+/** The napi-rs platform name of this machine (linux-x64-gnu, darwin-arm64, win32-x64-gnu, ...). */
+export function platformTriple(): string {
+  const key = `${process.platform}-${process.arch}`;
+  const entry = PLATFORMS[key];
+  if (entry === undefined) return key;
+  return typeof entry === 'string' ? entry : entry(isMusl());
+}
+
+/** The package of the addon for this platform: ttun-<platform>, the napi-rs convention. */
+export function platformPackage(triple = platformTriple()): string {
+  return `ttun-${triple}`;
+}
+
+/** Environment variable naming a .node file to load instead of looking for one (napi-rs: NAPI_RS_NATIVE_LIBRARY_PATH). */
+export const NATIVE_LIBRARY_PATH_ENV = 'TTUN_NATIVE_LIBRARY_PATH';
 
 let cached: NativeBinding | null | undefined;
 let cachedError: string | undefined;
+let cachedPath: string | undefined;
+
+/** The folder of the .node file that loaded (the platform package's, on Windows with wintun.dll). */
+export function nativeLibraryDir(): string | undefined {
+  return cachedPath === undefined ? undefined : dirname(cachedPath);
+}
+
+function load(require: NodeJS.Require, id: string): NativeBinding {
+  const path = require.resolve(id);
+  const binding = require(path) as NativeBinding;
+  cachedPath = path;
+  return binding;
+}
+
+function ownVersion(here: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'latest';
+  }
+}
 
 /** The addon for this platform, or undefined (with the reason kept for loadNative's error). */
 export function tryLoadNative(): NativeBinding | undefined {
   if (cached !== undefined) return cached ?? undefined;
   const triple = platformTriple();
+  const pkg = platformPackage(triple);
   const require = createRequire(import.meta.url);
   const here = dirname(fileURLToPath(import.meta.url));
-  // dist/ts/native.js -> <root>/packages/<triple>/ttun.<triple>.node
-  const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
   const errors: string[] = [];
+  const override = process.env[NATIVE_LIBRARY_PATH_ENV];
   if (process.env.TTUN_NATIVE === 'off') {
     errors.push('TTUN_NATIVE=off');
+  } else if (override) {
+    // As napi-rs: the override is the only candidate.
+    try {
+      cached = load(require, resolve(override));
+      return cached;
+    } catch (err) {
+      errors.push(`${NATIVE_LIBRARY_PATH_ENV}=${override}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  } else if (!SHIPPED.has(triple)) {
+    errors.push(`ttun has no prebuilt addon for ${triple}`);
   } else {
-    for (const candidate of [local, `@ttun/${triple}`]) {
-      if (candidate === local && !existsSync(local)) continue;
+    // dist/ts/native.js -> <root>/packages/<triple>/ttun.<triple>.node (a checkout after `npm run build`)
+    const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
+    if (existsSync(local)) {
       try {
-        cached = require(candidate) as NativeBinding;
+        cached = load(require, local);
         return cached;
       } catch (err) {
-        errors.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+        errors.push(`${local}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    try {
+      cached = load(require, pkg);
+      return cached;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'MODULE_NOT_FOUND' && e.message.includes(`'${pkg}'`)) {
+        const v = ownVersion(here);
+        errors.push(
+          `the platform package ${pkg} is not installed (npm leaves optional dependencies out with --omit=optional): ` +
+            `install it with \`npm install -g ${pkg}@${v}\` beside a global ttun, \`npm install ${pkg}@${v}\` in a project`,
+        );
+      } else {
+        errors.push(`${pkg}: ${e.message.split('\n')[0]}`);
       }
     }
   }
@@ -151,8 +255,8 @@ export function loadNative(): NativeBinding {
   const native = tryLoadNative();
   if (native) return native;
   throw new TtunError(
-    `${cachedError}: build it with \`npm run build\` or install the matching @ttun platform package ` +
-      '(without it only the userspace mode, tun: false, works, on the WebAssembly core)',
+    `${cachedError}; in a checkout, \`npm run build\` builds it. Without it only the userspace mode, tun: false, works ` +
+      '(on the WebAssembly core)',
     'ENONATIVE',
   );
 }

@@ -15,6 +15,8 @@ pub struct DeviceConfig {
     pub ipv4_prefix: u8,
     pub ipv6: Ipv6Addr,
     pub ipv6_prefix: u8,
+    #[cfg_attr(not(target_os = "windows"), allow(dead_code))]
+    pub wintun_file: Option<String>,
 }
 
 /// A created TUN device. `Send + Sync`: the reader thread reads while the JS thread writes.
@@ -80,13 +82,18 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
 
 #[cfg(target_os = "windows")]
 fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
-    // wintun.dll must sit beside the program. "ttun", or "ttun<pid>" when that name is taken.
-    match with_addresses(config, DeviceBuilder::new().name("ttun")).build_sync() {
+    // wintun.dll: the path given (the one beside the addon), else the DLL search path.
+    // "ttun", or "ttun<pid>" when that name is taken.
+    let builder = |name: String| {
+        let builder = with_addresses(config, DeviceBuilder::new().name(name));
+        match &config.wintun_file {
+            Some(path) => builder.wintun_file(path.clone()),
+            None => builder,
+        }
+    };
+    match builder("ttun".into()).build_sync() {
         Ok(device) => Ok((device, false)),
-        Err(_) => Ok((
-            with_addresses(config, DeviceBuilder::new().name(format!("ttun{}", std::process::id()))).build_sync()?,
-            false,
-        )),
+        Err(_) => Ok((builder(format!("ttun{}", std::process::id())).build_sync()?, false)),
     }
 }
 

@@ -88,6 +88,9 @@ pub struct TunOptions {
     pub ipv4_prefix: u32,
     pub ipv6: String,
     pub ipv6_prefix: u32,
+    /// Windows: the path of wintun.dll (the win32 package ships it beside the addon); else the
+    /// DLL search path is used. Ignored elsewhere.
+    pub wintun_file: Option<String>,
 }
 
 fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
@@ -102,7 +105,14 @@ fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
     if options.ipv4_prefix > 32 || options.ipv6_prefix > 128 {
         return Err(error("EINVAL", "address prefix out of range"));
     }
-    Ok(DeviceConfig { mtu, ipv4, ipv4_prefix: options.ipv4_prefix as u8, ipv6, ipv6_prefix: options.ipv6_prefix as u8 })
+    Ok(DeviceConfig {
+        mtu,
+        ipv4,
+        ipv4_prefix: options.ipv4_prefix as u8,
+        ipv6,
+        ipv6_prefix: options.ipv6_prefix as u8,
+        wintun_file: options.wintun_file.clone(),
+    })
 }
 
 /// Creates the TUN device (name, MTU, addresses, up) and starts its reader thread. `onFatal`

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what scripts/build-platforms.sh needs to cross-build the addon for every target in
+# package.json's "napi.targets" on a Linux x64 machine, and what scripts/test-platforms.sh needs to
+# run the foreign builds. Idempotent. Linux, root (apt).
+#   Debian's rustc-web + rust-web-src (std for any target via -Zbuild-std; rustup here has only the
+#   host's std and cannot download others): installed by scripts/build-wasm.sh, which this runs first
+#   if they are missing.
+#   zig (PyPI package ziglang) and cargo-zigbuild (crates.io): link Linux glibc/musl and macOS.
+#   MinGW-w64 (Debian): compiles ring's C and links x86_64-pc-windows-gnu.
+#   For the tests: qemu-user, the arm64/armhf C and C++ runtimes (Node for those architectures is
+#   dynamically linked), wine64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZIGBUILD_VERSION=0.24.1
+ZIG_VERSION=0.17.1
+
+need_apt=()
+command -v x86_64-w64-mingw32-gcc >/dev/null || need_apt+=(gcc-mingw-w64-x86-64)
+if [ "${1:-}" != "--build-only" ]; then
+  command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+  [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || need_apt+=(libc6-arm64-cross libstdc++6-arm64-cross)
+  [ -e /usr/arm-linux-gnueabihf/lib/libstdc++.so.6 ] || need_apt+=(libc6-armhf-cross libstdc++6-armhf-cross)
+  command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
+  command -v file >/dev/null || need_apt+=(file)
+  command -v llvm-objdump-22 >/dev/null || need_apt+=(llvm-22)
+  command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup-cross: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+[ -x /usr/bin/rustc ] && /usr/bin/rustc --print target-list | grep -qx aarch64-apple-darwin \
+  && [ -d /usr/lib/rustlib/src/rust/library ] || bash scripts/build-wasm.sh
+python3 -m ziglang version >/dev/null 2>&1 || pip install --quiet "ziglang==$ZIG_VERSION"
+command -v cargo-zigbuild >/dev/null || cargo install --quiet --locked cargo-zigbuild --version "$ZIGBUILD_VERSION"
