@@ -2,8 +2,9 @@
 // (tun: false), over loopback TCP. The client sends ICMP echo requests through the tunnel, the
 // server answers them itself (a tiny userspace network stack), the client prints the round trips.
 //   node examples/userspace-echo.mjs [count]
-import { connect, createServer } from 'ttun';
+
 import { randomBytes } from 'node:crypto';
+import { connect, createServer } from 'ttun';
 
 const count = Number(process.argv[2] ?? 3);
 const psk = randomBytes(32).toString('base64');

@@ -12,13 +12,28 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const host = /^host: (.*)$/m.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1];
 const platform = parseTriple(host).platformArchABI;
 if (!existsSync(join(root, 'packages', platform, 'package.json'))) {
-  console.error(`build-native: no platform package at packages/${platform}; add ${host} to "napi.targets" in package.json and run \`npx napi create-npm-dirs --npm-dir packages\``);
+  console.error(
+    `build-native: no platform package at packages/${platform}; add ${host} to "napi.targets" in package.json and run \`npx napi create-npm-dirs --npm-dir packages\``,
+  );
   process.exit(1);
 }
 const release = !process.argv.includes('--debug');
 execFileSync(
   'npx',
-  ['napi', 'build', '--platform', ...(release ? ['--release'] : []), '--manifest-path', 'crates/ttun-napi/Cargo.toml',
-    '--package-json-path', 'package.json', '--output-dir', `packages/${platform}`, '--no-js', '--dts', 'ttun.d.ts'],
+  [
+    'napi',
+    'build',
+    '--platform',
+    ...(release ? ['--release'] : []),
+    '--manifest-path',
+    'crates/ttun-napi/Cargo.toml',
+    '--package-json-path',
+    'package.json',
+    '--output-dir',
+    `packages/${platform}`,
+    '--no-js',
+    '--dts',
+    'ttun.d.ts',
+  ],
   { cwd: root, stdio: 'inherit' },
 );

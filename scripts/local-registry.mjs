@@ -13,7 +13,9 @@ import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 
 const folder = resolve(process.argv[2] ?? 'build');
-const upstream = (process.env.npm_config_registry || execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()).replace(/\/$/, '');
+const upstream = (
+  process.env.npm_config_registry || execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()
+).replace(/\/$/, '');
 const local = new Map(); // name -> { manifest, file }
 for (const f of readdirSync(folder).filter((f) => f.endsWith('.tgz'))) {
   const file = join(folder, f);
@@ -31,11 +33,19 @@ const server = createServer(async (req, res) => {
       const data = readFileSync(own.file);
       const v = own.manifest.version;
       const packument = {
-        name, 'dist-tags': { latest: v },
-        versions: { [v]: { ...own.manifest, _id: `${name}@${v}`, dist: {
-          tarball: `${base}/${name}/-/${name}-${v}.tgz`,
-          integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
-          shasum: createHash('sha1').update(data).digest('hex') } } },
+        name,
+        'dist-tags': { latest: v },
+        versions: {
+          [v]: {
+            ...own.manifest,
+            _id: `${name}@${v}`,
+            dist: {
+              tarball: `${base}/${name}/-/${name}-${v}.tgz`,
+              integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+              shasum: createHash('sha1').update(data).digest('hex'),
+            },
+          },
+        },
       };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(packument));
     } else if (own && path.endsWith('.tgz')) {

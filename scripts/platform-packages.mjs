@@ -13,7 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const napi = (...args) => execFileSync('npx', ['napi', ...args, '--npm-dir', 'packages'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+const napi = (...args) =>
+  execFileSync('npx', ['napi', ...args, '--npm-dir', 'packages'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 napi('create-npm-dirs');
 napi('version');
 
@@ -21,10 +22,14 @@ const winJson = join(root, 'packages', 'win32-x64-gnu', 'package.json');
 const win = JSON.parse(readFileSync(winJson, 'utf8'));
 delete win.libc;
 win.files = [...new Set([...win.files, 'wintun.dll', 'wintun-LICENSE.txt'])];
-writeFileSync(winJson, JSON.stringify(win, null, 2) + '\n');
+writeFileSync(winJson, `${JSON.stringify(win, null, 2)}\n`);
 const winReadme = join(root, 'packages', 'win32-x64-gnu', 'README.md');
-writeFileSync(winReadme, readFileSync(winReadme, 'utf8').trimEnd() + `
+writeFileSync(
+  winReadme,
+  readFileSync(winReadme, 'utf8').trimEnd() +
+    `
 
 It also carries \`wintun.dll\` (Wintun 0.14.1 for amd64, by WireGuard LLC), which ttun uses to open its TUN
 device, under its own licence: \`wintun-LICENSE.txt\` (ttun's code is MIT).
-`);
+`,
+);

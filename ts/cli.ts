@@ -8,7 +8,17 @@ import yargs, { type Argv } from 'yargs';
 import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
 import { TtunError } from './errors.js';
 import { connect, createServer, type TtunClient, type TtunServer } from './index.js';
-import { LOG_FORMATS, type LogFormat, logClientEvents, logCounters, logServerEvents, logStatsEvery, logTun, type Logger, stderrLogger } from './log.js';
+import {
+  LOG_FORMATS,
+  type LogFormat,
+  type Logger,
+  logClientEvents,
+  logCounters,
+  logServerEvents,
+  logStatsEvery,
+  logTun,
+  stderrLogger,
+} from './log.js';
 import { dropPrivileges } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 
@@ -47,25 +57,60 @@ function die(message: string, code: number): never {
 }
 
 function commonOptions<T>(y: Argv<T>) {
-  return y
-    .option('psk-file', { type: 'string', describe: 'read the pre-shared key from this file (one trailing newline is ignored)', requiresArg: true })
-    .option('k', { alias: 'psk', type: 'string', describe: 'pre-shared key on the command line (visible in the process list; prefer --psk-file or TTUN_PSK)', requiresArg: true })
-    // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
-    .option('m', { alias: 'cipher', type: 'string', default: CIPHERS[0], describe: `AEAD cipher: ${CIPHERS.join(' or ')}`, requiresArg: true })
-    .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true })
-    .option('user', { type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', requiresArg: true })
-    .option('group', { type: 'string', describe: 'group for --user (default: the user\'s own group)', requiresArg: true })
-    .option('mptcp', { type: 'boolean', default: false, describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP' })
-    .option('log-format', { type: 'string', choices: LOG_FORMATS, default: 'text', describe: 'log lines as text or JSON', requiresArg: true })
-    .option('stats', { type: 'number', describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)', requiresArg: true })
-    .check((argv) => {
-      // yargs makes an array of an option given twice; say which, never the values (one may be the key).
-      const repeated = Object.keys(argv).filter((name) => name.length > 0 && name !== '_' && Array.isArray(argv[name]));
-      if (repeated.length > 0) throw new Error(`${flagName(repeated[0]!)} is given more than once`);
-      const stats = argv.stats as number | undefined;
-      if (stats !== undefined && !(Number.isFinite(stats) && stats > 0)) throw new Error('--stats takes a number of seconds above 0');
-      return true;
-    });
+  return (
+    y
+      .option('psk-file', {
+        type: 'string',
+        describe: 'read the pre-shared key from this file (one trailing newline is ignored)',
+        requiresArg: true,
+      })
+      .option('k', {
+        alias: 'psk',
+        type: 'string',
+        describe: 'pre-shared key on the command line (visible in the process list; prefer --psk-file or TTUN_PSK)',
+        requiresArg: true,
+      })
+      // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
+      .option('m', {
+        alias: 'cipher',
+        type: 'string',
+        default: CIPHERS[0],
+        describe: `AEAD cipher: ${CIPHERS.join(' or ')}`,
+        requiresArg: true,
+      })
+      .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true })
+      .option('user', {
+        type: 'string',
+        describe: 'after creating the TUN and binding the port, drop root and run as this user',
+        requiresArg: true,
+      })
+      .option('group', { type: 'string', describe: "group for --user (default: the user's own group)", requiresArg: true })
+      .option('mptcp', {
+        type: 'boolean',
+        default: false,
+        describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP',
+      })
+      .option('log-format', {
+        type: 'string',
+        choices: LOG_FORMATS,
+        default: 'text',
+        describe: 'log lines as text or JSON',
+        requiresArg: true,
+      })
+      .option('stats', {
+        type: 'number',
+        describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)',
+        requiresArg: true,
+      })
+      .check((argv) => {
+        // yargs makes an array of an option given twice; say which, never the values (one may be the key).
+        const repeated = Object.keys(argv).filter((name) => name.length > 0 && name !== '_' && Array.isArray(argv[name]));
+        if (repeated.length > 0) throw new Error(`${flagName(repeated[0]!)} is given more than once`);
+        const stats = argv.stats as number | undefined;
+        if (stats !== undefined && !(Number.isFinite(stats) && stats > 0)) throw new Error('--stats takes a number of seconds above 0');
+        return true;
+      })
+  );
 }
 
 /** How an option is spelled back to the user: the short name if it has one (-k, -s), else --long. */
@@ -141,7 +186,11 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
   if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
   for (const warning of key.warnings) log('warn', 'key', warning);
   if (early.closeInspector()) {
-    log('warn', 'debugger', 'a SIGUSR1 arrived before ttun could handle it and Node opened its debugger on 127.0.0.1:9229; it is closed now. Run ttun with node --disable-sigusr1 (Node 22.14 or later) to rule this out');
+    log(
+      'warn',
+      'debugger',
+      'a SIGUSR1 arrived before ttun could handle it and Node opened its debugger on 127.0.0.1:9229; it is closed now. Run ttun with node --disable-sigusr1 (Node 22.14 or later) to rule this out',
+    );
   }
 }
 
@@ -150,7 +199,10 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early
   early.takeSigusr1(() => logCounters(endpoint, log));
   if (args.user === undefined) return;
   dropPrivileges(args.user, args.group);
-  log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, { uid: process.getuid?.(), gid: process.getgid?.() });
+  log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, {
+    uid: process.getuid?.(),
+    gid: process.getgid?.(),
+  });
 }
 
 async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
@@ -190,10 +242,11 @@ function safeUsageMessage(message: string, argv: string[]): string {
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (!unknown) return message.split('\n')[0]!;
   const isFlag = (name: string) => argv.some((a) => new RegExp(`^--?${name.replace(/[^\w-]/g, '')}(=|$)`).test(a));
-  const flags = unknown[1]!.split(', ').filter(isFlag).map((name) => `--${name}`);
-  return flags.length > 0
-    ? `unknown option ${flags.join(', ')}`
-    : 'unexpected extra argument (quote a key that contains spaces)';
+  const flags = unknown[1]!
+    .split(', ')
+    .filter(isFlag)
+    .map((name) => `--${name}`);
+  return flags.length > 0 ? `unknown option ${flags.join(', ')}` : 'unexpected extra argument (quote a key that contains spaces)';
 }
 
 const COMMANDS = ['server', 'client', 'genpsk', 'completion'];
@@ -210,7 +263,13 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .usage('$0 <command> [options]\n\nPoint-to-point IP tunnel over one encrypted TCP connection (ttun v1 protocol).')
     .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126, listen for one peer', (y) =>
       commonOptions(y)
-        .option('l', { alias: 'listen', type: 'string', default: DEFAULT_LISTEN, describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT', requiresArg: true })
+        .option('l', {
+          alias: 'listen',
+          type: 'string',
+          default: DEFAULT_LISTEN,
+          describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT',
+          requiresArg: true,
+        })
         .example('sudo $0 server --psk-file /etc/ttun.key', 'listen on every address, port 20203')
         .example('sudo $0 server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400')
         .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up'),

@@ -6,12 +6,12 @@
  * The TUN and its addresses survive reconnects.
  */
 import { lookup } from 'node:dns/promises';
-import net from 'node:net';
 import type { Socket } from 'node:net';
+import net from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from './config.js';
 import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
-import { clientHandshake } from './handshake.js';
+import { clientHandshake, type HandshakeResult } from './handshake.js';
 import type { DataSession } from './session.js';
 
 export interface ClientOptions extends CommonOptions {
@@ -106,7 +106,7 @@ export class TtunClient extends Endpoint {
       return undefined;
     }
     const peer = describePeer(socket);
-    let result;
+    let result: HandshakeResult;
     try {
       result = await clientHandshake(socket, this.handshake);
     } catch (err) {

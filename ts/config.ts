@@ -51,7 +51,10 @@ export function parseMtu(value: unknown): number {
   if (value === undefined) return DEFAULT_MTU;
   const mtu = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
-    throw new TtunError(`MTU ${JSON.stringify(String(value))} is out of range: use a whole number from ${MIN_MTU} to ${MAX_MTU}`, 'EBADMTU');
+    throw new TtunError(
+      `MTU ${JSON.stringify(String(value))} is out of range: use a whole number from ${MIN_MTU} to ${MAX_MTU}`,
+      'EBADMTU',
+    );
   }
   return mtu;
 }
@@ -111,7 +114,10 @@ export function sourceOf(address: string | undefined): string {
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
   }
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }
 
 /** The eight 16-bit groups of an IPv6 address (zone dropped, embedded dotted IPv4 allowed). */

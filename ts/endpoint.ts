@@ -4,9 +4,18 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { type CipherName, HANDSHAKE_TIMEOUT_MS, parseBoolean, parseCipher, parseMtu, parsePsk, parseTimeoutMs, type Role } from './config.js';
-import type { HandshakeParams } from './handshake.js';
+import {
+  type CipherName,
+  HANDSHAKE_TIMEOUT_MS,
+  parseBoolean,
+  parseCipher,
+  parseMtu,
+  parsePsk,
+  parseTimeoutMs,
+  type Role,
+} from './config.js';
 import { TtunError } from './errors.js';
+import type { HandshakeParams } from './handshake.js';
 import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
 import { type PacketPath, TunPath, UserspacePath } from './paths.js';
 import { DataSession } from './session.js';
@@ -163,7 +172,7 @@ export abstract class Endpoint extends EventEmitter {
   /** Whether an established connection runs MPTCP (checked before the data path takes its fd). */
   protected negotiatedMptcp(socket: Socket): boolean {
     const fd = socketFd(socket);
-    return this.mptcp && fd !== undefined && this.native !== undefined && this.native.isMptcp(fd);
+    return this.mptcp && fd !== undefined && this.native?.isMptcp(fd) === true;
   }
 
   /**

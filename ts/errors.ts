@@ -3,7 +3,10 @@
  * without a stack trace; anything else is a bug and keeps its stack.
  */
 export class TtunError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
     this.name = 'TtunError';
   }
@@ -17,7 +20,10 @@ export class TtunError extends Error {
 export type RejectReason = 'timeout' | 'auth' | 'bad-frame' | 'closed' | 'busy' | 'attach';
 
 export class HandshakeError extends Error {
-  constructor(readonly reason: RejectReason, message: string) {
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
     super(message);
     this.name = 'HandshakeError';
   }

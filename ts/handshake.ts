@@ -72,7 +72,10 @@ export function clientHandshake(socket: Socket, params: HandshakeParams): Promis
 
 export function serverHandshake(socket: Socket, params: HandshakeParams): Promise<HandshakeResult> {
   const awaitingNonce = { closed: 'connection closed by peer before its nonce', awaiting: "the client's nonce" };
-  const awaitingMagic = { closed: 'connection closed by peer before its authentication frame', awaiting: "the client's authentication frame" };
+  const awaitingMagic = {
+    closed: 'connection closed by peer before its authentication frame',
+    awaiting: "the client's authentication frame",
+  };
   return runWithDeadline(socket, params.timeoutMs, awaitingNonce, async (reader, enter) => {
     const nonceMs = Math.min(params.nonceTimeoutMs ?? params.timeoutMs, params.timeoutMs);
     const clientNonce = await within(

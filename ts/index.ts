@@ -13,13 +13,13 @@
 import { type ClientOptions, TtunClient } from './client.js';
 import { type ServerOptions, TtunServer } from './server.js';
 
-export { TtunClient, type ClientOptions } from './client.js';
-export { TtunServer, type ServerOptions } from './server.js';
+export { type ClientOptions, TtunClient } from './client.js';
+export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
 export type { CommonOptions, EndpointStats } from './endpoint.js';
+export { HandshakeError, type RejectReason, TtunError } from './errors.js';
+export { type ServerOptions, TtunServer } from './server.js';
 export type { TunInfo } from './tun.js';
 export { openTun, TunDevice, type TunOptions } from './tun-device.js';
-export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
-export { TtunError, HandshakeError, type RejectReason } from './errors.js';
 
 /** Creates the TUN device (10.1.1.1/30, fc11::1/126) and listens. Resolves once both are up. */
 export function createServer(options: ServerOptions): Promise<TtunServer> {

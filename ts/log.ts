@@ -11,9 +11,7 @@ export type LogLevel = 'info' | 'warn' | 'error';
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-export interface Logger {
-  (level: LogLevel, event: string, message: string, fields?: Record<string, unknown>): void;
-}
+export type Logger = (level: LogLevel, event: string, message: string, fields?: Record<string, unknown>) => void;
 
 export function stderrLogger(role: string, format: LogFormat = 'text'): Logger {
   return (level, event, message, fields) => {
@@ -56,6 +54,7 @@ function rateLimited(log: Logger): Logger {
   let windowStart = 0;
   let passed = 0;
   let held = 0;
+  // biome-ignore lint/correctness/noUnusedVariables: read by the ??= below (a false positive)
   let timer: NodeJS.Timeout | undefined;
   return (level, event, message, fields) => {
     const now = Date.now();
@@ -95,7 +94,11 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
   const rejections = rateLimited(log);
   server.on('connection', (peer: string) => connections('info', 'connected', `peer ${peer} connected`, { peer }));
   server.on('up', (peer: string, { mptcp }: { mptcp: boolean }) =>
-    log('info', 'up', `peer ${peer} authenticated, session up (${server.cipher}, ${transport(mptcp, server.mptcp)})`, { peer, cipher: server.cipher, mptcp }),
+    log('info', 'up', `peer ${peer} authenticated, session up (${server.cipher}, ${transport(mptcp, server.mptcp)})`, {
+      peer,
+      cipher: server.cipher,
+      mptcp,
+    }),
   );
   server.on('rejected', (peer: string, reason: string, message: string) =>
     rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason }),
@@ -110,11 +113,13 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
 export function logClientEvents(client: TtunClient, log: Logger): void {
   client.on('connecting', (server: string) => log('info', 'connecting', `connecting to ${server}`, { server }));
   client.on('up', (peer: string, { mptcp }: { mptcp: boolean }) =>
-    log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher}, ${transport(mptcp, client.mptcp)})`, { peer, cipher: client.cipher, mptcp }),
+    log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher}, ${transport(mptcp, client.mptcp)})`, {
+      peer,
+      cipher: client.cipher,
+      mptcp,
+    }),
   );
-  client.on('failed', (reason: string, message: string) =>
-    log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason }),
-  );
+  client.on('failed', (reason: string, message: string) => log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason }));
   client.on('down', (peer: string, reason: string) => log('info', 'down', `disconnected from ${peer}: ${reason}`, { peer, reason }));
   client.on('reconnecting', (delayMs: number) =>
     log('info', 'reconnecting', delayMs === 0 ? 'reconnecting now' : `reconnecting in ${Math.round(delayMs / 100) / 10} s`, { delayMs }),
@@ -168,6 +173,8 @@ export function logCounters(endpoint: Endpoint, log: Logger): void {
     heapTotalMB: megabytes(memory.heapTotal),
     externalMB: megabytes(memory.external),
   };
-  const text = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ');
+  const text = Object.entries(fields)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   log('info', 'counters', `counters: ${text}`, fields);
 }

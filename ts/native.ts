@@ -55,7 +55,14 @@ export interface NativeTunDevice {
    * opened packets to the TUN. Node must have stopped reading the socket. onEnd gets one reason
    * when a Rust thread ends the session (closed by peer, connection error, bad frame).
    */
-  attachSocket(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (reason: string) => void): NativeTunSession;
+  attachSocket(
+    cipher: CipherName,
+    sessionKey: Buffer,
+    sendDirection: Direction,
+    fd: number,
+    leftover: Buffer,
+    onEnd: (reason: string) => void,
+  ): NativeTunSession;
   /** Like attachSocket, but each batch of sealed frames is handed to onBatch for JS to write; pause()/resume() carry backpressure. */
   attachCallback(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void): NativeTunSession;
   /**
@@ -153,8 +160,14 @@ const PLATFORMS: Record<string, string | ((musl: boolean) => string)> = {
 
 /** The platforms with a package (napi.targets in package.json; test/unit/platforms.test.ts keeps them in step). */
 export const SHIPPED = new Set([
-  'linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'linux-arm-gnueabihf',
-  'darwin-x64', 'darwin-arm64', 'win32-x64-gnu',
+  'linux-x64-gnu',
+  'linux-arm64-gnu',
+  'linux-x64-musl',
+  'linux-arm64-musl',
+  'linux-arm-gnueabihf',
+  'darwin-x64',
+  'darwin-arm64',
+  'win32-x64-gnu',
 ]);
 
 /** The napi-rs platform name of this machine (linux-x64-gnu, darwin-arm64, win32-x64-gnu, ...). */
@@ -246,7 +259,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     }
   }
   cached = null;
-  cachedError = `no native addon for ${triple}` + (errors.length ? ` (${errors.join('; ')})` : '');
+  cachedError = `no native addon for ${triple}${errors.length ? ` (${errors.join('; ')})` : ''}`;
   return undefined;
 }
 

@@ -75,7 +75,7 @@ export class TunPath implements PacketPath {
   /** The fallback: Node reads and writes the socket, batches cross the event loop. */
   private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (reason: string) => void): Link {
     let waitingForDrain = false;
-    let session: NativeTunSession | undefined = undefined;
+    let session: NativeTunSession | undefined;
     const send = (wire: Buffer) => {
       if (!socket.write(wire) && !waitingForDrain) {
         waitingForDrain = true;
@@ -130,8 +130,15 @@ export class UserspacePath implements PacketPath {
   private closed = false;
   private reading = false;
   private readonly counters: NativeStats = {
-    txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0,
-    txDroppedNoSession: 0, txDroppedTooBig: 0, txDroppedUnreadable: 0, rxDroppedNotIp: 0, rxDroppedTunWrite: 0,
+    txPackets: 0,
+    txBytes: 0,
+    rxPackets: 0,
+    rxBytes: 0,
+    txDroppedNoSession: 0,
+    txDroppedTooBig: 0,
+    txDroppedUnreadable: 0,
+    rxDroppedNotIp: 0,
+    rxDroppedTunWrite: 0,
   };
 
   constructor(private readonly core: Core) {}

@@ -28,7 +28,10 @@ function primaryGroupOf(user: string): number {
   } catch {
     /* handled below */
   }
-  const entry = passwd.split('\n').map((line) => line.split(':')).find((f) => f[0] === user || f[2] === user);
+  const entry = passwd
+    .split('\n')
+    .map((line) => line.split(':'))
+    .find((f) => f[0] === user || f[2] === user);
   if (!entry) throw new TtunError(`unknown user ${user}: give --group as well, or create the user`, 'EPRIV');
   return Number(entry[3]);
 }

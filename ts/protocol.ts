@@ -13,7 +13,7 @@ export const MAGIC_FRAME_BODY_LEN = MAGIC.length + TAG_LEN;
 export const MAX_PLAINTEXT_LEN = 0xffff - TAG_LEN;
 
 /** Frame nonce direction byte: client→server frames use 0, server→client frames use 1. */
-export const enum Direction {
+export enum Direction {
   ClientToServer = 0,
   ServerToClient = 1,
 }

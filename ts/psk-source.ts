@@ -22,7 +22,9 @@ export function resolvePsk(options: { flag?: string; file?: string; env?: string
   let psk: string | Buffer;
   if (options.flag !== undefined) {
     psk = options.flag;
-    warnings.push('-k puts the key in the process list, visible to every local user until ttun hides it, and for the whole run in the command line of whatever started ttun (sudo, a shell script); prefer --psk-file or TTUN_PSK');
+    warnings.push(
+      '-k puts the key in the process list, visible to every local user until ttun hides it, and for the whole run in the command line of whatever started ttun (sudo, a shell script); prefer --psk-file or TTUN_PSK',
+    );
     warnIfMangled(psk, '-k', warnings);
   } else if (options.file !== undefined) {
     psk = readPskFile(options.file, warnings);
@@ -47,7 +49,9 @@ export function resolvePsk(options: { flag?: string; file?: string; env?: string
  */
 function warnIfMangled(psk: string, where: string, warnings: string[]): void {
   if (psk.includes('\uFFFD')) {
-    warnings.push(`the key from ${where} is not valid UTF-8 (Node replaced some of its bytes with U+FFFD), so it is not the key v1 would use: put the key's bytes in a file and give --psk-file`);
+    warnings.push(
+      `the key from ${where} is not valid UTF-8 (Node replaced some of its bytes with U+FFFD), so it is not the key v1 would use: put the key's bytes in a file and give --psk-file`,
+    );
   }
 }
 
@@ -59,7 +63,14 @@ function readPskFile(path: string, warnings: string[]): Buffer {
     if ((statSync(path).mode & 0o077) !== 0) warnings.push(`key file ${path} is readable by other users: chmod 600 it`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? 'unreadable');
     throw new TtunError(`cannot read the key file ${path}: ${why}`, 'EPSKFILE');
   }
   // One trailing newline is the file's, not the key's (echo, editors); anything else is kept.

@@ -9,8 +9,8 @@
  * bound evicts an older handshake, chosen so that a source can only push out its own.
  */
 import { lookup } from 'node:dns/promises';
-import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import net from 'node:net';
 import {
   DEFAULT_LISTEN,
   formatHostPort,
@@ -238,7 +238,10 @@ export class TtunServer extends Endpoint {
   private addPending(socket: Socket, source: string): void {
     this.pending.set(socket, { socket, source });
     let set = this.pendingBySource.get(source);
-    if (set === undefined) this.pendingBySource.set(source, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      this.pendingBySource.set(source, set);
+    }
     set.add(socket);
   }
 

@@ -43,6 +43,10 @@ export function stopReading(socket: Socket): Buffer | undefined {
   handle.reading = false;
   if (handle.readStop() !== 0) return undefined;
   const buffered: Buffer[] = [];
-  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) buffered.push(chunk);
+  let chunk = socket.read() as Buffer | null;
+  while (chunk !== null) {
+    buffered.push(chunk);
+    chunk = socket.read() as Buffer | null;
+  }
   return Buffer.concat(buffered);
 }

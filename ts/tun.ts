@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Role, TUNNEL_ADDRESSES } from './config.js';
 import { TtunError } from './errors.js';
-import { type NativeBinding, nativeLibraryDir, type NativeTunDevice } from './native.js';
+import { type NativeBinding, type NativeTunDevice, nativeLibraryDir } from './native.js';
 
 export interface TunInfo {
   name: string;
@@ -13,14 +13,23 @@ export interface TunInfo {
   ipv6: string;
 }
 
-export function openTun(native: NativeBinding, role: Role, mtu: number, onFatal: (message: string) => void): { device: NativeTunDevice; info: TunInfo } {
+export function openTun(
+  native: NativeBinding,
+  role: Role,
+  mtu: number,
+  onFatal: (message: string) => void,
+): { device: NativeTunDevice; info: TunInfo } {
   const a = TUNNEL_ADDRESSES[role];
   let device: NativeTunDevice;
   // Windows: the win32 platform package ships wintun.dll beside the addon.
   const dir = nativeLibraryDir();
-  const wintun = process.platform === 'win32' && dir !== undefined && existsSync(join(dir, 'wintun.dll')) ? join(dir, 'wintun.dll') : undefined;
+  const wintun =
+    process.platform === 'win32' && dir !== undefined && existsSync(join(dir, 'wintun.dll')) ? join(dir, 'wintun.dll') : undefined;
   try {
-    device = native.createTun({ mtu, ipv4: a.ipv4, ipv4Prefix: a.ipv4Prefix, ipv6: a.ipv6, ipv6Prefix: a.ipv6Prefix, wintunFile: wintun }, onFatal);
+    device = native.createTun(
+      { mtu, ipv4: a.ipv4, ipv4Prefix: a.ipv4Prefix, ipv6: a.ipv6, ipv6Prefix: a.ipv6Prefix, wintunFile: wintun },
+      onFatal,
+    );
   } catch (err) {
     const { code, message } = err as { code?: string; message: string };
     if (code === 'EPERM') throw new TtunError('cannot create a TUN device: permission denied (run as root or with CAP_NET_ADMIN)', 'EPERM');

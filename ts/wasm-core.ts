@@ -53,7 +53,7 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
       });
       return body(ptrs, memory);
     } finally {
-      ptrs.forEach((ptr, i) => w.ttun_free(ptr, sizes[i]!));
+      for (const [i, ptr] of ptrs.entries()) w.ttun_free(ptr, sizes[i]!);
     }
   }
 
@@ -86,7 +86,12 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
 
   class FrameSealer implements NativeFrameSealer {
     private counter: number;
-    constructor(private readonly cipher: CipherName, private readonly key: Buffer, private readonly direction: Direction, firstCounter: number) {
+    constructor(
+      private readonly cipher: CipherName,
+      private readonly key: Buffer,
+      private readonly direction: Direction,
+      firstCounter: number,
+    ) {
       this.counter = firstCounter;
     }
     seal(packets: Buffer[]): Buffer {
@@ -99,7 +104,12 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
     private pending = Buffer.alloc(0);
     private counter: number;
     private failed: Error | undefined;
-    constructor(private readonly cipher: CipherName, private readonly key: Buffer, private readonly direction: Direction, firstCounter: number) {
+    constructor(
+      private readonly cipher: CipherName,
+      private readonly key: Buffer,
+      private readonly direction: Direction,
+      firstCounter: number,
+    ) {
       this.counter = firstCounter;
     }
     receive(chunk: Buffer): Buffer[] {
@@ -108,17 +118,22 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
       const packets: Buffer[] = [];
       while (data.length >= 2) {
         const length = data.readUInt16BE(0);
-        if (length < TAG_LEN) throw (this.failed = new BadFrameError(`bad frame: length ${length} is below the 16-byte tag`));
+        if (length < TAG_LEN) throw this.fail(new BadFrameError(`bad frame: length ${length} is below the 16-byte tag`));
         if (data.length < 2 + length) break;
         const plaintext = openFrame(this.cipher, this.key, this.direction, this.counter, data.subarray(2, 2 + length));
-        if (plaintext === null) throw (this.failed = new BadFrameError('frame failed authentication (wrong PSK or cipher, or tampered)'));
+        if (plaintext === null) throw this.fail(new BadFrameError('frame failed authentication (wrong PSK or cipher, or tampered)'));
         this.counter += 1;
         packets.push(plaintext);
         data = data.subarray(2 + length);
       }
       this.pending = Buffer.from(data);
-      if (this.pending.length > 2 + MAX_BODY) throw (this.failed = new BadFrameError('bad frame: longer than a frame can be'));
+      if (this.pending.length > 2 + MAX_BODY) throw this.fail(new BadFrameError('bad frame: longer than a frame can be'));
       return packets;
+    }
+    /** A bad frame ends the stream for good: every later call throws the same error. */
+    private fail(error: Error): Error {
+      this.failed = error;
+      return error;
     }
   }
 

@@ -1,22 +1,31 @@
 // Bad input to the real CLI: one clear line on stderr, non-zero exit, no stack trace, no key.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { test } from 'node:test';
 import { Lab, ROOT, run, TTUN } from './harness.js';
 
 const SECRET = 'super secret key 123';
 
 async function ttun(args: string[], prefix: string[] = []) {
-  const result = await run(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), TTUN, ...args]);
+  const result = await run(prefix[0] ?? process.execPath, [
+    ...prefix.slice(1),
+    ...(prefix.length ? [process.execPath] : []),
+    TTUN,
+    ...args,
+  ]);
   return { ...result, lines: result.stderr.trim().split('\n') };
 }
 
 const EXIT_USAGE = 2;
 const EXIT_RUNTIME = 1;
 
-function assertOneLineError(result: { code: number | null; stderr: string; stdout: string; lines: string[] }, pattern: RegExp, code = EXIT_USAGE) {
+function assertOneLineError(
+  result: { code: number | null; stderr: string; stdout: string; lines: string[] },
+  pattern: RegExp,
+  code = EXIT_USAGE,
+) {
   assert.equal(result.code, code, `exit code for: ${result.stderr}`);
   assert.equal(result.lines.length, 1, `expected one line, got:\n${result.stderr}`);
   assert.match(result.lines[0]!, pattern);
@@ -24,22 +33,41 @@ function assertOneLineError(result: { code: number | null; stderr: string; stdou
   assert.ok(!result.stderr.includes(SECRET) && !result.stdout.includes(SECRET), 'the key is never echoed');
 }
 
-test('usage errors: one line, exit 2 (1 for what is not the command line\'s fault), key never echoed', { timeout: 60_000 }, async () => {
+test("usage errors: one line, exit 2 (1 for what is not the command line's fault), key never echoed", { timeout: 60_000 }, async () => {
   assertOneLineError(await ttun(['server']), /^ttun: a pre-shared key is required: give --psk-file PATH, TTUN_PSK, or -k KEY$/);
   assertOneLineError(await ttun(['client', '-s', 'h:1']), /^ttun: a pre-shared key is required/);
-  assertOneLineError(await ttun(['server', '--psk-file', '/nonexistent/key']), /^ttun: cannot read the key file \/nonexistent\/key: no such file$/, EXIT_RUNTIME);
+  assertOneLineError(
+    await ttun(['server', '--psk-file', '/nonexistent/key']),
+    /^ttun: cannot read the key file \/nonexistent\/key: no such file$/,
+    EXIT_RUNTIME,
+  );
   // A repeated option is a usage error that names the option, never its values (one may be the key).
   assertOneLineError(await ttun(['server', '-k', SECRET, '-k', SECRET]), /^ttun: -k is given more than once \(see ttun --help\)$/);
   assertOneLineError(await ttun(['server', '--psk', SECRET, '-k=other']), /^ttun: -k is given more than once/);
-  assertOneLineError(await ttun(['server', '--psk-file', '/etc/hostname', '--psk-file', '/etc/hosts']), /^ttun: --psk-file is given more than once/);
+  assertOneLineError(
+    await ttun(['server', '--psk-file', '/etc/hostname', '--psk-file', '/etc/hosts']),
+    /^ttun: --psk-file is given more than once/,
+  );
   assertOneLineError(await ttun(['client', '-k', SECRET, '-s', 'a:1', '--server', 'b:2']), /^ttun: -s is given more than once/);
-  assertOneLineError(await ttun(['server', '-k', SECRET, '--psk-file', '/etc/hostname']), /^ttun: give the key one way only: -k or --psk-file$/);
+  assertOneLineError(
+    await ttun(['server', '-k', SECRET, '--psk-file', '/etc/hostname']),
+    /^ttun: give the key one way only: -k or --psk-file$/,
+  );
   assertOneLineError(await ttun(['client', '-k', SECRET]), /^ttun: the server address is required: give -s HOST:PORT$/);
   assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '']), /^ttun: the server address is required/);
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-m', 'rot13']), /^ttun: unknown cipher "rot13": use chacha20-poly1305 or aes-256-gcm$/);
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '1000']), /^ttun: MTU "1000" is out of range: use a whole number from 1280 to 65519$/);
+  assertOneLineError(
+    await ttun(['server', '-k', SECRET, '-m', 'rot13']),
+    /^ttun: unknown cipher "rot13": use chacha20-poly1305 or aes-256-gcm$/,
+  );
+  assertOneLineError(
+    await ttun(['server', '-k', SECRET, '-mtu', '1000']),
+    /^ttun: MTU "1000" is out of range: use a whole number from 1280 to 65519$/,
+  );
   assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '65520']), /MTU "65520" is out of range/);
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-l', 'nowhere:port']), /^ttun: bad listen address "nowhere:port": the port must be 0\.\.65535$/);
+  assertOneLineError(
+    await ttun(['server', '-k', SECRET, '-l', 'nowhere:port']),
+    /^ttun: bad listen address "nowhere:port": the port must be 0\.\.65535$/,
+  );
   assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '[zz]:1']), /^ttun: bad server address "\[zz\]:1"/);
   assertOneLineError(await ttun(['client', '-k', 'super', 'secret', 'key', '123', '-s', 'h:1']), /unexpected extra argument/);
   assertOneLineError(await ttun(['frobnicate']), /unknown command "frobnicate"/);
@@ -97,7 +125,20 @@ test('port in use and no permission for a TUN: one clear line each', { timeout: 
   assert.ok(!(await lab.links(lab.server)).includes('ttun1'), 'the TUN made before the failed listen is removed');
 
   // Root without CAP_NET_ADMIN cannot create a TUN device.
-  const noCap = await lab.exec(lab.server, ['setpriv', '--bounding-set', '-net_admin', '--inh-caps', '-net_admin', process.execPath, TTUN, 'server', '-k', SECRET, '-l', ':20210']);
+  const noCap = await lab.exec(lab.server, [
+    'setpriv',
+    '--bounding-set',
+    '-net_admin',
+    '--inh-caps',
+    '-net_admin',
+    process.execPath,
+    TTUN,
+    'server',
+    '-k',
+    SECRET,
+    '-l',
+    ':20210',
+  ]);
   assert.equal(noCap.code, 1, noCap.stderr);
   assert.equal(noCap.stderr.trim().split('\n').length, 1, noCap.stderr);
   assert.match(noCap.stderr, /^ttun: cannot create a TUN device: permission denied \(run as root or with CAP_NET_ADMIN\)$/m);
@@ -112,7 +153,9 @@ test('genpsk prints a fresh 32-byte base64 key each time', async () => {
   assert.notEqual(a.stdout, b.stdout);
 });
 
-test('the key from --psk-file or TTUN_PSK works like -k; -k warns and is hidden from the process list; short keys warn', { timeout: 90_000 }, async (t) => {
+test('the key from --psk-file or TTUN_PSK works like -k; -k warns and is hidden from the process list; short keys warn', {
+  timeout: 90_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const dir = mkdtempSync(join(tmpdir(), 'ttun-key-'));
@@ -230,7 +273,9 @@ function execArgv(value: string): string[] {
   return words;
 }
 
-test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMIN only; their own ExecStart runs a tunnel that way', { timeout: 90_000 }, async (t) => {
+test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMIN only; their own ExecStart runs a tunnel that way', {
+  timeout: 90_000,
+}, async (t) => {
   const units = join(ROOT, 'contrib', 'systemd');
   const files = ['server', 'client'].map((role) => join(units, `ttun-${role}.service`));
   const verify = await run('systemd-analyze', ['verify', ...files]);
@@ -253,7 +298,13 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
     assert.doesNotMatch(one('ExecStart'), / -k /, 'the key never goes on a command line');
     const security = await run('systemd-analyze', ['security', '--offline=true', files[i]!]);
     const exposure = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout)?.[1]);
-    assert.ok(exposure <= 2.5, `systemd-analyze security: ${exposure}\n${security.stdout.split('\n').filter((l) => l.startsWith('✗')).join('\n')}`);
+    assert.ok(
+      exposure <= 2.5,
+      `systemd-analyze security: ${exposure}\n${security.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('✗'))
+        .join('\n')}`,
+    );
   }
 
   // No systemd as PID 1 here, so the units' privilege model is rebuilt with setpriv around each
@@ -279,10 +330,23 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
   const tunNode = join(dir, 'tun');
   assert.equal((await run('mknod', ['-m', '666', tunNode, 'c', '10', '200'])).code, 0);
   const asUnit = (i: number, extraEnv: string[]) => [
-    'sh', '-c', 'mount --bind "$0" /dev/net/tun && exec "$@"', tunNode,
-    'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups',
-    '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--bounding-set=-all,+net_admin', '--no-new-privs',
-    'env', '-i', `PATH=${bin}:${dirname(process.execPath)}:/usr/bin:/bin`, `CREDENTIALS_DIRECTORY=${credentials}`, ...extraEnv,
+    'sh',
+    '-c',
+    'mount --bind "$0" /dev/net/tun && exec "$@"',
+    tunNode,
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    '--clear-groups',
+    '--inh-caps=-all,+net_admin',
+    '--ambient-caps=-all,+net_admin',
+    '--bounding-set=-all,+net_admin',
+    '--no-new-privs',
+    'env',
+    '-i',
+    `PATH=${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
+    `CREDENTIALS_DIRECTORY=${credentials}`,
+    ...extraEnv,
     ...execArgv(settings[i]!.get('ExecStart')![0]!),
   ];
   const lab = await Lab.create();
@@ -298,7 +362,8 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
     assert.match(status, /^Name:\s+node$/m, 'the pid is node itself (every step execs)');
     assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
     assert.match(status, /^Groups:\s*$/m);
-    for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd']) assert.match(status, new RegExp(`^${set}:\\s+0000000000001000$`, 'm'), `${set}: CAP_NET_ADMIN (bit 12) only`);
+    for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd'])
+      assert.match(status, new RegExp(`^${set}:\\s+0000000000001000$`, 'm'), `${set}: CAP_NET_ADMIN (bit 12) only`);
     assert.match(status, /^NoNewPrivs:\s+1$/m);
     assert.ok(!proc.output.includes(SECRET) && !proc.output.includes('WARN'), proc.output);
   }

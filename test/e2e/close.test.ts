@@ -18,6 +18,9 @@ for (const datapath of ['native', 'js']) {
     // Nothing left running may hold the event loop: the script ends on its own.
     const exit = await Promise.race([script.exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
     assert.deepEqual(exit, { code: 0, signal: null }, script.output);
-    assert.deepEqual((await lab.links(ns)).filter((l) => l.startsWith('ttun')), []);
+    assert.deepEqual(
+      (await lab.links(ns)).filter((l) => l.startsWith('ttun')),
+      [],
+    );
   });
 }

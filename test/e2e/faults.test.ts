@@ -11,7 +11,9 @@ function tunnel(lab: Lab) {
   return lab.tunnel(PSK);
 }
 
-test('dead peer: a black-holed path is noticed by both ends within 60 s; the client reconnects once it is back', { timeout: 180_000 }, async (t) => {
+test('dead peer: a black-holed path is noticed by both ends within 60 s; the client reconnects once it is back', {
+  timeout: 180_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const { server, client } = await tunnel(lab);
@@ -36,7 +38,9 @@ test('dead peer: a black-holed path is noticed by both ends within 60 s; the cli
   await pings;
 });
 
-test('server SIGKILLed and restarted, client SIGKILLed and restarted, veth down and up: traffic resumes each time', { timeout: 120_000 }, async (t) => {
+test('server SIGKILLed and restarted, client SIGKILLed and restarted, veth down and up: traffic resumes each time', {
+  timeout: 120_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const ns = lab.clients[0]!;

@@ -27,7 +27,13 @@ function parse(line: string): LogEvent | undefined {
 }
 
 /** The first JSON log event (at or after line `from`) that is `event` and passes `match`. */
-async function waitForEvent(proc: NsProcess, event: string, match: (e: LogEvent) => boolean = () => true, timeoutMs = 15_000, from = 0): Promise<LogEvent> {
+async function waitForEvent(
+  proc: NsProcess,
+  event: string,
+  match: (e: LogEvent) => boolean = () => true,
+  timeoutMs = 15_000,
+  from = 0,
+): Promise<LogEvent> {
   // waitForLine only calls .test(); this one matches parsed events, and names itself in its error.
   const pattern = {
     test: (l: string) => {
@@ -53,7 +59,9 @@ const alive = (proc: NsProcess) => {
   }
 };
 
-test('a steady flood of silent connections from one address: a client on a 40 ms path still gets in, the live session loses no ping', { timeout: 150_000 }, async (t) => {
+test('a steady flood of silent connections from one address: a client on a 40 ms path still gets in, the live session loses no ping', {
+  timeout: 150_000,
+}, async (t) => {
   const lab = await Lab.create(3);
   t.after(() => lab.destroy());
   // The live session: clients[0], up before the flood.
@@ -96,13 +104,18 @@ test('a steady flood of silent connections from one address: a client on a 40 ms
   // The flood's evictions say whose they were; none of them is another source's handshake.
   const evictions = events(server, 'rejected').filter((e) => e.reason === 'busy');
   assert.ok(evictions.length > 0);
-  assert.ok(evictions.every((e) => String(e.peer).startsWith('10.200.1.2:')), JSON.stringify(evictions.filter((e) => !String(e.peer).startsWith('10.200.1.2:'))));
+  assert.ok(
+    evictions.every((e) => String(e.peer).startsWith('10.200.1.2:')),
+    JSON.stringify(evictions.filter((e) => !String(e.peer).startsWith('10.200.1.2:'))),
+  );
   assert.ok(alive(server), 'the server is still running');
 });
 
 /** The descriptor numbers a process has open. */
 function openFds(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
+  return readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** The lowest descriptor number not in use, at or above `from`. */
@@ -118,7 +131,9 @@ async function prlimitNofile(pid: number, n: number): Promise<void> {
   assert.equal(result.code, 0, result.stderr);
 }
 
-test('out of file descriptors: an authenticated connection that cannot be attached is rejected, a flood is survived, a client gets in after', { timeout: 150_000 }, async (t) => {
+test('out of file descriptors: an authenticated connection that cannot be attached is rejected, a flood is survived, a client gets in after', {
+  timeout: 150_000,
+}, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', PSK, ...JSON_LOGS]);
@@ -159,7 +174,9 @@ test('out of file descriptors: an authenticated connection that cannot be attach
   assert.ok(!exited && events(server, 'fatal').length === 0, server.output);
 });
 
-test('a client out of file descriptors: the failed attach is logged, the client keeps retrying and gets in once it has room', { timeout: 120_000 }, async (t) => {
+test('a client out of file descriptors: the failed attach is logged, the client keeps retrying and gets in once it has room', {
+  timeout: 120_000,
+}, async (t) => {
   const lab = await Lab.create(1);
   t.after(() => lab.destroy());
   // The client first, with no server yet: it is connecting and retrying, and its descriptors are settled.

@@ -108,7 +108,14 @@ export class NsProcess {
     const seen = this.lines.slice(from).find((l) => pattern.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const waiter = { pattern, from, resolve: (line: string) => { clearTimeout(timer); resolve(line); } };
+      const waiter = {
+        pattern,
+        from,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output so far:\n${this.output}`));
@@ -228,7 +235,10 @@ export class Lab {
 
   async links(ns: string): Promise<string[]> {
     const out = await must('ip', ['-n', ns, '-o', 'link', 'show']);
-    return out.split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(': ')[1]!.split('@')[0]!);
   }
 
   async destroy(): Promise<void> {
@@ -237,7 +247,11 @@ export class Lab {
     for (const ns of [this.server, ...this.clients]) {
       const pids = await run('ip', ['netns', 'pids', ns]);
       for (const pid of pids.stdout.split('\n').filter(Boolean)) {
-        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
       await run('ip', ['netns', 'del', ns]);
     }

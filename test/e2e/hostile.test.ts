@@ -47,7 +47,9 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]) / 1024;
 }
 
-test('silence, garbage, a silent nonce, a stalled length, L < 16: each rejected with its reason, live session untouched', { timeout: 120_000 }, async (t) => {
+test('silence, garbage, a silent nonce, a stalled length, L < 16: each rejected with its reason, live session untouched', {
+  timeout: 120_000,
+}, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
   const { server, client } = await liveSession(lab);
@@ -77,7 +79,9 @@ test('silence, garbage, a silent nonce, a stalled length, L < 16: each rejected 
   assert.ok(!client.output.includes('disconnected'), client.output);
 });
 
-test('a flood of 500 connections: no ping lost, pending handshakes bounded, memory small, a correct client gets in right after', { timeout: 120_000 }, async (t) => {
+test('a flood of 500 connections: no ping lost, pending handshakes bounded, memory small, a correct client gets in right after', {
+  timeout: 120_000,
+}, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
   const { server } = await liveSession(lab);
@@ -115,7 +119,9 @@ async function stopLiveClient(server: NsProcess, client: NsProcess): Promise<voi
   await server.waitForLine(/peer 10\.200\.0\.2:\d+ disconnected/);
 }
 
-test('an authenticated peer sending a tampered frame is cut off; the server goes on and a real client gets in', { timeout: 90_000 }, async (t) => {
+test('an authenticated peer sending a tampered frame is cut off; the server goes on and a real client gets in', {
+  timeout: 90_000,
+}, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
   const { server, client } = await liveSession(lab);
@@ -131,7 +137,9 @@ test('an authenticated peer sending a tampered frame is cut off; the server goes
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
 });
 
-test('an authenticated peer sending frames that are not IP packets: dropped, counted, logged; the session stays up', { timeout: 90_000 }, async (t) => {
+test('an authenticated peer sending frames that are not IP packets: dropped, counted, logged; the session stays up', {
+  timeout: 90_000,
+}, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
   const { server, client } = await liveSession(lab);
@@ -142,7 +150,16 @@ test('an authenticated peer sending frames that are not IP packets: dropped, cou
   // Drops are reported per interval: the three may be split over two reports.
   let dropped = 0;
   const drops = /dropped (\d+) frames from the peer that are not IP packets/;
-  await server.waitForLine({ test: (l: string) => { const m = drops.exec(l); if (m) dropped += Number(m[1]); return dropped >= 3; } } as RegExp, 15_000);
+  await server.waitForLine(
+    {
+      test: (l: string) => {
+        const m = drops.exec(l);
+        if (m) dropped += Number(m[1]);
+        return dropped >= 3;
+      },
+    } as RegExp,
+    15_000,
+  );
   assert.equal(dropped, 3);
   // Junk packets do not end the session: it is still established, and was never ended.
   const established = await lab.exec(lab.server, ['ss', '-Htn', 'state', 'established', `( sport = :20203 and dport = :${port} )`]);

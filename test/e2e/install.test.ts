@@ -10,8 +10,14 @@ import { Lab, ROOT, run } from './harness.js';
 test('npm install -g of the packed tarballs puts a working ttun on PATH', { timeout: 300_000 }, async (t) => {
   const pack = await run('bash', [join(ROOT, 'build.sh'), '--pack'], { timeoutMs: 120_000 });
   assert.equal(pack.code, 0, pack.stderr);
-  const install = /install with: npm install -g (.*)$/m.exec(pack.stderr)![1]!.split(' ').map((p) => join(ROOT, p));
-  assert.ok(install.some((p) => /ttun-linux-x64-gnu-[\d.]+\.tgz$/.test(p)) && install.some((p) => /\/ttun-[\d.]+\.tgz$/.test(p)), install.join(' '));
+  const install = /install with: npm install -g (.*)$/m
+    .exec(pack.stderr)![1]!
+    .split(' ')
+    .map((p) => join(ROOT, p));
+  assert.ok(
+    install.some((p) => /ttun-linux-x64-gnu-[\d.]+\.tgz$/.test(p)) && install.some((p) => /\/ttun-[\d.]+\.tgz$/.test(p)),
+    install.join(' '),
+  );
   const prefix = mkdtempSync(join(tmpdir(), 'ttun-prefix-'));
   t.after(() => rmSync(prefix, { recursive: true, force: true }));
   const npm = await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', ...install], { timeoutMs: 180_000 });

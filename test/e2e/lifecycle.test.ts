@@ -5,7 +5,9 @@ import { Lab, WAIT_MS } from './harness.js';
 
 const PSK = 'e2e test key: lifecycle';
 
-test('a wrong PSK and the other cipher are rejected with a clear log line; the server then serves a correct client', { timeout: 90_000 }, async (t) => {
+test('a wrong PSK and the other cipher are rejected with a clear log line; the server then serves a correct client', {
+  timeout: 90_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const ns = lab.clients[0]!;
@@ -59,7 +61,11 @@ test('the client comes back by itself after the server is killed and restarted',
   await client.waitForLine(/session up/, 40_000, mark);
   await lab.waitForPing(ns, '10.1.1.1');
   assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
-  assert.deepEqual((await lab.links(ns)).filter((l) => l.startsWith('ttun')), ['ttun0'], 'same TUN across reconnects');
+  assert.deepEqual(
+    (await lab.links(ns)).filter((l) => l.startsWith('ttun')),
+    ['ttun0'],
+    'same TUN across reconnects',
+  );
 });
 
 test('a second correct client takes over from the first', { timeout: 90_000 }, async (t) => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, TOOLS, type NsProcess } from './harness.js';
+import { Lab, type NsProcess, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: oversize';
 
@@ -17,7 +17,10 @@ async function bigRoutes(lab: Lab, mtu: number): Promise<void> {
     [client, '10.1.1.1', 'fc11::1'],
     [lab.server, '10.1.1.2', 'fc11::2'],
   ] as const) {
-    for (const [family, address] of [['-4', `${v4}/32`], ['-6', `${v6}/128`]] as const) {
+    for (const [family, address] of [
+      ['-4', `${v4}/32`],
+      ['-6', `${v6}/128`],
+    ] as const) {
       const added = await lab.exec(ns, ['ip', family, 'route', 'add', address, 'dev', 'ttun0', 'mtu', String(mtu)]);
       assert.equal(added.code, 0, `route ${address} mtu ${mtu} in ${ns}: ${added.stderr}`);
     }
@@ -33,7 +36,10 @@ async function bigPing(lab: Lab, ns: string, address: string, size: number, coun
 async function assertStillUp(lab: Lab, server: NsProcess, client: NsProcess): Promise<void> {
   const ping = await lab.ping(lab.clients[0]!, '10.1.1.1');
   assert.match(ping.stdout, /3 packets transmitted, 3 received/, ping.stdout + ping.stderr);
-  for (const [name, proc] of [['server', server], ['client', client]] as const) {
+  for (const [name, proc] of [
+    ['server', server],
+    ['client', client],
+  ] as const) {
     assert.doesNotMatch(proc.output, /disconnected|ERROR/i, `${name} output:\n${proc.output}`);
   }
 }
@@ -61,21 +67,30 @@ for (const { cipher, datapath } of cases) {
     ] as const) {
       const result = await bigPing(lab, ns, address, 8000);
       // 8008 bytes of ICMP reply: the whole 8028-byte (8048 for IPv6) packet came back.
-      assert.match(result.stdout, /3 packets transmitted, 3 received, 0% packet loss/, `${ns} -> ${address}: ${result.stdout}${result.stderr}`);
+      assert.match(
+        result.stdout,
+        /3 packets transmitted, 3 received, 0% packet loss/,
+        `${ns} -> ${address}: ${result.stdout}${result.stderr}`,
+      );
       assert.match(result.stdout, /^8008 bytes from/m);
     }
     await assertStillUp(lab, server, client);
   });
 }
 
-test('the largest packets: 65519 bytes cross both ways, 65520 are dropped, and TCP over a 65000-byte route MTU arrives intact', { timeout: 180_000 }, async (t) => {
+test('the largest packets: 65519 bytes cross both ways, 65520 are dropped, and TCP over a 65000-byte route MTU arrives intact', {
+  timeout: 180_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const { server, client } = await lab.tunnel(PSK);
   await bigRoutes(lab, 65535);
   const client0 = lab.clients[0]!;
   // 65491 bytes of ICMP payload + 8 + 20 = 65519 bytes, the most a frame carries.
-  for (const [ns, address] of [[client0, '10.1.1.1'], [lab.server, '10.1.1.2']] as const) {
+  for (const [ns, address] of [
+    [client0, '10.1.1.1'],
+    [lab.server, '10.1.1.2'],
+  ] as const) {
     const largest = await bigPing(lab, ns, address, 65491, 2);
     assert.match(largest.stdout, /2 packets transmitted, 2 received, 0% packet loss/, largest.stdout + largest.stderr);
   }
@@ -98,7 +113,9 @@ test('the largest packets: 65519 bytes cross both ways, 65520 are dropped, and T
   await assertStillUp(lab, server, client);
 });
 
-test('a TCP flow with the smallest MSS (48): super-packets split into hundreds of segments still cross', { timeout: 180_000 }, async (t) => {
+test('a TCP flow with the smallest MSS (48): super-packets split into hundreds of segments still cross', {
+  timeout: 180_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const { server, client } = await lab.tunnel(PSK);

@@ -29,7 +29,9 @@ function commandLine(pid: number): string {
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
-test('SIGUSR1 sent over and over from start-up on never opens Node\'s debugger; it logs the counters once the endpoint is up', { timeout: 120_000 }, async (t) => {
+test("SIGUSR1 sent over and over from start-up on never opens Node's debugger; it logs the counters once the endpoint is up", {
+  timeout: 120_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', PSK]);
@@ -77,8 +79,14 @@ test('SIGUSR1 sent over and over from start-up on never opens Node\'s debugger; 
   assert.ok(sentAfterStartup > 0, `no SIGUSR1 was sent during start-up (${sent} in all)`);
   assert.ok(!server.output.includes('Debugger listening'), server.output);
   assert.ok(!server.output.includes('debugger'), server.output);
-  assert.ok(sockets.every((s) => !/:9229\b/.test(s)), `something listened on 9229:\n${sockets.find((s) => /:9229\b/.test(s))}`);
-  assert.ok(sockets.some((s) => /:20203\b/.test(s)), 'the watcher saw the real listener');
+  assert.ok(
+    sockets.every((s) => !/:9229\b/.test(s)),
+    `something listened on 9229:\n${sockets.find((s) => /:9229\b/.test(s))}`,
+  );
+  assert.ok(
+    sockets.some((s) => /:20203\b/.test(s)),
+    'the watcher saw the real listener',
+  );
   assert.ok(server.running, `the signals ended the process:\n${server.output}`);
   assert.match(server.output, /counters: .*rx/);
 });
@@ -86,7 +94,9 @@ test('SIGUSR1 sent over and over from start-up on never opens Node\'s debugger; 
 async function startHanging(lab: Lab, port: number) {
   // The real CLI, with net.Server.close() made to hang (tools/hang-close.ts).
   const hang = pathToFileURL(join(TOOLS, 'hang-close.js')).href;
-  const server = lab.spawn(lab.server, [process.execPath, ...NODE_FLAGS, '--import', hang, TTUN, 'server', '-l', `:${port}`], { TTUN_PSK: PSK });
+  const server = lab.spawn(lab.server, [process.execPath, ...NODE_FLAGS, '--import', hang, TTUN, 'server', '-l', `:${port}`], {
+    TTUN_PSK: PSK,
+  });
   await server.waitForLine(/listening on/);
   return server;
 }
@@ -95,8 +105,14 @@ async function listens(lab: Lab, port: number): Promise<boolean> {
   return new RegExp(`:${port}\\b`).test((await lab.exec(lab.server, ['ss', '-Hltn'])).stdout);
 }
 
-for (const [first, second, code] of [['SIGINT', 'SIGINT', 130], ['SIGTERM', 'SIGTERM', 143], ['SIGTERM', 'SIGINT', 130]] as const) {
-  test(`${first} then ${second} while the shutdown hangs: ttun exits at once with ${code}, and its TUN goes with it`, { timeout: 90_000 }, async (t) => {
+for (const [first, second, code] of [
+  ['SIGINT', 'SIGINT', 130],
+  ['SIGTERM', 'SIGTERM', 143],
+  ['SIGTERM', 'SIGINT', 130],
+] as const) {
+  test(`${first} then ${second} while the shutdown hangs: ttun exits at once with ${code}, and its TUN goes with it`, {
+    timeout: 90_000,
+  }, async (t) => {
     const lab = await Lab.create();
     t.after(() => lab.destroy());
     const server = await startHanging(lab, 20203);
@@ -107,7 +123,10 @@ for (const [first, second, code] of [['SIGINT', 'SIGINT', 130], ['SIGTERM', 'SIG
     while (await listens(lab, 20203)) await tick();
     assert.ok(server.running, server.output);
     server.kill(second);
-    const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('still running 20 s after the second signal'), 20_000))]);
+    const exit = await Promise.race([
+      server.exited,
+      new Promise((r) => setTimeout(() => r('still running 20 s after the second signal'), 20_000)),
+    ]);
     assert.deepEqual(exit, { code, signal: null }, server.output);
     assert.match(server.output, new RegExp(`WARN: ${second} again: exiting without waiting`));
     assert.ok(!(await lab.links(lab.server)).includes(tun), 'the TUN device is gone with the process');

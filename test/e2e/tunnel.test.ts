@@ -1,8 +1,8 @@
 // The tunnel carries traffic: ping and ping6 both ways with each cipher, and 64 MiB of TCP each
 // way whose sha256 matches on the far side. Real CLI, real TUN devices, real namespaces.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Lab, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: tunnel';
@@ -65,7 +65,9 @@ test('64 MiB of TCP arrives intact (sha256), aes-256-gcm', { timeout: 240_000 },
   assert.match(up.received, new RegExp(`^bytes=${64 * 1024 * 1024} sha256=`));
 });
 
-test('the fallback data path through the JS event loop (TTUN_DATAPATH=js) carries ping and 64 MiB intact', { timeout: 240_000 }, async (t) => {
+test('the fallback data path through the JS event loop (TTUN_DATAPATH=js) carries ping and 64 MiB intact', {
+  timeout: 240_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   await startTunnel(lab, 'chacha20-poly1305', { TTUN_DATAPATH: 'js' });
@@ -76,7 +78,9 @@ test('the fallback data path through the JS event loop (TTUN_DATAPATH=js) carrie
   assert.equal(down.received, down.sent);
 });
 
-test('the packet API (openTun): packets read from the TUN come out of packets(), write() puts them back', { timeout: 60_000 }, async (t) => {
+test('the packet API (openTun): packets read from the TUN come out of packets(), write() puts them back', {
+  timeout: 60_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const ns = lab.clients[0]!;
@@ -87,7 +91,9 @@ test('the packet API (openTun): packets read from the TUN come out of packets(),
   await echo.waitForLine(/^answered 3$/);
 });
 
-test('a userspace-mode client (tun: false) talks to a TUN server: its echo request gets the server kernel\'s reply', { timeout: 60_000 }, async (t) => {
+test("a userspace-mode client (tun: false) talks to a TUN server: its echo request gets the server kernel's reply", {
+  timeout: 60_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', PSK]);
@@ -97,7 +103,9 @@ test('a userspace-mode client (tun: false) talks to a TUN server: its echo reque
   assert.ok(!(await lab.links(lab.clients[0]!)).some((l) => l.startsWith('ttun')), 'no TUN device in userspace mode');
 });
 
-test('-mptcp: both ends negotiate Multipath TCP and log it; a plain-TCP client still gets in and is told apart', { timeout: 60_000 }, async (t) => {
+test('-mptcp: both ends negotiate Multipath TCP and log it; a plain-TCP client still gets in and is told apart', {
+  timeout: 60_000,
+}, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', PSK, '-mptcp']);

@@ -13,8 +13,16 @@ test(`an emulated client (${prefix?.join(' ')}) pings an x64 server through real
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   // The prefix really runs a foreign Node, and it loads its own architecture's addon.
-  const probe = await lab.exec(lab.clients[0]!, [...prefix, '--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(new URL('../../ts/native.js', import.meta.url).href)}); m.loadNative(); console.log(process.arch, m.platformTriple(), m.nativeLibraryDir())`], 120_000);
+  const probe = await lab.exec(
+    lab.clients[0]!,
+    [
+      ...prefix,
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(new URL('../../ts/native.js', import.meta.url).href)}); m.loadNative(); console.log(process.arch, m.platformTriple(), m.nativeLibraryDir())`,
+    ],
+    120_000,
+  );
   assert.equal(probe.code, 0, probe.stderr);
   assert.notEqual(probe.stdout.split(' ')[0], process.arch, probe.stdout);
   t.diagnostic(`client: ${probe.stdout.trim()}`);

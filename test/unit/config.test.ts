@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { nextBackoff, reconnectWait } from '../../ts/client.js';
 import { parseCipher, parseHostPort, parseMtu, parsePsk } from '../../ts/config.js';
 import { TtunError } from '../../ts/errors.js';
-import { nextBackoff, reconnectWait } from '../../ts/client.js';
 
 const listen = (v: string) => parseHostPort(v, 'listen address', { hostRequired: false });
 const server = (v: string) => parseHostPort(v, 'server address', { hostRequired: true });
@@ -23,7 +23,11 @@ test('server addresses: host:port, [v6]:port, default port', () => {
 
 test('bad addresses give one-line TtunErrors naming the value', () => {
   for (const bad of ['', ':20203', 'host:99999', 'host:abc', '[nothex]:1', 'a b:1', '1.2.3.4:']) {
-    assert.throws(() => server(bad), (err: unknown) => err instanceof TtunError && !err.message.includes('\n') && err.code === 'EBADADDR', bad);
+    assert.throws(
+      () => server(bad),
+      (err: unknown) => err instanceof TtunError && !err.message.includes('\n') && err.code === 'EBADADDR',
+      bad,
+    );
   }
 });
 
@@ -43,13 +47,19 @@ test('ciphers: the two v1 names only', () => {
 test('PSK: required; error messages never contain it', () => {
   assert.throws(() => parsePsk(''), /pre-shared key is required/);
   assert.deepEqual(parsePsk('päss'), Buffer.from('päss', 'utf8'));
-  assert.throws(() => parsePsk(12345 as unknown as string), (err: Error) => !err.message.includes('12345'));
+  assert.throws(
+    () => parsePsk(12345 as unknown as string),
+    (err: Error) => !err.message.includes('12345'),
+  );
 });
 
 test('reconnect backoff: 1 s doubling to 30 s, reset after a session over 60 s', () => {
   const delays: number[] = [];
   let d: number | undefined;
-  for (let i = 0; i < 7; i++) delays.push((d = nextBackoff(d, undefined)));
+  for (let i = 0; i < 7; i++) {
+    d = nextBackoff(d, undefined);
+    delays.push(d);
+  }
   assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
   assert.equal(nextBackoff(30000, 59_000), 30000);
   assert.equal(nextBackoff(30000, 61_000), 1000);

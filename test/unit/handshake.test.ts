@@ -1,14 +1,14 @@
 // The handshake state machine over real loopback TCP sockets, against itself and against a
 // scripted peer that misbehaves in each way the server must survive.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { once } from 'node:events';
+import net from 'node:net';
 import { test } from 'node:test';
-import { clientHandshake, type HandshakeParams, serverHandshake } from '../../ts/handshake.js';
+import type { CipherName } from '../../ts/config.js';
 import { HandshakeError } from '../../ts/errors.js';
+import { clientHandshake, type HandshakeParams, serverHandshake } from '../../ts/handshake.js';
 import { loadNative } from '../../ts/native.js';
 import { Direction, MAGIC } from '../../ts/protocol.js';
-import type { CipherName } from '../../ts/config.js';
 
 const native = loadNative();
 const params = (psk: string, cipher: CipherName = 'chacha20-poly1305', timeoutMs = 2000): HandshakeParams => ({
@@ -27,7 +27,15 @@ async function socketPair(): Promise<[net.Socket, net.Socket, () => void]> {
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   const [serverSide] = (await accepted) as [net.Socket];
   await once(client, 'connect').catch(() => {});
-  return [client, serverSide, () => { client.destroy(); serverSide.destroy(); server.close(); }];
+  return [
+    client,
+    serverSide,
+    () => {
+      client.destroy();
+      serverSide.destroy();
+      server.close();
+    },
+  ];
 }
 
 const rejectsWith = (reason: string) => (err: unknown) => err instanceof HandshakeError && err.reason === reason;

@@ -25,11 +25,19 @@ test('the loader knows exactly the platforms in napi.targets, each with its pack
 
 /** What loadNative() of the compiled loader at `nativeJs` says in a fresh process with `env`. */
 function loadIn(nativeJs: string, env: Record<string, string>): { code: string; message: string; dir?: string } {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const m = await import(${JSON.stringify(pathToFileURL(nativeJs).href)});
     try { m.loadNative(); console.log(JSON.stringify({ code: 'ok', message: '', dir: m.nativeLibraryDir() })); }
     catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
-  `], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  `,
+    ],
+    { env: { ...process.env, ...env }, encoding: 'utf8' },
+  );
   return JSON.parse(out) as { code: string; message: string; dir?: string };
 }
 

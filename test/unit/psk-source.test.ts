@@ -54,12 +54,20 @@ test('a key file loses one trailing \\n or \\r\\n and nothing else', (t) => {
 
 test('a -k or TTUN_PSK value Node had to repair (U+FFFD) warns that it is not the key v1 would use; a clean one does not', () => {
   // What Node makes of argv or environment bytes that are not UTF-8.
-  const mangled = Buffer.from([0x6b, 0x65, 0x79, 0xfc, 0x2d, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62]).toString('utf8');
+  const mangled = Buffer.from([
+    0x6b, 0x65, 0x79, 0xfc, 0x2d, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62,
+  ]).toString('utf8');
   assert.ok(mangled.includes('\uFFFD'));
   const fromFlag = resolvePsk({ flag: mangled });
-  assert.ok(fromFlag.warnings.some((w) => /from -k is not valid UTF-8 .*--psk-file/.test(w)), fromFlag.warnings.join('\n'));
+  assert.ok(
+    fromFlag.warnings.some((w) => /from -k is not valid UTF-8 .*--psk-file/.test(w)),
+    fromFlag.warnings.join('\n'),
+  );
   const fromEnv = resolvePsk({ env: mangled });
-  assert.ok(fromEnv.warnings.some((w) => /from TTUN_PSK is not valid UTF-8/.test(w)), fromEnv.warnings.join('\n'));
+  assert.ok(
+    fromEnv.warnings.some((w) => /from TTUN_PSK is not valid UTF-8/.test(w)),
+    fromEnv.warnings.join('\n'),
+  );
   assert.deepEqual(resolvePsk({ env: 'päss-wört-0123456789' }).warnings, [], 'valid UTF-8 (its bytes are what v1 used) is fine');
   for (const warning of [...fromFlag.warnings, ...fromEnv.warnings]) assert.ok(!warning.includes(mangled), 'the key is never in a warning');
 });

@@ -72,7 +72,13 @@ test('sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
 });
 
 test('connections from one address evict only their own; a handshake from another source completes', { timeout: 30_000 }, async () => {
-  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0', tun: false, maxPendingHandshakes: 4, maxPendingHandshakesPerSource: 2 });
+  const server = await createServer({
+    psk: PSK,
+    listen: '127.0.0.1:0',
+    tun: false,
+    maxPendingHandshakes: 4,
+    maxPendingHandshakesPerSource: 2,
+  });
   const log = rejections(server);
   const sockets: net.Socket[] = [];
   try {
@@ -112,7 +118,13 @@ test('connections from one address evict only their own; a handshake from anothe
 });
 
 test('when the total is full, the source holding the most loses its oldest', { timeout: 30_000 }, async () => {
-  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0', tun: false, maxPendingHandshakes: 4, maxPendingHandshakesPerSource: 2 });
+  const server = await createServer({
+    psk: PSK,
+    listen: '127.0.0.1:0',
+    tun: false,
+    maxPendingHandshakes: 4,
+    maxPendingHandshakesPerSource: 2,
+  });
   const log = rejections(server);
   const sockets: net.Socket[] = [];
   try {
@@ -135,7 +147,9 @@ test('when the total is full, the source holding the most loses its oldest', { t
   }
 });
 
-test('a connection that stays silent is closed at the nonce deadline; one that sent its nonce gets the whole handshake deadline', { timeout: 30_000 }, async () => {
+test('a connection that stays silent is closed at the nonce deadline; one that sent its nonce gets the whole handshake deadline', {
+  timeout: 30_000,
+}, async () => {
   const server = await createServer({ psk: PSK, listen: '127.0.0.1:0', tun: false, nonceTimeoutMs: 200, handshakeTimeoutMs: 4000 });
   const log = rejections(server);
   const sockets: net.Socket[] = [];
@@ -161,7 +175,9 @@ test('a connection that stays silent is closed at the nonce deadline; one that s
   }
 });
 
-test("the client's failure says how far it got: a close before the server's nonce is not blamed on the key", { timeout: 30_000 }, async () => {
+test("the client's failure says how far it got: a close before the server's nonce is not blamed on the key", {
+  timeout: 30_000,
+}, async () => {
   // A server that closes every connection on its first bytes, as a busy ttun server evicting it would.
   const closer = net.createServer((s) => s.once('data', () => s.destroy()));
   closer.listen(0, '127.0.0.1');
@@ -212,7 +228,13 @@ test('server options are validated: one-line TtunErrors, nothing created', async
   }
   await assert.rejects(createServer(undefined as never), (err: unknown) => err instanceof TtunError && err.code === 'EBADOPTION');
   // The smallest sane values work.
-  const server = await createServer({ ...base, maxPendingHandshakes: 1, maxPendingHandshakesPerSource: 1, nonceTimeoutMs: 1, handshakeTimeoutMs: 1 });
+  const server = await createServer({
+    ...base,
+    maxPendingHandshakes: 1,
+    maxPendingHandshakesPerSource: 1,
+    nonceTimeoutMs: 1,
+    handshakeTimeoutMs: 1,
+  });
   await server.close();
   // The per-source default follows a smaller total instead of refusing it.
   const small = await createServer({ ...base, maxPendingHandshakes: 2 });

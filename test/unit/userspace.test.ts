@@ -38,7 +38,7 @@ test('packets cross both ways, in order and byte for byte, with no TUN', { timeo
     for (let i = 0; i < toServer.length; i += 50) client.send(toServer.slice(i, i + 50));
     const received = await take(server.packets(), toServer.length);
     assert.equal(received.length, toServer.length);
-    received.forEach((p, i) => assert.ok(p.equals(toServer[i]!), `packet ${i} differs`));
+    for (const [i, p] of received.entries()) assert.ok(p.equals(toServer[i]!), `packet ${i} differs`);
 
     const back = [ipv4Packet(7), ipv4Packet(8, 1280)];
     server.send(back);
@@ -65,7 +65,9 @@ test('send() refuses what is not one whole IP packet; without a session packets 
   }
 });
 
-test('the largest packet a frame carries (65519 bytes) crosses both ways intact; a larger one is dropped and counted', { timeout: 30_000 }, async () => {
+test('the largest packet a frame carries (65519 bytes) crosses both ways intact; a larger one is dropped and counted', {
+  timeout: 30_000,
+}, async () => {
   const server = await createServer({ psk: 'userspace test key', listen: '127.0.0.1:0', tun: false });
   const client = await connect({ psk: 'userspace test key', server: `127.0.0.1:${server.address().port}`, tun: false });
   try {

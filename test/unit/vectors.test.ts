@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import type { CipherName } from '../../ts/config.js';
 import { loadNative } from '../../ts/native.js';
 import { Direction, MAGIC } from '../../ts/protocol.js';
-import type { CipherName } from '../../ts/config.js';
 
 interface VectorCase {
   cipher: CipherName;
@@ -19,7 +19,9 @@ interface VectorCase {
   server_to_client_stream: string;
 }
 
-const vectors = JSON.parse(readFileSync(new URL('../../../test/vectors/ttun-v1-vectors.json', import.meta.url), 'utf8')) as { cases: VectorCase[] };
+const vectors = JSON.parse(readFileSync(new URL('../../../test/vectors/ttun-v1-vectors.json', import.meta.url), 'utf8')) as {
+  cases: VectorCase[];
+};
 const hex = (s: string) => Buffer.from(s, 'hex');
 const native = loadNative();
 

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createServer } from '../../ts/index.js';
 
 const TOOL = join(fileURLToPath(new URL('.', import.meta.url)), 'tools', 'wasm-client.js');
@@ -39,12 +39,23 @@ test('with the native addon hidden, the API runs on the WebAssembly core against
 });
 
 test('with the native addon hidden, a TUN endpoint says what is missing in one line', async () => {
-  const child = spawn(process.execPath, ['-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const { createServer } = await import(${JSON.stringify(new URL('../../ts/index.js', import.meta.url).href)});
     try { await createServer({ psk: 'x'.repeat(20), listen: '127.0.0.1:0' }); } catch (e) { console.log(e.code + ' ' + e.message); }
-  `, '--input-type=module'], { env: { ...process.env, TTUN_NATIVE: 'off' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+      '--input-type=module',
+    ],
+    { env: { ...process.env, TTUN_NATIVE: 'off' }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   await new Promise((resolve) => child.on('exit', resolve));
-  assert.match(out.trim(), /^ENONATIVE no native addon for linux-x64-gnu \(TTUN_NATIVE=off\); .*only the userspace mode, tun: false, works/);
+  assert.match(
+    out.trim(),
+    /^ENONATIVE no native addon for linux-x64-gnu \(TTUN_NATIVE=off\); .*only the userspace mode, tun: false, works/,
+  );
 });

@@ -4,10 +4,13 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ttun_proto::{Cipher, CipherKind, Direction, FrameOpener, FrameSealer, MAX_PLAINTEXT_LEN};
 
+/// Makes a keyed cipher with one AEAD backend.
+type MakeCipher = fn(CipherKind, &[u8; 32]) -> Cipher;
+
 fn seal_open(c: &mut Criterion) {
     let key = [7u8; 32];
     #[allow(unused_mut)]
-    let mut backends: Vec<(&str, fn(CipherKind, &[u8; 32]) -> Cipher)> = vec![("RustCrypto", Cipher::portable)];
+    let mut backends: Vec<(&str, MakeCipher)> = vec![("RustCrypto", Cipher::portable)];
     #[cfg(feature = "ring")]
     backends.push(("ring", Cipher::with_ring));
     for (backend, make) in backends {

@@ -12,7 +12,11 @@ const PSK = 'close-device test key';
 
 function tunLinks(): string[] {
   const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-  return out.split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!).filter((n) => n.startsWith('ttun'));
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(': ')[1]!.split('@')[0]!)
+    .filter((n) => n.startsWith('ttun'));
 }
 
 function step(name: string): void {

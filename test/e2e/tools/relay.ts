@@ -13,6 +13,7 @@ const delayMs = Number(delayText);
  */
 function delayedPipe(from: net.Socket, to: net.Socket): void {
   const queue: Array<{ due: number; chunk: Buffer | null }> = [];
+  // biome-ignore lint/correctness/noUnusedVariables: read by the ??= below (a false positive)
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     timer = undefined;

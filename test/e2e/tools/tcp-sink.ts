@@ -7,7 +7,10 @@ const [host, port] = process.argv.slice(2);
 const server = net.createServer((socket) => {
   const hash = createHash('sha256');
   let bytes = 0;
-  socket.on('data', (d) => { hash.update(d); bytes += d.length; });
+  socket.on('data', (d) => {
+    hash.update(d);
+    bytes += d.length;
+  });
   socket.on('end', () => {
     process.stdout.write(`bytes=${bytes} sha256=${hash.digest('hex')}\n`);
     socket.end();

@@ -21,4 +21,7 @@ const socket = net.connect(Number(port), host, () => {
 });
 socket.resume();
 socket.on('close', () => process.stdout.write(`bytes=${total} sha256=${hash.digest('hex')}\n`));
-socket.on('error', (err) => { process.stderr.write(`tcp-source: ${err.message}\n`); process.exit(1); });
+socket.on('error', (err) => {
+  process.stderr.write(`tcp-source: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,12 +1,16 @@
 // Opens a TUN device through the packet API (openTun) with the client's addresses and answers
 // every IPv4 ICMP echo request it reads with an echo reply it writes: a ping to 10.1.1.1 from the
 // same namespace then succeeds only if both directions of the API work.
-import { checksum } from './ip.js';
+
 import { openTun } from '../../../ts/index.js';
+import { checksum } from './ip.js';
 
 const tun = openTun({ role: 'client' });
 process.stdout.write(`ready ${tun.info.name}\n`);
-process.on('SIGTERM', () => { tun.close(); process.exit(0); });
+process.on('SIGTERM', () => {
+  tun.close();
+  process.exit(0);
+});
 let answered = 0;
 for await (const packet of tun.packets()) {
   const ihl = (packet[0]! & 0x0f) * 4;

@@ -17,7 +17,10 @@ for (const [i, c] of (vectors.cases as Array<Record<string, string & string[]>>)
   const sk = core.sessionKey(k, hex(c.client_nonce!), hex(c.server_nonce!));
   checks[`case${i}-keys`] = k.toString('hex') === c.K && sk.toString('hex') === c.SK;
   const packets = [MAGIC, ...c.packets!.map(hex)];
-  for (const [dir, stream] of [[0, c.client_to_server_stream!], [1, c.server_to_client_stream!]] as const) {
+  for (const [dir, stream] of [
+    [0, c.client_to_server_stream!],
+    [1, c.server_to_client_stream!],
+  ] as const) {
     const sealer = new core.FrameSealer(c.cipher as never, sk, dir, 0);
     checks[`case${i}-seal${dir}`] = sealer.seal(packets).equals(hex(stream));
     // Fed in odd-sized chunks, the receiver gives back every packet.
@@ -35,10 +38,13 @@ packet.writeUInt16BE(48, 2);
 packet.write('through the wasm core', 20);
 const client = await connect({ psk: key, server: `127.0.0.1:${port}`, tun: false });
 client.on('up', () => client.send(packet));
-const timer = setTimeout(() => { process.stdout.write(JSON.stringify({ kind: core.kind, checks, echoed: false }) + '\n'); process.exit(1); }, 10_000);
+const timer = setTimeout(() => {
+  process.stdout.write(`${JSON.stringify({ kind: core.kind, checks, echoed: false })}\n`);
+  process.exit(1);
+}, 10_000);
 for await (const back of client.packets()) {
   clearTimeout(timer);
-  process.stdout.write(JSON.stringify({ kind: core.kind, endpointCore: client.coreKind, checks, echoed: back.equals(packet) }) + '\n');
+  process.stdout.write(`${JSON.stringify({ kind: core.kind, endpointCore: client.coreKind, checks, echoed: back.equals(packet) })}\n`);
   await client.close();
   break;
 }

@@ -71,13 +71,13 @@ impl Shared {
     /// whether it was.
     fn detach(&self, id: u64) -> bool {
         let mut current = self.current.lock().unwrap();
-        if !current.as_ref().is_some_and(|s| s.id == id) {
-            return false;
+        match current.take_if(|session| session.id == id) {
+            Some(session) => {
+                session.sink.shutdown();
+                true
+            }
+            None => false,
         }
-        if let Some(session) = current.take() {
-            session.sink.shutdown();
-        }
-        true
     }
 }
 
