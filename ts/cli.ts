@@ -19,6 +19,7 @@ import {
   logTun,
   stderrLogger,
 } from './log.js';
+import { metricsUrl } from './metrics.js';
 import { dropPrivileges } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 
@@ -102,6 +103,11 @@ function commonOptions<T>(y: Argv<T>) {
         describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)',
         requiresArg: true,
       })
+      .option('metrics', {
+        type: 'string',
+        describe: 'serve Prometheus metrics at http://HOST:PORT/metrics; PORT or :PORT is 127.0.0.1 only, 0.0.0.0:PORT or [::]:PORT every address',
+        requiresArg: true,
+      })
       .check((argv) => {
         // yargs makes an array of an option given twice; say which, never the values (one may be the key).
         const repeated = Object.keys(argv).filter((name) => name.length > 0 && name !== '_' && Array.isArray(argv[name]));
@@ -157,6 +163,7 @@ interface CommonArgs {
   'log-format': LogFormat;
   mptcp: boolean;
   stats?: number;
+  metrics?: string;
 }
 
 /**
@@ -195,6 +202,8 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
 }
 
 function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early: EarlyStart, log: Logger): void {
+  const metrics = endpoint.metricsAddress();
+  if (metrics !== undefined) log('info', 'metrics', `metrics on ${metricsUrl(metrics)}`, { url: metricsUrl(metrics) });
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
   early.takeSigusr1(() => logCounters(endpoint, log));
   if (args.user === undefined) return;
@@ -208,7 +217,7 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early
 async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
-  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp, metrics: args.metrics });
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
@@ -224,7 +233,7 @@ async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): 
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
-  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp, metrics: args.metrics });
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTun(log, client.tun!);

@@ -49,20 +49,31 @@ export class TtunClient extends Endpoint {
   private socket: Socket | undefined;
   private session: DataSession | undefined;
   private wakeSleep: (() => void) | undefined;
-  private readonly loop: Promise<void>;
+  private loop: Promise<void> = Promise.resolve();
 
   private constructor(options: ClientOptions) {
     const server = parseHostPort(options.server, 'server address', { hostRequired: true });
     super('client', options);
     this.server = server;
-    // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
-    this.loop = new Promise((resolve) => setImmediate(resolve)).then(() => this.run());
   }
 
   /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
   static async start(options: ClientOptions): Promise<TtunClient> {
     if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
-    return new TtunClient(options);
+    const client = new TtunClient(options);
+    try {
+      await client.startMetrics();
+    } catch (err) {
+      client.closeDevice();
+      throw err;
+    }
+    // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
+    client.loop = new Promise((resolve) => setImmediate(resolve)).then(() => client.run());
+    return client;
+  }
+
+  protected override liveSession(): DataSession | undefined {
+    return this.session;
   }
 
   get connected(): boolean {
@@ -78,6 +89,7 @@ export class TtunClient extends Endpoint {
     this.socket?.destroy();
     await this.loop;
     this.closeDevice();
+    await this.stopMetrics();
   }
 
   private async run(): Promise<void> {

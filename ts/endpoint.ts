@@ -3,7 +3,7 @@
  * counters. Each subclass adds its own connection lifecycle.
  */
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   type CipherName,
   HANDSHAKE_TIMEOUT_MS,
@@ -16,6 +16,7 @@ import {
 } from './config.js';
 import { TtunError } from './errors.js';
 import type { HandshakeParams } from './handshake.js';
+import { MetricsServer, parseMetricsAddress } from './metrics.js';
 import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
 import { type PacketPath, TunPath, UserspacePath } from './paths.js';
 import { DataSession } from './session.js';
@@ -43,6 +44,12 @@ export interface CommonOptions {
    * and send() takes packets for the peer. Default true.
    */
   tun?: boolean;
+  /**
+   * Serve Prometheus metrics over HTTP at /metrics on this address: `PORT` or `:PORT` (127.0.0.1 only),
+   * `HOST:PORT`, `[IPV6]:PORT`; `0.0.0.0:PORT` or `[::]:PORT` for every address. Bound before the
+   * endpoint starts (a port in use fails the start) and closed by close(). Default: no metrics.
+   */
+  metrics?: string;
 }
 
 /** How often dropped-packet counters are checked and reported. */
@@ -56,6 +63,7 @@ export interface EndpointStats extends NativeStats {
 }
 
 export abstract class Endpoint extends EventEmitter {
+  readonly role: Role;
   readonly cipher: CipherName;
   /** Whether connections are made with MPTCP (requested, and available on this system). */
   mptcp: boolean;
@@ -74,10 +82,14 @@ export abstract class Endpoint extends EventEmitter {
   protected sessions = 0;
   protected reconnects = 0;
   private readonly dropWatch: NodeJS.Timeout;
+  private readonly metricsAt: { host: string; port: number } | undefined;
+  private metrics: MetricsServer | undefined;
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
+    this.role = role;
     this.cipher = parseCipher(options.cipher);
+    this.metricsAt = options.metrics === undefined ? undefined : parseMetricsAddress(options.metrics);
     this.mptcp = parseBoolean(options.mptcp, 'mptcp', false);
     const useTun = parseBoolean(options.tun, 'tun', true);
     const mtu = parseMtu(options.mtu);
@@ -129,6 +141,28 @@ export abstract class Endpoint extends EventEmitter {
 
   stats(): EndpointStats {
     return { ...this.path.stats(), sessions: this.sessions, reconnects: this.reconnects };
+  }
+
+  /** When the live session came up (ms since the epoch), or undefined while no session is up. */
+  get sessionStartedAt(): number | undefined {
+    const session = this.liveSession();
+    return session === undefined || session.isEnded ? undefined : session.startedAt;
+  }
+
+  protected abstract liveSession(): DataSession | undefined;
+
+  /** Where the `metrics` option serves (useful with port 0), or undefined without it. */
+  metricsAddress(): AddressInfo | undefined {
+    return this.metrics?.address();
+  }
+
+  /** Binds the `metrics` listener, if asked for; the start-up calls this before the endpoint is announced. */
+  protected async startMetrics(): Promise<void> {
+    if (this.metricsAt !== undefined) this.metrics = await MetricsServer.listen(this, this.metricsAt);
+  }
+
+  protected async stopMetrics(): Promise<void> {
+    await this.metrics?.close();
   }
 
   /**

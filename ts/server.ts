@@ -23,7 +23,7 @@ import {
   sourceOf,
 } from './config.js';
 import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
-import { HandshakeError, TtunError } from './errors.js';
+import { HandshakeError, type RejectReason, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
 import type { DataSession } from './session.js';
 
@@ -96,6 +96,7 @@ export class TtunServer extends Endpoint {
   private readonly pendingBySource = new Map<string, Set<Socket>>();
   private readonly limits: ServerLimits;
   private live: { session: DataSession; peer: string } | undefined;
+  private readonly rejected: Record<RejectReason, number> = { timeout: 0, auth: 0, 'bad-frame': 0, closed: 0, busy: 0, attach: 0 };
 
   private constructor(options: ServerOptions, limits: ServerLimits) {
     super('server', options);
@@ -110,6 +111,12 @@ export class TtunServer extends Endpoint {
     const { host, port } = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
     const server = new TtunServer(options, parseServerLimits(options));
     try {
+      await server.startMetrics();
+    } catch (err) {
+      server.closeDevice();
+      throw err;
+    }
+    try {
       const fd = server.mptcp ? await server.mptcpListenFd(host, port) : undefined;
       await new Promise<void>((resolve, reject) => {
         server.listener.once('error', reject);
@@ -123,6 +130,7 @@ export class TtunServer extends Endpoint {
       });
     } catch (err) {
       server.closeDevice();
+      await server.stopMetrics();
       throw listenError(err as NodeJS.ErrnoException, formatHostPort({ host, port }));
     }
     server.listener.on('error', (err: NodeJS.ErrnoException) => {
@@ -159,6 +167,15 @@ export class TtunServer extends Endpoint {
     return this.pending.size;
   }
 
+  /** Connections that did not become a session since start, by reason (each 'rejected' event counts once). */
+  rejections(): Record<RejectReason, number> {
+    return { ...this.rejected };
+  }
+
+  protected override liveSession(): DataSession | undefined {
+    return this.live?.session;
+  }
+
   /** Stops listening, ends the session and pending handshakes, removes the TUN device. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -169,7 +186,7 @@ export class TtunServer extends Endpoint {
     this.pendingBySource.clear();
     this.live?.session.end('server closing');
     this.closeDevice();
-    await listenerClosed;
+    await Promise.all([listenerClosed, this.stopMetrics()]);
   }
 
   private onConnection(socket: Socket): void {
@@ -200,7 +217,7 @@ export class TtunServer extends Endpoint {
         socket.destroy();
         if (this.closed || !wasPending) return;
         const reason = err instanceof HandshakeError ? err.reason : 'bad-frame';
-        this.emit('rejected', peer, reason, (err as Error).message);
+        this.reject(peer, reason, (err as Error).message);
       },
     );
   }
@@ -232,7 +249,12 @@ export class TtunServer extends Endpoint {
     const peer = describePeer(socket);
     this.removePending(socket);
     socket.destroy();
-    this.emit('rejected', peer, 'busy', message);
+    this.reject(peer, 'busy', message);
+  }
+
+  private reject(peer: string, reason: RejectReason, message: string): void {
+    this.rejected[reason] += 1;
+    this.emit('rejected', peer, reason, message);
   }
 
   private addPending(socket: Socket, source: string): void {
@@ -264,7 +286,7 @@ export class TtunServer extends Endpoint {
       session = this.startSession(socket, 'server', sessionKey, leftover);
     } catch (err) {
       // Out of file descriptors or threads, say: this connection is lost, the server is not.
-      this.emit('rejected', peer, 'attach', (err as Error).message);
+      this.reject(peer, 'attach', (err as Error).message);
       return;
     }
     this.live?.session.end(`replaced by ${peer}`);

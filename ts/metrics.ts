@@ -1,0 +1,279 @@
+/**
+ * Prometheus metrics (`--metrics HOST:PORT`, the `metrics` option): an HTTP listener that answers
+ * GET /metrics in the text exposition format 0.0.4. Every value is read from the endpoint when a
+ * scrape arrives, so nothing runs, and nothing is counted twice, while nobody scrapes.
+ *
+ * Written against node:http rather than prom-client: a dozen values that already exist as
+ * counters in the endpoint need a formatter, not a registry of live metric objects; prom-client
+ * would add a dependency (and its default collectors' timers) to render what fits in this file.
+ *
+ * Nothing here sees the key: the endpoint keeps only K, and the snapshot below has no field for it.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CipherName, HostPort, Role } from './config.js';
+import { parseHostPort } from './config.js';
+import type { EndpointStats } from './endpoint.js';
+import { type RejectReason, TtunError } from './errors.js';
+
+/** Where metrics are served when only a port is given: this host only, as Prometheus's own exporters default to. */
+export const METRICS_DEFAULT_HOST = '127.0.0.1';
+
+/** Every reason a server rejects a connection, each exported even at 0 so that rate() works from the first scrape. */
+const REJECT_REASONS: readonly RejectReason[] = ['timeout', 'auth', 'bad-frame', 'closed', 'busy', 'attach'];
+
+/** What an endpoint offers to a scrape (TtunServer and TtunClient have these). */
+export interface MetricsSource {
+  readonly role: Role;
+  readonly cipher: CipherName;
+  readonly coreKind: 'native' | 'wasm';
+  readonly mptcp: boolean;
+  /** When the live session came up (ms since the epoch), undefined while none is up. */
+  readonly sessionStartedAt: number | undefined;
+  stats(): EndpointStats;
+  /** Server only: connections that did not become a session, by reason. */
+  rejections?(): Record<RejectReason, number>;
+  /** Server only: connections in their handshake right now. */
+  readonly pendingHandshakes?: number;
+}
+
+/** One scrape's worth of values: renderMetrics is a pure function of this. */
+export interface MetricsSnapshot {
+  version: string;
+  role: Role;
+  cipher: CipherName;
+  core: 'native' | 'wasm';
+  mptcp: boolean;
+  sessionStartedAt: number | undefined;
+  stats: EndpointStats;
+  rejections: Record<RejectReason, number> | undefined;
+  pendingHandshakes: number | undefined;
+  residentMemoryBytes: number;
+  processStartTimeSeconds: number;
+}
+
+type Labels = Record<string, string>;
+interface Sample {
+  labels?: Labels;
+  value: number;
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Label values may hold anything; the format reserves backslash, double quote and newline. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** HELP text: backslash and newline only (quotes are literal there). */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+function formatLabels(labels: Labels | undefined): string {
+  if (labels === undefined) return '';
+  const pairs = Object.entries(labels).map(([name, value]) => {
+    if (!LABEL_NAME.test(name)) throw new Error(`bad label name ${JSON.stringify(name)}`);
+    return `${name}="${escapeLabelValue(value)}"`;
+  });
+  return pairs.length === 0 ? '' : `{${pairs.join(',')}}`;
+}
+
+function family(name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]): string {
+  if (!METRIC_NAME.test(name)) throw new Error(`bad metric name ${JSON.stringify(name)}`);
+  const lines = [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`];
+  for (const sample of samples) lines.push(`${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The exposition text (format 0.0.4) for one snapshot. */
+export function renderMetrics(s: MetricsSnapshot): string {
+  const { stats } = s;
+  const parts = [
+    family('ttun_build_info', 'gauge', 'Always 1; the labels say what runs: ttun version, role, cipher, protocol core, MPTCP.', [
+      {
+        labels: { version: s.version, role: s.role, cipher: s.cipher, core: s.core, mptcp: String(s.mptcp), node: process.version },
+        value: 1,
+      },
+    ]),
+    family('ttun_session_up', 'gauge', '1 while an authenticated session carries packets, else 0.', [
+      { value: s.sessionStartedAt === undefined ? 0 : 1 },
+    ]),
+    // No sample while no session is up: `time() - ttun_session_start_time_seconds` is then absent rather than ~56 years.
+    family(
+      'ttun_session_start_time_seconds',
+      'gauge',
+      'When the live session came up, Unix time in seconds (no sample while none is up).',
+      s.sessionStartedAt === undefined ? [] : [{ value: s.sessionStartedAt / 1000 }],
+    ),
+    family('ttun_sessions_total', 'counter', 'Sessions that completed the handshake since start.', [{ value: stats.sessions }]),
+    family('ttun_rx_bytes_total', 'counter', 'IP bytes received from the peer and written to the TUN (or handed to packets()).', [
+      { value: stats.rxBytes },
+    ]),
+    family('ttun_rx_packets_total', 'counter', 'IP packets received from the peer and written to the TUN (or handed to packets()).', [
+      { value: stats.rxPackets },
+    ]),
+    family('ttun_tx_bytes_total', 'counter', 'IP bytes read from the TUN (or given to send()) and sent to the peer.', [
+      { value: stats.txBytes },
+    ]),
+    family('ttun_tx_packets_total', 'counter', 'IP packets read from the TUN (or given to send()) and sent to the peer.', [
+      { value: stats.txPackets },
+    ]),
+    family(
+      'ttun_dropped_packets_total',
+      'counter',
+      'Packets dropped, by reason: not-ip (a frame from the peer that is not one IP packet), tun-refused (TUN writes refused, counted per batch), too-big (over 65519 bytes), unreadable (a TUN read with no usable packet), no-session (read from the TUN while no session was up).',
+      [
+        { labels: { reason: 'not-ip' }, value: stats.rxDroppedNotIp },
+        { labels: { reason: 'tun-refused' }, value: stats.rxDroppedTunWrite },
+        { labels: { reason: 'too-big' }, value: stats.txDroppedTooBig },
+        { labels: { reason: 'unreadable' }, value: stats.txDroppedUnreadable },
+        { labels: { reason: 'no-session' }, value: stats.txDroppedNoSession },
+      ],
+    ),
+  ];
+  if (s.rejections !== undefined) {
+    const rejections = s.rejections;
+    parts.push(
+      family(
+        'ttun_handshakes_rejected_total',
+        'counter',
+        'Connections that did not become a session, by reason: timeout, auth (wrong key or cipher), bad-frame, closed (by the peer during the handshake), busy (evicted: too many pending handshakes), attach (the session could not be started).',
+        REJECT_REASONS.map((reason) => ({ labels: { reason }, value: rejections[reason] })),
+      ),
+    );
+  }
+  if (s.pendingHandshakes !== undefined) {
+    parts.push(family('ttun_pending_handshakes', 'gauge', 'Connections in their handshake right now.', [{ value: s.pendingHandshakes }]));
+  }
+  if (s.role === 'client') {
+    parts.push(family('ttun_reconnects_total', 'counter', 'Times the client scheduled a new connection attempt.', [{ value: stats.reconnects }]));
+  }
+  parts.push(
+    family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [{ value: s.residentMemoryBytes }]),
+    family('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch in seconds.', [
+      { value: s.processStartTimeSeconds },
+    ]),
+  );
+  return parts.join('');
+}
+
+let cachedVersion: string | undefined;
+function packageVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}
+
+const processStartTimeSeconds = Math.round((Date.now() - process.uptime() * 1000) / 10) / 100;
+
+export function snapshotOf(source: MetricsSource): MetricsSnapshot {
+  return {
+    version: packageVersion(),
+    role: source.role,
+    cipher: source.cipher,
+    core: source.coreKind,
+    mptcp: source.mptcp,
+    sessionStartedAt: source.sessionStartedAt,
+    stats: source.stats(),
+    rejections: source.rejections?.(),
+    pendingHandshakes: source.pendingHandshakes,
+    residentMemoryBytes: process.memoryUsage.rss(),
+    processStartTimeSeconds,
+  };
+}
+
+/**
+ * `PORT` or `:PORT` (127.0.0.1), `HOST:PORT`, `[IPV6]:PORT`; `0.0.0.0:PORT` or `[::]:PORT` for every
+ * address. A port is required: unlike the tunnel's own addresses there is no default to fall back on.
+ */
+export function parseMetricsAddress(value: unknown): { host: string; port: number } {
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
+  if (text === undefined || !/^(\d+|\[[^\]]*\]:.*|[^:[\]]*:[^:]*)$/.test(text)) {
+    throw new TtunError(
+      `bad metrics address ${JSON.stringify(typeof value === 'string' ? value : String(value))}: expected PORT, HOST:PORT or [IPV6]:PORT`,
+      'EBADADDR',
+    );
+  }
+  const { host, port }: HostPort = parseHostPort(/^\d+$/.test(text) ? `:${text}` : text, 'metrics address', { hostRequired: false });
+  return { host: host ?? METRICS_DEFAULT_HOST, port };
+}
+
+/** The URL to scrape at a bound address, as the CLI logs it. */
+export function metricsUrl({ address, port }: AddressInfo): string {
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`;
+}
+
+function bindError(err: NodeJS.ErrnoException, address: string): TtunError {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the port is already in use',
+    EADDRNOTAVAIL: 'no such local address',
+    EACCES: 'permission denied',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name not found',
+  };
+  return new TtunError(`cannot serve metrics on ${address}: ${why[err.code ?? ''] ?? err.message}`, err.code ?? 'ELISTEN');
+}
+
+/** The HTTP listener behind the `metrics` option; the endpoint that owns it closes it. */
+export class MetricsServer {
+  private constructor(private readonly server: http.Server) {}
+
+  /** Binds `address` (see parseMetricsAddress) and serves `source`. Rejects with a TtunError when it cannot bind. */
+  static async listen(source: MetricsSource, address: { host: string; port: number }): Promise<MetricsServer> {
+    const server = http.createServer((request, response) => answer(source, request, response));
+    // A scraper holds its connection open between scrapes; a stalled request must not hold a socket for long.
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 10_000;
+    const shown = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, shown)));
+      server.listen({ host: address.host, port: address.port }, () => resolve());
+    });
+    server.removeAllListeners('error');
+    // After start-up a failing connection is the scraper's problem, never the tunnel's.
+    server.on('error', () => {});
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return new MetricsServer(server);
+  }
+
+  /** The address actually bound (useful with port 0). */
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stops listening and drops every connection, kept-alive ones included, so close() never waits on a scraper. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+function answer(source: MetricsSource, request: http.IncomingMessage, response: http.ServerResponse): void {
+  const path = (request.url ?? '/').split('?')[0];
+  if (path !== '/metrics') {
+    response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');
+    return;
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('use GET\n');
+    return;
+  }
+  const body = renderMetrics(snapshotOf(source));
+  response.writeHead(200, {
+    'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
