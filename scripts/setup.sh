@@ -10,6 +10,8 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v ping >/dev/null || need_apt+=(iputils-ping)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
+# promtool and prometheus (one package) check and scrape --metrics in the end-to-end tests.
+command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v ps >/dev/null || need_apt+=(procps)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
