@@ -156,7 +156,9 @@ export function renderMetrics(s: MetricsSnapshot): string {
     parts.push(family('ttun_pending_handshakes', 'gauge', 'Connections in their handshake right now.', [{ value: s.pendingHandshakes }]));
   }
   if (s.role === 'client') {
-    parts.push(family('ttun_reconnects_total', 'counter', 'Times the client scheduled a new connection attempt.', [{ value: stats.reconnects }]));
+    parts.push(
+      family('ttun_reconnects_total', 'counter', 'Times the client scheduled a new connection attempt.', [{ value: stats.reconnects }]),
+    );
   }
   parts.push(
     family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [{ value: s.residentMemoryBytes }]),
@@ -217,6 +219,8 @@ function bindError(err: NodeJS.ErrnoException, address: string): TtunError {
     EADDRINUSE: 'the port is already in use',
     EADDRNOTAVAIL: 'no such local address',
     EACCES: 'permission denied',
+    // What a systemd unit's SocketBindDeny= answers for a port it does not allow.
+    EPERM: 'binding this port is not permitted',
     ENOTFOUND: 'host name not found',
     EAI_AGAIN: 'host name not found',
   };

@@ -217,7 +217,18 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
 
     // The metrics port is taken (by the running server): one line, exit 1, no TUN left behind.
     const linksBefore = await lab.links(lab.server);
-    const busy = await lab.exec(lab.server, [process.execPath, ...NODE_FLAGS, TTUN, 'server', '-k', PSK, '-l', ':20299', '--metrics', ':9464']);
+    const busy = await lab.exec(lab.server, [
+      process.execPath,
+      ...NODE_FLAGS,
+      TTUN,
+      'server',
+      '-k',
+      PSK,
+      '-l',
+      ':20299',
+      '--metrics',
+      ':9464',
+    ]);
     assert.equal(busy.code, EXIT_RUNTIME, busy.stderr);
     assert.deepEqual(busy.stderr.trim().split('\n'), ['ttun: cannot serve metrics on 127.0.0.1:9464: the port is already in use']);
     assert.deepEqual(await lab.links(lab.server), linksBefore, 'the TUN it made is gone');

@@ -111,10 +111,7 @@ test('renders every family with HELP and TYPE, conventional names, and the value
   assert.equal(value('process_resident_memory_bytes'), 123456);
   assert.equal(value('process_start_time_seconds'), 1_699_999_999.5);
   assert.equal(
-    value(
-      'ttun_build_info',
-      `{version="1.2.3",role="server",cipher="aes-256-gcm",core="native",mptcp="false",node="${process.version}"}`,
-    ),
+    value('ttun_build_info', `{version="1.2.3",role="server",cipher="aes-256-gcm",core="native",mptcp="false",node="${process.version}"}`),
     1,
   );
   // Reconnects are the client's; the server has none to report.
@@ -122,7 +119,9 @@ test('renders every family with HELP and TYPE, conventional names, and the value
 });
 
 test('a client reports reconnects and no server families; no session means up 0 and no start time sample', () => {
-  const text = renderMetrics(snapshot({ role: 'client', rejections: undefined, pendingHandshakes: undefined, sessionStartedAt: undefined }));
+  const text = renderMetrics(
+    snapshot({ role: 'client', rejections: undefined, pendingHandshakes: undefined, sessionStartedAt: undefined }),
+  );
   const families = parseExposition(text);
   assert.equal(families.get('ttun_reconnects_total')!.samples.get(''), 9);
   assert.equal(families.has('ttun_handshakes_rejected_total'), false);
