@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics (`--metrics HOST:PORT`, the `metrics` option): an HTTP listener that answers
  * GET /metrics in the text exposition format 0.0.4. Every value is read from the endpoint when a
- * scrape arrives, so nothing runs, and nothing is counted twice, while nobody scrapes.
+ * scrape arrives: no timer, no copy of a counter, and no cost while nobody scrapes.
  *
  * Written against node:http rather than prom-client: a dozen values that already exist as
  * counters in the endpoint need a formatter, not a registry of live metric objects; prom-client
@@ -17,11 +17,11 @@ import { parseHostPort } from './config.js';
 import type { EndpointStats } from './endpoint.js';
 import { type RejectReason, TtunError } from './errors.js';
 
-/** Where metrics are served when only a port is given: this host only, as Prometheus's own exporters default to. */
+/**
+ * Where metrics are served when only a port is given: this host only. They tell whoever can read
+ * them when the tunnel is used and how much; exposing them further is a choice to make explicitly.
+ */
 export const METRICS_DEFAULT_HOST = '127.0.0.1';
-
-/** Every reason a server rejects a connection, each exported even at 0 so that rate() works from the first scrape. */
-const REJECT_REASONS: readonly RejectReason[] = ['timeout', 'auth', 'bad-frame', 'closed', 'busy', 'attach'];
 
 /** What an endpoint offers to a scrape (TtunServer and TtunClient have these). */
 export interface MetricsSource {
@@ -41,6 +41,8 @@ export interface MetricsSource {
 /** One scrape's worth of values: renderMetrics is a pure function of this. */
 export interface MetricsSnapshot {
   version: string;
+  /** The Node.js version (process.version). */
+  node: string;
   role: Role;
   cipher: CipherName;
   core: 'native' | 'wasm';
@@ -99,12 +101,17 @@ function family(name: string, type: 'counter' | 'gauge', help: string, samples: 
 export function renderMetrics(s: MetricsSnapshot): string {
   const { stats } = s;
   const parts = [
-    family('ttun_build_info', 'gauge', 'Always 1; the labels say what runs: ttun version, role, cipher, protocol core, MPTCP.', [
-      {
-        labels: { version: s.version, role: s.role, cipher: s.cipher, core: s.core, mptcp: String(s.mptcp), node: process.version },
-        value: 1,
-      },
-    ]),
+    family(
+      'ttun_build_info',
+      'gauge',
+      'Always 1; the labels say what runs: ttun version, role, cipher, protocol core, MPTCP, Node.js version.',
+      [
+        {
+          labels: { version: s.version, role: s.role, cipher: s.cipher, core: s.core, mptcp: String(s.mptcp), node: s.node },
+          value: 1,
+        },
+      ],
+    ),
     family('ttun_session_up', 'gauge', '1 while an authenticated session carries packets, else 0.', [
       { value: s.sessionStartedAt === undefined ? 0 : 1 },
     ]),
@@ -141,14 +148,15 @@ export function renderMetrics(s: MetricsSnapshot): string {
       ],
     ),
   ];
-  if (s.rejections !== undefined) {
-    const rejections = s.rejections;
+  const { rejections } = s;
+  if (rejections !== undefined) {
     parts.push(
       family(
         'ttun_handshakes_rejected_total',
         'counter',
         'Connections that did not become a session, by reason: timeout, auth (wrong key or cipher), bad-frame, closed (by the peer during the handshake), busy (evicted: too many pending handshakes), attach (the session could not be started).',
-        REJECT_REASONS.map((reason) => ({ labels: { reason }, value: rejections[reason] })),
+        // Every reason, even at 0, so that rate() has a series from the first scrape.
+        Object.entries(rejections).map(([reason, count]) => ({ labels: { reason }, value: count })),
       ),
     );
   }
@@ -180,6 +188,7 @@ const processStartTimeSeconds = Math.round((Date.now() - process.uptime() * 1000
 export function snapshotOf(source: MetricsSource): MetricsSnapshot {
   return {
     version: packageVersion(),
+    node: process.version,
     role: source.role,
     cipher: source.cipher,
     core: source.coreKind,
