@@ -45,6 +45,22 @@ export interface CommonOptions {
   tun?: boolean;
 }
 
+/**
+ * Every check of the options server and client share, before anything is created. `ttun check`
+ * runs it too (through checkServerOptions / checkClientOptions), so a check added here is one that
+ * `ttun check` makes. The PSK comes back as a copy the caller must zero.
+ */
+export function parseCommonOptions(options: CommonOptions) {
+  return {
+    cipher: parseCipher(options.cipher),
+    mptcp: parseBoolean(options.mptcp, 'mptcp', false),
+    useTun: parseBoolean(options.tun, 'tun', true),
+    mtu: parseMtu(options.mtu),
+    timeoutMs: parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS),
+    psk: parsePsk(options.psk),
+  };
+}
+
 /** How often dropped-packet counters are checked and reported. */
 export const DROP_REPORT_INTERVAL_MS = 2_000;
 
@@ -77,12 +93,9 @@ export abstract class Endpoint extends EventEmitter {
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
-    this.cipher = parseCipher(options.cipher);
-    this.mptcp = parseBoolean(options.mptcp, 'mptcp', false);
-    const useTun = parseBoolean(options.tun, 'tun', true);
-    const mtu = parseMtu(options.mtu);
-    const timeoutMs = parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS);
-    const psk = parsePsk(options.psk);
+    const { cipher, mptcp, useTun, mtu, timeoutMs, psk } = parseCommonOptions(options);
+    this.cipher = cipher;
+    this.mptcp = mptcp;
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
     // MPTCP sockets are made by the addon.
