@@ -31,6 +31,8 @@ export interface OptionSpec {
    * The key itself never comes from a file; `--config` does not name another file from inside one.
    */
   alsoFrom?: 'nowhere' | 'env';
+  /** A file name: relative in a config file means relative to that file's directory. */
+  isPath?: true;
   /** A check beyond the type that is the CLI's own (the API checks everything else); the problem, or undefined. */
   check?: (value: OptionValue) => string | undefined;
 }
@@ -45,7 +47,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: BOTH,
     alsoFrom: 'env',
   },
-  { name: 'psk-file', type: 'string', describe: 'read the pre-shared key from this file (one trailing newline is ignored)', commands: BOTH },
+  {
+    name: 'psk-file',
+    type: 'string',
+    describe: 'read the pre-shared key from this file (one trailing newline is ignored)',
+    commands: BOTH,
+    isPath: true,
+  },
   {
     name: 'psk',
     short: 'k',

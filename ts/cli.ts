@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { checkReport } from './check.js';
 import { checkClientOptions } from './client.js';
-import { type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
+import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
 import { TtunError } from './errors.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
 import {
@@ -265,6 +265,10 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
     die(`unknown command ${JSON.stringify(first)}: use ${COMMANDS.join(' or ')} (see ttun --help)`, EXIT_USAGE);
+  }
+  const checked = first === 'check' ? argv[1] : undefined;
+  if (checked !== undefined && !checked.startsWith('-') && !(ENDPOINT_COMMANDS as readonly string[]).includes(checked)) {
+    die(`cannot check ${JSON.stringify(checked)}: use ttun check server or ttun check client`, EXIT_USAGE);
   }
   const parser = yargs(argv)
     .scriptName('ttun')

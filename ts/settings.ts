@@ -5,6 +5,7 @@
  * that names the option and the place, never a value that could be a secret.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   type EndpointCommand,
   envName,
@@ -179,6 +180,8 @@ function fromJson(spec: OptionSpec, value: JsonValue, path: string): OptionValue
     return value as string[];
   }
   if (typeof value !== spec.type) fail(`${where} must be a ${spec.type}, not ${jsonType(value)}`);
+  // Whoever writes {"psk-file": "office.key"} next to office.json means that file, wherever ttun runs.
+  if (spec.isPath && value !== '') return resolve(dirname(resolve(path)), value as string);
   return value as OptionValue;
 }
 

@@ -109,6 +109,11 @@ test('the config file is named by --config or TTUN_CONFIG; empty variables are u
   assert.equal(resolveSettings('server', {}, { TTUN_CONFIG: '/etc/ttun/a.json' }, read).get('listen'), ':1');
   assert.equal(resolveSettings('server', { config: '/etc/ttun/a.json' }, { TTUN_CONFIG: '/nope' }, read).sourceOf('config'), 'flag');
   assert.equal(settings('server', {}, { TTUN_MTU: '' }).sourceOf('mtu'), 'default');
+  // A relative key file in a config file is next to the config file; on the command line, in the working directory.
+  const relative = (file: string) => resolveSettings('server', { config: file }, {}, () => '{"psk-file": "a.key"}').get('psk-file');
+  assert.equal(relative('/etc/ttun/a.json'), '/etc/ttun/a.key');
+  assert.equal(relative('/etc/ttun/sub/../b.json'), '/etc/ttun/a.key');
+  assert.equal(resolveSettings('server', { 'psk-file': 'a.key' }, {}).get('psk-file'), 'a.key');
   assert.match(configError(() => resolveSettings('server', { config: '/nonexistent/ttun.json' }, {})), /^cannot read the config file \/nonexistent\/ttun.json: no such file$/);
 });
 
@@ -251,6 +256,7 @@ test('ttun check: effective settings and their sources, the key only as its leng
     [['server', '--user', 'no-such-user-here'], { TTUN_PSK: SECRET }, /^ttun: unknown user no-such-user-here/],
     [['server', '-k', SECRET, '-k', SECRET], {}, /^ttun: -k is given more than once/],
     [['server', '--config', join(dir, 'missing.json')], { TTUN_PSK: SECRET }, /^ttun: cannot read the config file/],
+    [['frobnicator'], {}, /^ttun: cannot check "frobnicator": use ttun check server or ttun check client$/],
   ];
   for (const [args, env, pattern] of bad) {
     const result = ttunCheck(args, env);
