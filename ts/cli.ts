@@ -6,20 +6,11 @@ import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { checkReport } from './check.js';
-import { checkClientOptions } from './client.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
+import { checkClientOptions } from './client.js';
 import { TtunError } from './errors.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
-import {
-  type LogFormat,
-  type Logger,
-  logClientEvents,
-  logCounters,
-  logServerEvents,
-  logStatsEvery,
-  logTun,
-  stderrLogger,
-} from './log.js';
+import { type LogFormat, type Logger, logClientEvents, logCounters, logServerEvents, logStatsEvery, logTun, stderrLogger } from './log.js';
 import { dropPrivileges, groupToDropTo } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 import { checkServerOptions } from './server.js';
@@ -187,7 +178,8 @@ function clientOptions(args: CommonArgs & { server?: string }, psk: string | Buf
 
 /** Checked before the key is read, so a missing -s is reported whatever is wrong with the key. */
 function requiredServer(args: { server?: string }): string {
-  if (args.server === undefined || args.server === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
+  if (args.server === undefined || args.server === '')
+    throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   return args.server;
 }
 

@@ -52,13 +52,13 @@ export function parseJsonText(source: string): JsonValue {
       const code = text.charCodeAt(at);
       if (code < 0x20) fail('a control character (such as a line break) inside a string');
       if (text[at] === '\\') {
-        const escape = text[at + 1];
-        if (escape === 'u') {
+        const escaped = text[at + 1];
+        if (escaped === 'u') {
           if (!/^[0-9a-fA-F]{4}$/.test(text.slice(at + 2, at + 6))) fail('\\u must be followed by four hex digits');
           at += 6;
           continue;
         }
-        if (escape === undefined || !'"\\/bfnrt'.includes(escape)) fail('unknown escape in a string');
+        if (escaped === undefined || !'"\\/bfnrt'.includes(escaped)) fail('unknown escape in a string');
         at += 2;
         continue;
       }

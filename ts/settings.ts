@@ -18,7 +18,7 @@ import {
   optionsOf,
 } from './cli-options.js';
 import { TtunError } from './errors.js';
-import { type JsonValue, JsonSyntaxError, parseJsonText } from './json-text.js';
+import { JsonSyntaxError, type JsonValue, parseJsonText } from './json-text.js';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
@@ -139,7 +139,13 @@ function readConfigFile(path: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? 'unreadable');
     return fail(`cannot read the config file ${path}: ${why}`);
   }
 }

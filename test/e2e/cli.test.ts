@@ -388,7 +388,9 @@ test('the systemd units and templates verify and run as an unprivileged user wit
     const clientFile = join(units, pair.client);
     const port = pair.instance ? 20204 : 20203;
     if (pair.instance) {
-      writeFileSync(join(etc, `${pair.instance.client}.json`), JSON.stringify({ server: lab.serverAddress(0, port), mtu: 1400 }), { mode: 0o600 });
+      writeFileSync(join(etc, `${pair.instance.client}.json`), JSON.stringify({ server: lab.serverAddress(0, port), mtu: 1400 }), {
+        mode: 0o600,
+      });
     }
     const server = lab.spawn(lab.server, asUnit(serverFile, credentialsFor(serverFile, `server${i}`), []));
     await server.waitForLine(new RegExp(`listening on \\[::\\]:${port}`));
@@ -398,7 +400,8 @@ test('the systemd units and templates verify and run as an unprivileged user wit
     await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
     assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
     const mtu = pair.instance ? 1400 : 1280;
-    for (const ns of [lab.server, lab.clients[0]!]) assert.match((await lab.exec(ns, ['ip', 'link', 'show', 'ttun0'])).stdout, new RegExp(`mtu ${mtu} `));
+    for (const ns of [lab.server, lab.clients[0]!])
+      assert.match((await lab.exec(ns, ['ip', 'link', 'show', 'ttun0'])).stdout, new RegExp(`mtu ${mtu} `));
     for (const proc of [server, client]) {
       const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
       assert.match(status, /^Name:\s+node$/m, 'the pid is node itself (every step execs)');

@@ -37,7 +37,13 @@ test('server and client from config files only (key from TTUN_PSK) carry ping; t
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const dir = tempDir(t);
-  const serverConfig = writeJson(dir, 'server.json', { listen: ':20210', mtu: 1300, cipher: 'aes-256-gcm', mptcp: true, 'log-format': 'json' });
+  const serverConfig = writeJson(dir, 'server.json', {
+    listen: ':20210',
+    mtu: 1300,
+    cipher: 'aes-256-gcm',
+    mptcp: true,
+    'log-format': 'json',
+  });
   const clientConfig = writeJson(dir, 'client.json', { server: lab.serverAddress(0, 20210), mtu: 1300, cipher: 'aes-256-gcm' });
 
   // Files only, but TTUN_MTU on the server (env over file) and TTUN_MPTCP=1 on the client (an env boolean).
@@ -88,7 +94,15 @@ test('ttun check: valid and invalid configurations, exit 0 / 2, the key never sh
   writeFileSync(badJson, `{"psk-file": "${keyFile}",\n "mtu": 1400\n "listen": ":1"}`);
   const links = await lab.links(lab.server);
   const check = (args: string[], env: Record<string, string> = {}) =>
-    lab.exec(lab.server, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...NODE_FLAGS, TTUN, 'check', ...args]);
+    lab.exec(lab.server, [
+      'env',
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      process.execPath,
+      ...NODE_FLAGS,
+      TTUN,
+      'check',
+      ...args,
+    ]);
 
   const valid = await check(['server', '--config', good], { TTUN_CIPHER: 'aes-256-gcm' });
   assert.equal(valid.code, 0, valid.stderr);

@@ -18,12 +18,7 @@ const SECRET = 'super secret key 0123456789';
 const PROXY_PASSWORD = 'pr0xy-Pa55';
 
 /** resolveSettings with a config file held in memory. */
-function settings(
-  command: 'server' | 'client',
-  flags: Record<string, unknown>,
-  env: Record<string, string>,
-  file?: string,
-): Settings {
+function settings(command: 'server' | 'client', flags: Record<string, unknown>, env: Record<string, string>, file?: string): Settings {
   const commandLine = file === undefined ? flags : { config: 'test.json', ...flags };
   return resolveSettings(command, commandLine, env, (path) => {
     assert.equal(path, 'test.json');
@@ -60,7 +55,12 @@ test('precedence: flag > env > file > default, for a string, a number, a boolean
         [['10.9.0.0/16', 'fd09::/64'], 'file'],
       ],
     );
-    const env = { TTUN_CIPHER: 'chacha20-poly1305', TTUN_MTU: '1400', TTUN_MPTCP: 'false', TTUN_TEST_ROUTE: '10.7.0.0/16, fd07::/64 10.8.0.0/16' };
+    const env = {
+      TTUN_CIPHER: 'chacha20-poly1305',
+      TTUN_MTU: '1400',
+      TTUN_MPTCP: 'false',
+      TTUN_TEST_ROUTE: '10.7.0.0/16, fd07::/64 10.8.0.0/16',
+    };
     const withEnv = settings('server', {}, env, file);
     assert.deepEqual(
       ['cipher', 'mtu', 'mptcp', 'test-route'].map((n) => [withEnv.get(n), withEnv.sourceOf(n)]),
@@ -95,7 +95,10 @@ test('precedence: flag > env > file > default, for a string, a number, a boolean
         [':20203', 'default'],
       ],
     );
-    assert.match(configError(() => settings('server', {}, {}, '{"test-route": "10.0.0.0/8"}')), /"test-route" in test.json must be an array of strings, not a string/);
+    assert.match(
+      configError(() => settings('server', {}, {}, '{"test-route": "10.0.0.0/8"}')),
+      /"test-route" in test.json must be an array of strings, not a string/,
+    );
   } finally {
     (OPTIONS as OptionSpec[]).splice(OPTIONS.indexOf(route), 1);
   }
@@ -114,7 +117,10 @@ test('the config file is named by --config or TTUN_CONFIG; empty variables are u
   assert.equal(relative('/etc/ttun/a.json'), '/etc/ttun/a.key');
   assert.equal(relative('/etc/ttun/sub/../b.json'), '/etc/ttun/a.key');
   assert.equal(resolveSettings('server', { 'psk-file': 'a.key' }, {}).get('psk-file'), 'a.key');
-  assert.match(configError(() => resolveSettings('server', { config: '/nonexistent/ttun.json' }, {})), /^cannot read the config file \/nonexistent\/ttun.json: no such file$/);
+  assert.match(
+    configError(() => resolveSettings('server', { config: '/nonexistent/ttun.json' }, {})),
+    /^cannot read the config file \/nonexistent\/ttun.json: no such file$/,
+  );
 });
 
 test('booleans from the environment: true/false/1/0, nothing else', () => {
@@ -127,29 +133,77 @@ test('booleans from the environment: true/false/1/0, nothing else', () => {
   ] as const) {
     assert.equal(settings('client', {}, { TTUN_MPTCP: text }).get('mptcp'), value, text);
   }
-  assert.equal(configError(() => settings('client', {}, { TTUN_MPTCP: 'yes please' })), 'bad TTUN_MPTCP "yes please": use true, false, 1 or 0');
-  assert.equal(configError(() => settings('client', {}, { TTUN_MTU: 'abc' })), 'TTUN_MTU takes a number, not "abc"');
-  assert.equal(configError(() => settings('client', {}, { TTUN_STATS: '0' })), 'TTUN_STATS takes a number of seconds above 0');
-  assert.equal(configError(() => settings('client', {}, { TTUN_LOG_FORMAT: 'xml' })), 'bad TTUN_LOG_FORMAT "xml": use text or json');
+  assert.equal(
+    configError(() => settings('client', {}, { TTUN_MPTCP: 'yes please' })),
+    'bad TTUN_MPTCP "yes please": use true, false, 1 or 0',
+  );
+  assert.equal(
+    configError(() => settings('client', {}, { TTUN_MTU: 'abc' })),
+    'TTUN_MTU takes a number, not "abc"',
+  );
+  assert.equal(
+    configError(() => settings('client', {}, { TTUN_STATS: '0' })),
+    'TTUN_STATS takes a number of seconds above 0',
+  );
+  assert.equal(
+    configError(() => settings('client', {}, { TTUN_LOG_FORMAT: 'xml' })),
+    'bad TTUN_LOG_FORMAT "xml": use text or json',
+  );
 });
 
 test('unknown keys, keys of the other command and wrong types are errors naming the key', () => {
-  assert.equal(configError(() => settings('server', {}, {}, '{"mtu": 1400, "colour": "blue"}')), 'unknown option "colour" in test.json');
-  assert.equal(configError(() => settings('server', {}, {}, '{"m": "aes-256-gcm"}')), 'unknown option "m" in test.json: write "cipher"');
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"mtu": 1400, "colour": "blue"}')),
+    'unknown option "colour" in test.json',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"m": "aes-256-gcm"}')),
+    'unknown option "m" in test.json: write "cipher"',
+  );
   assert.equal(
     configError(() => settings('client', {}, {}, '{"server": "h:1", "listen": ":20203"}')),
     '"listen" in test.json is an option of ttun server, not of ttun client',
   );
-  assert.equal(configError(() => settings('server', {}, {}, '{"server": "h:1"}')), '"server" in test.json is an option of ttun client, not of ttun server');
-  assert.equal(configError(() => settings('server', {}, {}, '{"mtu": "abc"}')), '"mtu" in test.json must be a number, not a string');
-  assert.equal(configError(() => settings('server', {}, {}, '{"mtu": true}')), '"mtu" in test.json must be a number, not a boolean');
-  assert.equal(configError(() => settings('server', {}, {}, '{"mptcp": "true"}')), '"mptcp" in test.json must be a boolean, not a string');
-  assert.equal(configError(() => settings('server', {}, {}, '{"listen": null}')), '"listen" in test.json must be a string, not null');
-  assert.equal(configError(() => settings('server', {}, {}, '{"stats": -1}')), '"stats" in test.json takes a number of seconds above 0');
-  assert.equal(configError(() => settings('server', {}, {}, '{"log-format": "xml"}')), 'bad "log-format" in test.json "xml": use text or json');
-  assert.equal(configError(() => settings('server', {}, {}, '{"config": "other.json"}')), '"config" cannot be set in a config file (test.json)');
-  assert.equal(configError(() => settings('server', {}, {}, '[1, 2]')), 'test.json must hold one JSON object ({"option": value, ...}), not an array with non-strings');
-  assert.equal(configError(() => settings('server', {}, {}, '{"__proto__": 1}')), 'unknown option "__proto__" in test.json');
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"server": "h:1"}')),
+    '"server" in test.json is an option of ttun client, not of ttun server',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"mtu": "abc"}')),
+    '"mtu" in test.json must be a number, not a string',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"mtu": true}')),
+    '"mtu" in test.json must be a number, not a boolean',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"mptcp": "true"}')),
+    '"mptcp" in test.json must be a boolean, not a string',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"listen": null}')),
+    '"listen" in test.json must be a string, not null',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"stats": -1}')),
+    '"stats" in test.json takes a number of seconds above 0',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"log-format": "xml"}')),
+    'bad "log-format" in test.json "xml": use text or json',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"config": "other.json"}')),
+    '"config" cannot be set in a config file (test.json)',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '[1, 2]')),
+    'test.json must hold one JSON object ({"option": value, ...}), not an array with non-strings',
+  );
+  assert.equal(
+    configError(() => settings('server', {}, {}, '{"__proto__": 1}')),
+    'unknown option "__proto__" in test.json',
+  );
 });
 
 test('the key in a config file is refused without repeating it', () => {
@@ -165,7 +219,10 @@ test('the key in a config file is refused without repeating it', () => {
 
 test('bad JSON: one line with the file name, line and column, and no text from the file', () => {
   const cases: Array<[string, RegExp]> = [
-    [`{\n  "listen": ":1",\n  "proxy": "http://u:${PROXY_PASSWORD}@h" }x`, /^bad JSON in test.json at line 3, column 37: unexpected text after/],
+    [
+      `{\n  "listen": ":1",\n  "proxy": "http://u:${PROXY_PASSWORD}@h" }x`,
+      /^bad JSON in test.json at line 3, column 37: unexpected text after/,
+    ],
     [`{"mtu": 1400,}`, /^bad JSON in test.json at line 1, column 14: expected a key in double quotes$/],
     [`{"cipher": '${PROXY_PASSWORD}'}`, /^bad JSON in test.json at line 1, column 12: expected a value/],
     [`{"mtu" 1400}`, /^bad JSON in test.json at line 1, column 8: expected ':' after the key$/],
@@ -220,7 +277,12 @@ test('ttun check: effective settings and their sources, the key only as its leng
   const ok = ttunCheck(['server', '--config', config, '--mtu', '1500'], { TTUN_LISTEN: ':20400', TTUN_LOG_FORMAT: 'json' });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stderr, '');
-  const row = (name: string) => ok.stdout.split('\n').find((l) => l.trim().startsWith(`${name} `))?.trim().split(/\s{2,}/);
+  const row = (name: string) =>
+    ok.stdout
+      .split('\n')
+      .find((l) => l.trim().startsWith(`${name} `))
+      ?.trim()
+      .split(/\s{2,}/);
   assert.deepEqual(row('config'), ['config', config, 'flag (--config)']);
   assert.deepEqual(row('psk-file'), ['psk-file', keyFile, `file (${config})`]);
   assert.deepEqual(row('key'), ['key', `(hidden, ${SECRET.length} bytes)`, 'from --psk-file']);
