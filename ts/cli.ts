@@ -126,11 +126,24 @@ function argsOf<T extends CommonArgs>(settings: Settings): T {
  * endpoint is up but before any other start-up line (startupWarnings), so that bad input still
  * gets exactly one line and a reader of the log sees them first.
  */
-function pskFrom(args: CommonArgs): PskChoice {
-  const choice = resolvePsk({ flag: args.psk, file: args['psk-file'], env: process.env.TTUN_PSK });
-  if (args.psk !== undefined) hideArguments();
+function pskFrom(settings: Settings): PskChoice {
+  const sources = keySources(settings);
+  const choice = resolvePsk(sources);
+  if (sources.flag !== undefined) hideArguments();
   delete process.env.TTUN_PSK;
   return choice;
+}
+
+/**
+ * -k exists on the command line only, so it wins over a --psk-file from the environment or a
+ * config file; both on the command line is an error (psk-source.ts). TTUN_PSK is the key when
+ * neither is given, as it always was.
+ */
+function keySources(settings: Settings): { flag?: string; file?: string; env?: string } {
+  const flag = settings.get('psk') as string | undefined;
+  const file =
+    flag !== undefined && settings.sourceOf('psk-file') !== 'flag' ? undefined : (settings.get('psk-file') as string | undefined);
+  return { flag, file, env: process.env.TTUN_PSK };
 }
 
 /**
@@ -186,7 +199,7 @@ function requiredServer(args: { server?: string }): string {
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const args = argsOf<CommonArgs & { listen: string }>(settings);
   const log = stderrLogger('server', args['log-format']);
-  const key = pskFrom(args);
+  const key = pskFrom(settings);
   const server = await createServer(serverOptions(args, key.psk));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
@@ -203,7 +216,7 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const args = argsOf<CommonArgs & { server?: string }>(settings);
   const log = stderrLogger('client', args['log-format']);
   requiredServer(args);
-  const key = pskFrom(args);
+  const key = pskFrom(settings);
   const client = await connect(clientOptions(args, key.psk));
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
@@ -219,9 +232,8 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
 function runCheck(settings: Settings): void {
   const args = argsOf<CommonArgs & { listen: string; server?: string }>(settings);
   if (settings.command === 'client') requiredServer(args);
-  const key = resolvePsk({ flag: args.psk, file: args['psk-file'], env: process.env.TTUN_PSK });
-  if (args.psk !== undefined) hideArguments();
-  delete process.env.TTUN_PSK;
+  const sources = keySources(settings);
+  const key = pskFrom(settings);
   const bytes = typeof key.psk === 'string' ? Buffer.byteLength(key.psk, 'utf8') : key.psk.length;
   try {
     if (settings.command === 'server') checkServerOptions(serverOptions(args, key.psk));
@@ -230,7 +242,7 @@ function runCheck(settings: Settings): void {
     if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
   }
   if (args.user !== undefined) groupToDropTo(args.user, args.group);
-  const from = args.psk !== undefined ? '-k' : args['psk-file'] !== undefined ? '--psk-file' : 'TTUN_PSK';
+  const from = sources.flag !== undefined ? '-k' : sources.file !== undefined ? '--psk-file' : 'TTUN_PSK';
   process.stdout.write(checkReport(settings, { from, bytes, warnings: key.warnings }));
 }
 

@@ -303,7 +303,11 @@ test('ttun check: effective settings and their sources, the key only as its leng
   assert.equal(fromFlag.code, 0, fromFlag.stderr);
   assert.match(fromFlag.stdout, /key\s+\(hidden, 27 bytes\)\s+from -k/);
   assert.match(fromFlag.stdout, /^warning: -k puts the key in the process list/m);
-  for (const out of [fromEnv, fromFlag]) assert.ok(!(out.stdout + out.stderr).includes(SECRET));
+  // -k on the command line wins over a psk-file from the config file (or TTUN_PSK_FILE); both as flags stay an error.
+  const flagOverFile = ttunCheck(['server', '--config', config, '-k', SECRET], { TTUN_PSK_FILE: keyFile });
+  assert.equal(flagOverFile.code, 0, flagOverFile.stderr);
+  assert.match(flagOverFile.stdout, /key\s+\(hidden, 27 bytes\)\s+from -k/);
+  for (const out of [fromEnv, fromFlag, flagOverFile]) assert.ok(!(out.stdout + out.stderr).includes(SECRET));
 
   // Every check the API makes (config.ts), without a TUN or socket; the key file is read.
   const bad: Array<[string[], Record<string, string>, RegExp]> = [
@@ -317,6 +321,7 @@ test('ttun check: effective settings and their sources, the key only as its leng
     [['server', '--psk-file', join(dir, 'missing')], {}, /^ttun: cannot read the key file .*missing: no such file$/],
     [['server', '--user', 'no-such-user-here'], { TTUN_PSK: SECRET }, /^ttun: unknown user no-such-user-here/],
     [['server', '-k', SECRET, '-k', SECRET], {}, /^ttun: -k is given more than once/],
+    [['server', '-k', SECRET, '--psk-file', keyFile], {}, /^ttun: give the key one way only: -k or --psk-file$/],
     [['server', '--config', join(dir, 'missing.json')], { TTUN_PSK: SECRET }, /^ttun: cannot read the config file/],
     [['frobnicator'], {}, /^ttun: cannot check "frobnicator": use ttun check server or ttun check client$/],
   ];
