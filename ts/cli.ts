@@ -5,29 +5,23 @@
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import yargs, { type Argv } from 'yargs';
-import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
+import { checkReport } from './check.js';
+import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
+import { checkClientOptions } from './client.js';
 import { TtunError } from './errors.js';
-import { connect, createServer, type TtunClient, type TtunServer } from './index.js';
-import {
-  LOG_FORMATS,
-  type LogFormat,
-  type Logger,
-  logClientEvents,
-  logCounters,
-  logServerEvents,
-  logStatsEvery,
-  logTun,
-  stderrLogger,
-} from './log.js';
+import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
+import { type LogFormat, type Logger, logClientEvents, logCounters, logServerEvents, logStatsEvery, logTun, stderrLogger } from './log.js';
 import { metricsUrl } from './metrics.js';
-import { dropPrivileges } from './privileges.js';
+import { dropPrivileges, groupToDropTo } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
+import { checkServerOptions } from './server.js';
+import { CONFIG_ERROR, resolveSettings, type Settings } from './settings.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
 
 /** Errors about the command line itself: they exit like yargs' usage errors. */
-const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR']);
+const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR', CONFIG_ERROR]);
 
 /**
  * What bin/ttun.js set up before this module was loaded: the SIGUSR1 listener (installed first, so
@@ -57,74 +51,31 @@ function die(message: string, code: number): never {
   process.exit(code);
 }
 
-function commonOptions<T>(y: Argv<T>) {
-  return (
-    y
-      .option('psk-file', {
-        type: 'string',
-        describe: 'read the pre-shared key from this file (one trailing newline is ignored)',
-        requiresArg: true,
-      })
-      .option('k', {
-        alias: 'psk',
-        type: 'string',
-        describe: 'pre-shared key on the command line (visible in the process list; prefer --psk-file or TTUN_PSK)',
-        requiresArg: true,
-      })
-      // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
-      .option('m', {
-        alias: 'cipher',
-        type: 'string',
-        default: CIPHERS[0],
-        describe: `AEAD cipher: ${CIPHERS.join(' or ')}`,
-        requiresArg: true,
-      })
-      .option('mtu', { type: 'string', default: String(DEFAULT_MTU), describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, requiresArg: true })
-      .option('user', {
-        type: 'string',
-        describe: 'after creating the TUN and binding the port, drop root and run as this user',
-        requiresArg: true,
-      })
-      .option('group', { type: 'string', describe: "group for --user (default: the user's own group)", requiresArg: true })
-      .option('mptcp', {
-        type: 'boolean',
-        default: false,
-        describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP',
-      })
-      .option('log-format', {
-        type: 'string',
-        choices: LOG_FORMATS,
-        default: 'text',
-        describe: 'log lines as text or JSON',
-        requiresArg: true,
-      })
-      .option('stats', {
-        type: 'number',
-        describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)',
-        requiresArg: true,
-      })
-      .option('metrics', {
-        type: 'string',
-        describe:
-          'serve Prometheus metrics at http://HOST:PORT/metrics; PORT or :PORT is 127.0.0.1 only, 0.0.0.0:PORT or [::]:PORT every address',
-        requiresArg: true,
-      })
-      .check((argv) => {
-        // yargs makes an array of an option given twice; say which, never the values (one may be the key).
-        const repeated = Object.keys(argv).filter((name) => name.length > 0 && name !== '_' && Array.isArray(argv[name]));
-        if (repeated.length > 0) throw new Error(`${flagName(repeated[0]!)} is given more than once`);
-        const stats = argv.stats as number | undefined;
-        if (stats !== undefined && !(Number.isFinite(stats) && stats > 0)) throw new Error('--stats takes a number of seconds above 0');
-        return true;
-      })
-  );
-}
-
-/** How an option is spelled back to the user: the short name if it has one (-k, -s), else --long. */
-function flagName(name: string): string {
-  const aliases: Record<string, string> = { psk: 'k', cipher: 'm', listen: 'l', server: 's' };
-  const short = aliases[name] ?? name;
-  return short.length === 1 ? `-${short}` : `--${short}`;
+/**
+ * The options of `command`, from the table in cli-options.ts. yargs gets no defaults (the merge
+ * with the environment and the config file in settings.ts must see what the command line really
+ * gave) and no types but boolean: every value is converted once, the same way from the command
+ * line and the environment.
+ */
+function endpointOptions<T>(y: Argv<T>, command: EndpointCommand) {
+  for (const spec of optionsOf(command)) {
+    y.option(spec.name, {
+      alias: spec.short,
+      type: spec.type === 'boolean' ? 'boolean' : 'string',
+      describe: spec.type === 'array' ? `${spec.describe} (repeatable)` : spec.describe,
+      choices: spec.choices as string[] | undefined,
+      defaultDescription: spec.default === undefined ? undefined : String(spec.default),
+      requiresArg: spec.type !== 'boolean',
+    });
+  }
+  return y.check((argv) => {
+    // yargs makes an array of an option given twice; say which, never the values (one may be the key).
+    for (const key of Object.keys(argv)) {
+      const spec = specForKey(key);
+      if (spec && spec.type !== 'array' && Array.isArray(argv[key])) throw new Error(`${flagName(spec)} is given more than once`);
+    }
+    return true;
+  });
 }
 
 /**
@@ -154,11 +105,12 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   });
 }
 
+/** The effective options, as the run needs them (settings.ts has checked their types). */
 interface CommonArgs {
-  k?: string;
+  psk?: string;
   'psk-file'?: string;
-  m: string;
-  mtu: string;
+  cipher: string;
+  mtu: number;
   user?: string;
   group?: string;
   'log-format': LogFormat;
@@ -167,16 +119,33 @@ interface CommonArgs {
   metrics?: string;
 }
 
+function argsOf<T extends CommonArgs>(settings: Settings): T {
+  return Object.fromEntries(settings.all.map((setting) => [setting.spec.name, setting.value])) as unknown as T;
+}
+
 /**
  * The key from -k, --psk-file or TTUN_PSK. Its warnings (never the key) are logged once the
  * endpoint is up but before any other start-up line (startupWarnings), so that bad input still
  * gets exactly one line and a reader of the log sees them first.
  */
-function pskFrom(args: CommonArgs): PskChoice {
-  const choice = resolvePsk({ flag: args.k, file: args['psk-file'], env: process.env.TTUN_PSK });
-  if (args.k !== undefined) hideArguments();
+function pskFrom(settings: Settings): PskChoice {
+  const sources = keySources(settings);
+  const choice = resolvePsk(sources);
+  if (sources.flag !== undefined) hideArguments();
   delete process.env.TTUN_PSK;
   return choice;
+}
+
+/**
+ * -k exists on the command line only, so it wins over a --psk-file from the environment or a
+ * config file; both on the command line is an error (psk-source.ts). TTUN_PSK is the key when
+ * neither is given, as it always was.
+ */
+function keySources(settings: Settings): { flag?: string; file?: string; env?: string } {
+  const flag = settings.get('psk') as string | undefined;
+  const file =
+    flag !== undefined && settings.sourceOf('psk-file') !== 'flag' ? undefined : (settings.get('psk-file') as string | undefined);
+  return { flag, file, env: process.env.TTUN_PSK };
 }
 
 /**
@@ -215,17 +184,27 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early
   });
 }
 
-async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
+/** What the API is given: the same for a run and for `ttun check`. */
+function serverOptions(args: CommonArgs & { listen: string }, psk: string | Buffer): ServerOptions {
+  return { psk, listen: args.listen, cipher: args.cipher as never, mtu: args.mtu, mptcp: args.mptcp, metrics: args.metrics };
+}
+
+function clientOptions(args: CommonArgs & { server?: string }, psk: string | Buffer): ClientOptions {
+  return { psk, server: requiredServer(args), cipher: args.cipher as never, mtu: args.mtu, mptcp: args.mptcp, metrics: args.metrics };
+}
+
+/** Checked before the key is read, so a missing -s is reported whatever is wrong with the key. */
+function requiredServer(args: { server?: string }): string {
+  if (args.server === undefined || args.server === '')
+    throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
+  return args.server;
+}
+
+async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
+  const args = argsOf<CommonArgs & { listen: string }>(settings);
   const log = stderrLogger('server', args['log-format']);
-  const key = pskFrom(args);
-  const server = await createServer({
-    psk: key.psk,
-    listen: args.l,
-    cipher: args.m as never,
-    mtu: parseMtu(args.mtu),
-    mptcp: args.mptcp,
-    metrics: args.metrics,
-  });
+  const key = pskFrom(settings);
+  const server = await createServer(serverOptions(args, key.psk));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
@@ -237,23 +216,38 @@ async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): P
   logServerEvents(server, log);
 }
 
-async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): Promise<void> {
+async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
+  const args = argsOf<CommonArgs & { server?: string }>(settings);
   const log = stderrLogger('client', args['log-format']);
-  if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
-  const key = pskFrom(args);
-  const client = await connect({
-    psk: key.psk,
-    server: args.s,
-    cipher: args.m as never,
-    mtu: parseMtu(args.mtu),
-    mptcp: args.mptcp,
-    metrics: args.metrics,
-  });
+  requiredServer(args);
+  const key = pskFrom(settings);
+  const client = await connect(clientOptions(args, key.psk));
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTun(log, client.tun!);
   afterStartup(client, args, early, log);
   logClientEvents(client, log);
+}
+
+/**
+ * `ttun check`: every check a run would make before it creates anything, then the report. Any
+ * problem is the configuration's, so it exits 2 whatever the check that found it.
+ */
+function runCheck(settings: Settings): void {
+  const args = argsOf<CommonArgs & { listen: string; server?: string }>(settings);
+  if (settings.command === 'client') requiredServer(args);
+  const sources = keySources(settings);
+  const key = pskFrom(settings);
+  const bytes = typeof key.psk === 'string' ? Buffer.byteLength(key.psk, 'utf8') : key.psk.length;
+  try {
+    if (settings.command === 'server') checkServerOptions(serverOptions(args, key.psk));
+    else checkClientOptions(clientOptions(args, key.psk));
+  } finally {
+    if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
+  }
+  if (args.user !== undefined) groupToDropTo(args.user, args.group);
+  const from = sources.flag !== undefined ? '-k' : sources.file !== undefined ? '--psk-file' : 'TTUN_PSK';
+  process.stdout.write(checkReport(settings, { from, bytes, warnings: key.warnings }));
 }
 
 /**
@@ -273,12 +267,16 @@ function safeUsageMessage(message: string, argv: string[]): string {
   return flags.length > 0 ? `unknown option ${flags.join(', ')}` : 'unexpected extra argument (quote a key that contains spaces)';
 }
 
-const COMMANDS = ['server', 'client', 'genpsk', 'completion'];
+const COMMANDS = ['server', 'client', 'check', 'genpsk', 'completion'];
 
 export async function main(argv: string[], early: EarlyStart = LATE_START): Promise<void> {
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
     die(`unknown command ${JSON.stringify(first)}: use ${COMMANDS.join(' or ')} (see ttun --help)`, EXIT_USAGE);
+  }
+  const checked = first === 'check' ? argv[1] : undefined;
+  if (checked !== undefined && !checked.startsWith('-') && !(ENDPOINT_COMMANDS as readonly string[]).includes(checked)) {
+    die(`cannot check ${JSON.stringify(checked)}: use ttun check server or ttun check client`, EXIT_USAGE);
   }
   const parser = yargs(argv)
     .scriptName('ttun')
@@ -286,30 +284,33 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .parserConfiguration({ 'short-option-groups': false })
     .usage('$0 <command> [options]\n\nPoint-to-point IP tunnel over one encrypted TCP connection (ttun v1 protocol).')
     .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126, listen for one peer', (y) =>
-      commonOptions(y)
-        .option('l', {
-          alias: 'listen',
-          type: 'string',
-          default: DEFAULT_LISTEN,
-          describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT',
-          requiresArg: true,
-        })
+      endpointOptions(y, 'server')
         .example('sudo $0 server --psk-file /etc/ttun.key', 'listen on every address, port 20203')
         .example('sudo $0 server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400')
-        .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up'),
+        .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up')
+        .example('sudo $0 server --config /etc/ttun/office.json', 'options from a JSON file ({"psk-file": ..., "listen": ...})'),
     )
     .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126, connect to the server', (y) =>
-      commonOptions(y)
-        .option('s', { alias: 'server', type: 'string', describe: 'server HOST:PORT (required)', requiresArg: true })
+      endpointOptions(y, 'client')
         .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203', 'connect; reconnects by itself')
-        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment'),
+        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment')
+        .example('sudo TTUN_MTU=1400 $0 client --config /etc/ttun/office.json', 'a file, one option overridden by TTUN_<FLAG>'),
+    )
+    .command('check', 'check a server or client configuration and show the effective options, without starting anything', (y) =>
+      y
+        .command('server', 'check `ttun server` with these options', (c) => endpointOptions(c, 'server'))
+        .command('client', 'check `ttun client` with these options', (c) => endpointOptions(c, 'client'))
+        .example('$0 check server --config /etc/ttun/office.json', 'exit 0 and the settings if valid, 2 and the problem if not')
+        .demandCommand(1, 'give what to check: ttun check server or ttun check client'),
     )
     .command('genpsk', 'print a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
       y.example('$0 genpsk > /etc/ttun.key && chmod 600 /etc/ttun.key', 'make a key file'),
     )
     .completion('completion', 'print a bash/zsh completion script (add `source <(ttun completion)` to your shell rc)')
-    .epilogue('The key can also come from the TTUN_PSK environment variable.')
-    .demandCommand(1, 'give a command: server, client or genpsk')
+    .epilogue(
+      'Every option can also be set as TTUN_<OPTION> in the environment (TTUN_PSK_FILE, TTUN_LOG_FORMAT; lists comma- or space-separated; booleans true/false/1/0) or in a --config JSON file; the command line wins over the environment, which wins over the file. The key itself: --psk-file, -k, or TTUN_PSK.',
+    )
+    .demandCommand(1, 'give a command: server, client, check or genpsk')
     .strict()
     .version(version())
     .help()
@@ -321,10 +322,19 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
 
   try {
     const args = await parser.parseAsync();
-    const command = args._[0];
-    if (command === 'server') await runServer(args as never, early);
-    else if (command === 'client') await runClient(args as never, early);
-    else if (command === 'genpsk') process.stdout.write(`${generatePsk()}\n`);
+    const [command, role] = args._ as string[];
+    if (command === 'server' || command === 'client') {
+      const settings = resolveSettings(command, args, process.env);
+      if (command === 'server') await runServer(settings, early);
+      else await runClient(settings, early);
+    } else if (command === 'check') {
+      try {
+        runCheck(resolveSettings(role as EndpointCommand, args, process.env));
+      } catch (err) {
+        if (err instanceof TtunError) die(err.message, EXIT_USAGE);
+        throw err;
+      }
+    } else if (command === 'genpsk') process.stdout.write(`${generatePsk()}\n`);
   } catch (err) {
     if (err instanceof TtunError) die(err.message, USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_RUNTIME);
     throw err;

@@ -9,7 +9,7 @@ import { lookup } from 'node:dns/promises';
 import type { Socket } from 'node:net';
 import net from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from './config.js';
-import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
+import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
 import type { DataSession } from './session.js';
@@ -41,6 +41,17 @@ export function reconnectWait(delayMs: number, sinceLastAttemptMs: number): numb
 }
 
 /**
+ * Every check connect makes before it creates the TUN or a socket (`ttun check` runs exactly this);
+ * throws the TtunError connect would reject with. Returns the server's address.
+ */
+export function checkClientOptions(options: ClientOptions): HostPort {
+  if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
+  const server = parseHostPort(options.server, 'server address', { hostRequired: true });
+  parseCommonOptions(options).psk.fill(0);
+  return server;
+}
+
+/**
  * Events: 'connecting' (server), 'up' (peer, { mptcp }), 'failed' (reason, message) when a connection or
  * handshake fails, 'down' (peer, reason) when a session ends, 'reconnecting' (delayMs), 'fatal' (message).
  */
@@ -59,7 +70,7 @@ export class TtunClient extends Endpoint {
 
   /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
   static async start(options: ClientOptions): Promise<TtunClient> {
-    if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
+    checkClientOptions(options);
     const client = new TtunClient(options);
     try {
       await client.startMetrics();

@@ -52,6 +52,23 @@ export interface CommonOptions {
   metrics?: string;
 }
 
+/**
+ * Every check of the options server and client share, before anything is created. `ttun check`
+ * runs it too (through checkServerOptions / checkClientOptions), so a check added here is one that
+ * `ttun check` makes. The PSK comes back as a copy the caller must zero.
+ */
+export function parseCommonOptions(options: CommonOptions) {
+  return {
+    cipher: parseCipher(options.cipher),
+    mptcp: parseBoolean(options.mptcp, 'mptcp', false),
+    useTun: parseBoolean(options.tun, 'tun', true),
+    mtu: parseMtu(options.mtu),
+    timeoutMs: parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS),
+    metricsAt: options.metrics === undefined ? undefined : parseMetricsAddress(options.metrics),
+    psk: parsePsk(options.psk),
+  };
+}
+
 /** How often dropped-packet counters are checked and reported. */
 export const DROP_REPORT_INTERVAL_MS = 2_000;
 
@@ -87,14 +104,11 @@ export abstract class Endpoint extends EventEmitter {
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
+    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, psk } = parseCommonOptions(options);
     this.role = role;
-    this.cipher = parseCipher(options.cipher);
-    this.metricsAt = options.metrics === undefined ? undefined : parseMetricsAddress(options.metrics);
-    this.mptcp = parseBoolean(options.mptcp, 'mptcp', false);
-    const useTun = parseBoolean(options.tun, 'tun', true);
-    const mtu = parseMtu(options.mtu);
-    const timeoutMs = parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS);
-    const psk = parsePsk(options.psk);
+    this.cipher = cipher;
+    this.metricsAt = metricsAt;
+    this.mptcp = mptcp;
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
     // MPTCP sockets are made by the addon.

@@ -6,18 +6,26 @@ import { readFileSync } from 'node:fs';
 import { TtunError } from './errors.js';
 
 export function dropPrivileges(user: string, group?: string): void {
-  if (typeof process.setuid !== 'function' || typeof process.setgid !== 'function') {
-    throw new TtunError('--user is not supported on this platform', 'ENOTSUP');
-  }
-  const gid = group ?? primaryGroupOf(user);
+  const gid = groupToDropTo(user, group);
   try {
     // Groups first: once the uid changes they can no longer be changed.
     process.setgroups?.([]);
-    process.setgid(gid);
-    process.setuid(user);
+    process.setgid!(gid);
+    process.setuid!(user);
   } catch (err) {
     throw new TtunError(`cannot switch to user ${user} and group ${gid}: ${(err as Error).message}`, 'EPRIV');
   }
+}
+
+/**
+ * What dropPrivileges checks before it changes anything (`ttun check` runs it): the platform can
+ * do it, and without --group the user is known. The group to switch to.
+ */
+export function groupToDropTo(user: string, group?: string): string | number {
+  if (typeof process.setuid !== 'function' || typeof process.setgid !== 'function') {
+    throw new TtunError('--user is not supported on this platform', 'ENOTSUP');
+  }
+  return group ?? primaryGroupOf(user);
 }
 
 /** The user's primary group from /etc/passwd (Node has no getpwnam); `--group` overrides it. */

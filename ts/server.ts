@@ -14,6 +14,7 @@ import net from 'node:net';
 import {
   DEFAULT_LISTEN,
   formatHostPort,
+  type HostPort,
   MAX_PENDING_HANDSHAKES,
   MAX_PENDING_HANDSHAKES_PER_SOURCE,
   NONCE_TIMEOUT_MS,
@@ -22,7 +23,7 @@ import {
   parseTimeoutMs,
   sourceOf,
 } from './config.js';
-import { type CommonOptions, describePeer, Endpoint } from './endpoint.js';
+import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, type RejectReason, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
 import type { DataSession } from './session.js';
@@ -73,6 +74,18 @@ function parseServerLimits(options: ServerOptions): ServerLimits {
 }
 
 /**
+ * Every check createServer makes before it creates the TUN or a socket (`ttun check` runs exactly
+ * this); throws the TtunError createServer would reject with. Returns where to listen.
+ */
+export function checkServerOptions(options: ServerOptions): HostPort {
+  if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
+  const listen = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
+  parseServerLimits(options);
+  parseCommonOptions(options).psk.fill(0);
+  return listen;
+}
+
+/**
  * Accept errors that say the system is short of something for now (file descriptors, buffers) or
  * that one connection went away before it was accepted: the next accept may well succeed.
  */
@@ -107,8 +120,7 @@ export class TtunServer extends Endpoint {
 
   /** Creates the TUN device and starts listening. Rejects with a TtunError on bad options or when either fails. */
   static async start(options: ServerOptions): Promise<TtunServer> {
-    if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
-    const { host, port } = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
+    const { host, port } = checkServerOptions(options);
     const server = new TtunServer(options, parseServerLimits(options));
     try {
       await server.startMetrics();

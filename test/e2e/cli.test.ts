@@ -273,19 +273,28 @@ function execArgv(value: string): string[] {
   return words;
 }
 
-test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMIN only; their own ExecStart runs a tunnel that way', {
-  timeout: 90_000,
+test('the systemd units and templates verify and run as an unprivileged user with CAP_NET_ADMIN only; their own ExecStart runs a tunnel that way', {
+  timeout: 120_000,
 }, async (t) => {
   const units = join(ROOT, 'contrib', 'systemd');
-  const files = ['server', 'client'].map((role) => join(units, `ttun-${role}.service`));
+  // The templates are verified and run as instances: what `systemctl start ttun-server@hq` loads.
+  const instances = { server: 'hq', client: 'branch' };
+  const pairs = [
+    { server: 'ttun-server.service', client: 'ttun-client.service', instance: undefined },
+    { server: 'ttun-server@hq.service', client: 'ttun-client@branch.service', instance: instances },
+  ];
+  const files = pairs.flatMap((pair) => [join(units, pair.server), join(units, pair.client)]);
   const verify = await run('systemd-analyze', ['verify', ...files]);
   assert.equal(verify.code, 0, verify.stderr);
-  const settings = files.map(serviceSettings);
-  for (const [i, unit] of settings.entries()) {
+  /** A unit's file: an instance's is its template's. */
+  const unitFile = (file: string) => file.replace(/@[^.]+\.service$/, '@.service');
+  const settings = new Map(files.map((file) => [file, serviceSettings(unitFile(file))]));
+  for (const file of files) {
+    const unit = settings.get(file)!;
     const one = (key: string) => (unit.get(key) ?? []).join(' ');
     // Not uid 0 (which owns root's files and may signal root's processes even without
     // capabilities): a user of its own, holding CAP_NET_ADMIN and nothing else.
-    assert.equal(one('User'), '', `${files[i]}: no User=`);
+    assert.equal(one('User'), '', `${file}: no User=`);
     assert.equal(one('DynamicUser'), 'yes');
     assert.equal(one('AmbientCapabilities'), 'CAP_NET_ADMIN');
     assert.equal(one('CapabilityBoundingSet'), 'CAP_NET_ADMIN');
@@ -296,11 +305,17 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
     assert.match(one('RestrictAddressFamilies'), /AF_NETLINK/);
     assert.match(one('ExecStart'), /--disable-sigusr1/);
     assert.doesNotMatch(one('ExecStart'), / -k /, 'the key never goes on a command line');
-    const security = await run('systemd-analyze', ['security', '--offline=true', files[i]!]);
+    assert.match(one('ExecStart'), /--psk-file "\$\$CREDENTIALS_DIRECTORY\/psk"/, 'the key is a credential');
+    if (file.includes('@')) {
+      // Each instance its own JSON file and key: read by systemd (as root) and handed over as credentials.
+      assert.deepEqual(unit.get('LoadCredential'), ['config:/etc/ttun/%i.json', 'psk:/etc/ttun/%i.key']);
+      assert.match(one('ExecStart'), /--config "\$\$CREDENTIALS_DIRECTORY\/config"/);
+    }
+    const security = await run('systemd-analyze', ['security', '--offline=true', file]);
     const exposure = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout)?.[1]);
     assert.ok(
       exposure <= 2.5,
-      `systemd-analyze security: ${exposure}\n${security.stdout
+      `systemd-analyze security ${file}: ${exposure}\n${security.stdout
         .split('\n')
         .filter((l) => l.startsWith('✗'))
         .join('\n')}`,
@@ -310,17 +325,34 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
   // No systemd as PID 1 here, so the units' privilege model is rebuilt with setpriv around each
   // unit's own ExecStart: a uid that is not root and owns nothing (as DynamicUser makes one), no
   // supplementary groups, CAP_NET_ADMIN ambient and in the bounding set and nothing else, no new
-  // privileges, the environment systemd gives (PATH, CREDENTIALS_DIRECTORY with the key as `psk`,
-  // the client's EnvironmentFile variable).
+  // privileges, the environment systemd gives (PATH, CREDENTIALS_DIRECTORY with each
+  // LoadCredential= file under its name, the client's EnvironmentFile variable).
   const uid = 61_877;
   const dir = mkdtempSync(join(tmpdir(), 'ttun-unit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755);
-  const credentials = join(dir, 'credentials');
-  mkdirSync(credentials, { mode: 0o500 });
-  writeFileSync(join(credentials, 'psk'), `${SECRET}\n`, { mode: 0o400 });
-  chownSync(join(credentials, 'psk'), uid, uid);
-  chownSync(credentials, uid, uid);
+  // Stands in for /etc/ttun: the plain units' key, and each instance's JSON file and key.
+  const etc = join(dir, 'etc-ttun');
+  mkdirSync(etc, { mode: 0o700 });
+  writeFileSync(join(etc, 'psk'), `${SECRET}\n`, { mode: 0o600 });
+  writeFileSync(join(etc, `${instances.server}.key`), `${SECRET}\n`, { mode: 0o600 });
+  writeFileSync(join(etc, `${instances.client}.key`), `${SECRET}\n`, { mode: 0o600 });
+  // What makes the instances observably theirs: another port, another MTU.
+  writeFileSync(join(etc, `${instances.server}.json`), JSON.stringify({ listen: ':20204', mtu: 1400 }), { mode: 0o600 });
+  /** A credentials directory as systemd makes it for `file`: each LoadCredential=NAME:PATH copied, owned by the service's user. */
+  const credentialsFor = (file: string, name: string) => {
+    const credentials = join(dir, `credentials-${name}`);
+    mkdirSync(credentials, { mode: 0o500 });
+    const instance = /@([^.]+)\.service$/.exec(file)?.[1];
+    for (const entry of settings.get(file)!.get('LoadCredential') ?? []) {
+      const [credential, path] = entry.split(/:(.*)/) as [string, string];
+      const source = path.replace(/%i/g, instance ?? '').replace(/^\/etc\/ttun\//, `${etc}/`);
+      writeFileSync(join(credentials, credential), readFileSync(source), { mode: 0o400 });
+      chownSync(join(credentials, credential), uid, uid);
+    }
+    chownSync(credentials, uid, uid);
+    return credentials;
+  };
   const bin = join(dir, 'bin');
   mkdirSync(bin, { mode: 0o755 });
   symlinkSync(TTUN, join(bin, 'ttun'));
@@ -329,7 +361,7 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
   // makes one), bound over /dev/net/tun there.
   const tunNode = join(dir, 'tun');
   assert.equal((await run('mknod', ['-m', '666', tunNode, 'c', '10', '200'])).code, 0);
-  const asUnit = (i: number, extraEnv: string[]) => [
+  const asUnit = (file: string, credentials: string, extraEnv: string[]) => [
     'sh',
     '-c',
     'mount --bind "$0" /dev/net/tun && exec "$@"',
@@ -347,24 +379,43 @@ test('the systemd units verify and run as an unprivileged user with CAP_NET_ADMI
     `PATH=${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
     `CREDENTIALS_DIRECTORY=${credentials}`,
     ...extraEnv,
-    ...execArgv(settings[i]!.get('ExecStart')![0]!),
+    ...execArgv(settings.get(file)!.get('ExecStart')![0]!),
   ];
   const lab = await Lab.create();
   t.after(() => lab.destroy());
-  const server = lab.spawn(lab.server, asUnit(0, []));
-  await server.waitForLine(/listening on \[::\]:20203/);
-  const client = lab.spawn(lab.clients[0]!, asUnit(1, [`TTUN_SERVER=${lab.serverAddress()}`]));
-  await client.waitForLine(/session up/);
-  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
-  assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
-  for (const proc of [server, client]) {
-    const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-    assert.match(status, /^Name:\s+node$/m, 'the pid is node itself (every step execs)');
-    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
-    assert.match(status, /^Groups:\s*$/m);
-    for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd'])
-      assert.match(status, new RegExp(`^${set}:\\s+0000000000001000$`, 'm'), `${set}: CAP_NET_ADMIN (bit 12) only`);
-    assert.match(status, /^NoNewPrivs:\s+1$/m);
-    assert.ok(!proc.output.includes(SECRET) && !proc.output.includes('WARN'), proc.output);
+  for (const [i, pair] of pairs.entries()) {
+    const serverFile = join(units, pair.server);
+    const clientFile = join(units, pair.client);
+    const port = pair.instance ? 20204 : 20203;
+    if (pair.instance) {
+      writeFileSync(join(etc, `${pair.instance.client}.json`), JSON.stringify({ server: lab.serverAddress(0, port), mtu: 1400 }), {
+        mode: 0o600,
+      });
+    }
+    const server = lab.spawn(lab.server, asUnit(serverFile, credentialsFor(serverFile, `server${i}`), []));
+    await server.waitForLine(new RegExp(`listening on \\[::\\]:${port}`));
+    const clientEnv = pair.instance ? [] : [`TTUN_SERVER=${lab.serverAddress()}`];
+    const client = lab.spawn(lab.clients[0]!, asUnit(clientFile, credentialsFor(clientFile, `client${i}`), clientEnv));
+    await client.waitForLine(/session up/);
+    await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+    assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
+    const mtu = pair.instance ? 1400 : 1280;
+    for (const ns of [lab.server, lab.clients[0]!])
+      assert.match((await lab.exec(ns, ['ip', 'link', 'show', 'ttun0'])).stdout, new RegExp(`mtu ${mtu} `));
+    for (const proc of [server, client]) {
+      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      assert.match(status, /^Name:\s+node$/m, 'the pid is node itself (every step execs)');
+      assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+      assert.match(status, /^Groups:\s*$/m);
+      for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd'])
+        assert.match(status, new RegExp(`^${set}:\\s+0000000000001000$`, 'm'), `${set}: CAP_NET_ADMIN (bit 12) only`);
+      assert.match(status, /^NoNewPrivs:\s+1$/m);
+      assert.ok(!proc.output.includes(SECRET) && !proc.output.includes('WARN'), proc.output);
+    }
+    // The next pair gets the same addresses and the name ttun0 again.
+    for (const proc of [client, server]) {
+      proc.kill('SIGTERM');
+      assert.equal((await proc.exited).code, 0, proc.output);
+    }
   }
 });

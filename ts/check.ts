@@ -1,0 +1,61 @@
+/**
+ * `ttun check server|client`: the report of a configuration that passed every check, i.e. the
+ * effective value of each option and where it came from. Never the key (only where it came from
+ * and how long it is), and never credentials inside URL values.
+ */
+import { envName, flagName, type OptionValue } from './cli-options.js';
+import type { Setting, Settings } from './settings.js';
+
+export interface KeyReport {
+  /** Which option or variable gave the key: -k, --psk-file, TTUN_PSK. */
+  from: string;
+  bytes: number;
+  warnings: string[];
+}
+
+/**
+ * Replaces the user:password part of URLs (scheme://user:pass@host) and of user:pass@host with
+ * "***". Everything up to the last @ of a word goes, since a password may itself hold an @; hiding
+ * too much of an odd value is the safe way to be wrong.
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s]*@/g, '$1***@')
+    .replace(/(^|\s)(?![A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s@/]*:[^\s]*@/g, '$1***@');
+}
+
+function showValue(value: OptionValue | undefined): string {
+  if (value === undefined) return '-';
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map(redactCredentials).join(', ');
+  return typeof value === 'string' ? redactCredentials(value) : String(value);
+}
+
+function showSource(setting: Setting, configFile: string | undefined): string {
+  switch (setting.source) {
+    case 'flag':
+      return `flag (${flagName(setting.spec)})`;
+    case 'env':
+      return `env (${envName(setting.spec)})`;
+    case 'file':
+      return `file (${configFile})`;
+    case 'default':
+      return 'default';
+    default:
+      return 'not set';
+  }
+}
+
+export function checkReport(settings: Settings, key: KeyReport): string {
+  const rows: Array<[string, string, string]> = [['option', 'value', 'from']];
+  for (const setting of settings.all) {
+    // The key's own row says where it came from and how long it is, nothing more.
+    if (setting.spec.name === 'psk') continue;
+    rows.push([setting.spec.name, showValue(setting.value), showSource(setting, settings.configFile)]);
+    if (setting.spec.name === 'psk-file') rows.push(['key', `(hidden, ${key.bytes} bytes)`, `from ${key.from}`]);
+  }
+  const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const lines = [`ttun ${settings.command}: the configuration is valid (checked without creating a TUN or opening a socket)`];
+  for (const [name, value, from] of rows) lines.push(`  ${name.padEnd(widths[0]!)}  ${value.padEnd(widths[1]!)}  ${from}`.trimEnd());
+  for (const warning of key.warnings) lines.push(`warning: ${warning}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,135 @@
+/**
+ * The one table of the CLI's options. The yargs commands (cli.ts), the config file keys and the
+ * TTUN_<FLAG> environment variables (settings.ts) are all derived from it, so an option added here
+ * can be set in all three places with no more code.
+ */
+import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU } from './config.js';
+import { LOG_FORMATS } from './log.js';
+
+export const ENDPOINT_COMMANDS = ['server', 'client'] as const;
+export type EndpointCommand = (typeof ENDPOINT_COMMANDS)[number];
+
+/**
+ * string, number, boolean; array: a repeatable flag (`--route A --route B`), a JSON array of
+ * strings in a file, a comma- or whitespace-separated list in the environment.
+ */
+export type OptionType = 'string' | 'number' | 'boolean' | 'array';
+export type OptionValue = string | number | boolean | string[];
+
+export interface OptionSpec {
+  /** The long name: `--name` on the command line, `"name"` in a config file, TTUN_NAME in the environment. */
+  name: string;
+  /** A one-letter or Go-style alias (`-k`, `-m`). */
+  short?: string;
+  type: OptionType;
+  describe: string;
+  commands: readonly EndpointCommand[];
+  default?: string | number | boolean;
+  choices?: readonly string[];
+  /**
+   * Where else than the command line it may be set (default: the environment and a config file).
+   * The key itself never comes from a file; `--config` does not name another file from inside one.
+   */
+  alsoFrom?: 'nowhere' | 'env';
+  /** A file name: relative in a config file means relative to that file's directory. */
+  isPath?: true;
+  /** A check beyond the type that is the CLI's own (the API checks everything else); the problem, or undefined. */
+  check?: (value: OptionValue) => string | undefined;
+}
+
+const BOTH = ENDPOINT_COMMANDS;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'config',
+    type: 'string',
+    describe: 'read options from this JSON file: keys are the long option names, e.g. {"mtu": 1400}',
+    commands: BOTH,
+    alsoFrom: 'env',
+  },
+  {
+    name: 'psk-file',
+    type: 'string',
+    describe: 'read the pre-shared key from this file (one trailing newline is ignored)',
+    commands: BOTH,
+    isPath: true,
+  },
+  {
+    name: 'psk',
+    short: 'k',
+    type: 'string',
+    describe: 'pre-shared key on the command line (visible in the process list; prefer --psk-file or TTUN_PSK)',
+    commands: BOTH,
+    // TTUN_PSK is older than TTUN_<FLAG> and means something else (the key when no -k and no
+    // --psk-file is given: see psk-source.ts), and a key in a config file would be a key in a file
+    // that is not the key file.
+    alsoFrom: 'nowhere',
+  },
+  { name: 'server', short: 's', type: 'string', describe: 'server HOST:PORT (required)', commands: ['client'] },
+  {
+    name: 'listen',
+    short: 'l',
+    type: 'string',
+    describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT',
+    commands: ['server'],
+    default: DEFAULT_LISTEN,
+  },
+  // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
+  { name: 'cipher', short: 'm', type: 'string', describe: `AEAD cipher: ${CIPHERS.join(' or ')}`, commands: BOTH, default: CIPHERS[0] },
+  { name: 'mtu', type: 'number', describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, commands: BOTH, default: DEFAULT_MTU },
+  { name: 'user', type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', commands: BOTH },
+  { name: 'group', type: 'string', describe: "group for --user (default: the user's own group)", commands: BOTH },
+  {
+    name: 'mptcp',
+    type: 'boolean',
+    describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP',
+    commands: BOTH,
+    default: false,
+  },
+  { name: 'log-format', type: 'string', describe: 'log lines as text or JSON', commands: BOTH, default: 'text', choices: LOG_FORMATS },
+  {
+    name: 'stats',
+    type: 'number',
+    describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)',
+    commands: BOTH,
+    check: (value) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : 'takes a number of seconds above 0'),
+  },
+  {
+    name: 'metrics',
+    type: 'string',
+    describe:
+      'serve Prometheus metrics at http://HOST:PORT/metrics; PORT or :PORT is 127.0.0.1 only, 0.0.0.0:PORT or [::]:PORT every address',
+    commands: BOTH,
+  },
+];
+
+export function optionsOf(command: EndpointCommand): OptionSpec[] {
+  return OPTIONS.filter((spec) => spec.commands.includes(command));
+}
+
+/** TTUN_ and the long name in upper case, dashes as underscores: psk-file -> TTUN_PSK_FILE. */
+export function envName(spec: OptionSpec): string {
+  return `TTUN_${spec.name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function inEnv(spec: OptionSpec): boolean {
+  return spec.alsoFrom !== 'nowhere';
+}
+
+export function inFile(spec: OptionSpec): boolean {
+  return spec.alsoFrom === undefined;
+}
+
+/** How an option is spelled back to the user: the short name if it is one letter (-k, -s), else --long. */
+export function flagName(spec: OptionSpec): string {
+  return spec.short?.length === 1 ? `-${spec.short}` : `--${spec.name}`;
+}
+
+/** The option a yargs key stands for: its long name, its alias, or yargs' camelCase copy of the long name. */
+export function specForKey(key: string): OptionSpec | undefined {
+  return OPTIONS.find((spec) => spec.name === key || spec.short === key || camelCase(spec.name) === key);
+}
+
+function camelCase(name: string): string {
+  return name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
+}
