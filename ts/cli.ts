@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import yargs, { type Argv } from 'yargs';
-import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
+import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, formatHostPort, MAX_MTU, MIN_MTU, parseMtu } from './config.js';
 import { TtunError } from './errors.js';
 import { connect, createServer, type TtunClient, type TtunServer } from './index.js';
 import {
@@ -214,7 +214,7 @@ async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): P
   startupWarnings(key, early, log);
   logTun(log, server.tun!);
   const { address, port } = server.address();
-  const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const listening = formatHostPort({ host: address, port });
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
   afterStartup(server, args, early, log);
   logServerEvents(server, log);

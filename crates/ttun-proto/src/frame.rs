@@ -14,6 +14,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The direction whose nonce byte is `byte` (0 or 1); None for anything else.
+    pub fn from_byte(byte: u32) -> Option<Self> {
+        match byte {
+            0 => Some(Direction::ClientToServer),
+            1 => Some(Direction::ServerToClient),
+            _ => None,
+        }
+    }
+
     pub fn reverse(self) -> Self {
         match self {
             Direction::ClientToServer => Direction::ServerToClient,
