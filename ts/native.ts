@@ -8,10 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as binding from './native-binding.js';
 import { TtunError } from './errors.js';
-import type { ProtocolCore } from './protocol.js';
+import type * as binding from './native-binding.js';
 import { platformPackage, platformTriple, SHIPPED } from './platform.js';
+import type { ProtocolCore } from './protocol.js';
 import { loadWasmCore } from './wasm-core.js';
 
 export { isMusl, platformPackage, platformTriple, SHIPPED } from './platform.js';

@@ -137,3 +137,20 @@ impl Cipher {
         .map_err(|_| Error::BadTag)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CipherKind;
+
+    #[test]
+    fn names_and_indices_round_trip_and_nothing_else_parses() {
+        for (index, kind) in CipherKind::ALL.into_iter().enumerate() {
+            assert_eq!(CipherKind::from_name(kind.name()), Some(kind));
+            assert_eq!(CipherKind::NAMES[index], kind.name());
+            assert_eq!(CipherKind::from_index(index as u32), Some(kind));
+        }
+        assert_eq!(CipherKind::NAMES, ["chacha20-poly1305", "aes-256-gcm"]);
+        assert_eq!(CipherKind::from_name("AES-256-GCM"), None);
+        assert_eq!(CipherKind::from_index(2), None);
+    }
+}

@@ -157,3 +157,17 @@ impl Receiver {
         self.opener.next_counter()
     }
 }
+
+#[cfg(test)]
+mod direction_tests {
+    use super::Direction;
+
+    #[test]
+    fn nonce_bytes_map_to_directions_and_back() {
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            assert_eq!(Direction::from_byte(direction as u32), Some(direction));
+        }
+        assert_eq!(Direction::from_byte(2), None);
+        assert_eq!(Direction::from_byte(u32::MAX), None);
+    }
+}

@@ -247,7 +247,9 @@ impl TunDevice {
 
     /// Like attachSocket, but sealed batches are handed to `onBatch` (one buffer of frames per
     /// batch) for JavaScript to write; pause()/resume() then carry the socket's backpressure.
-    #[napi(ts_args_type = "cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void")]
+    #[napi(
+        ts_args_type = "cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void"
+    )]
     pub fn attach_callback(
         &self,
         cipher: CipherName,
