@@ -20,16 +20,11 @@ export { isMusl, platformPackage, platformTriple, SHIPPED } from './platform.js'
 // are the names the rest of the TypeScript knows them by.
 /** Everything the addon exports. */
 export type NativeBinding = typeof binding;
-export type TunDeviceOptions = binding.TunOptions;
 /** Counters of the native data path (see crates/ttun-napi/src/tun/stats.rs). */
 export type NativeStats = binding.TunStats;
 /** A TUN device plus the Rust reader thread that seals what it reads (crates/ttun-napi/src/tun). */
 export type NativeTunDevice = binding.TunDevice;
 export type NativeTunSession = binding.TunSession;
-/** Seals packets into frames of one direction (no TUN involved). */
-export type NativeFrameSealer = Pick<binding.FrameSealer, 'seal'>;
-/** Cuts frames out of a byte stream in any chunking and opens them in order. */
-export type NativeFrameReceiver = Pick<binding.FrameReceiver, 'receive'>;
 
 /** Environment variable naming a .node file to load instead of looking for one (napi-rs: NAPI_RS_NATIVE_LIBRARY_PATH). */
 export const NATIVE_LIBRARY_PATH_ENV = 'TTUN_NATIVE_LIBRARY_PATH';
