@@ -1,19 +1,29 @@
 #!/usr/bin/env node
 // Builds the napi addon for this machine into packages/<platform>/ (the platform package the
 // loader in ts/native.ts looks for in a checkout). `--debug` builds without optimisations.
-// <platform> is napi-rs's name for the host triple rustc reports (linux-x64-gnu, ...).
+// <platform> comes from the loader's own platformTriple() (compiled: `npm run build:ts` runs
+// first), so the addon lands exactly where the loader will look.
+//
+// napi also writes the addon's TypeScript declarations (packages/<platform>/ttun.d.ts). The
+// committed copy, ts/native-binding.d.ts, is what the TypeScript compiles against: this script
+// says when the two differ, `--update-types` copies the fresh one over, and
+// test/unit/binding-types.test.ts fails while they differ.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseTriple } from '@napi-rs/cli';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const host = /^host: (.*)$/m.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1];
-const platform = parseTriple(host).platformArchABI;
+const compiled = join(root, 'dist', 'ts', 'platform.js');
+if (!existsSync(compiled)) {
+  console.error('build-native: dist/ts/platform.js is missing; run `npm run build:ts` first');
+  process.exit(1);
+}
+const { platformTriple } = await import(pathToFileURL(compiled).href);
+const platform = platformTriple();
 if (!existsSync(join(root, 'packages', platform, 'package.json'))) {
   console.error(
-    `build-native: no platform package at packages/${platform}; add ${host} to "napi.targets" in package.json and run \`npx napi create-npm-dirs --npm-dir packages\``,
+    `build-native: no platform package at packages/${platform}; add its Rust target to "napi.targets" in package.json and run \`npx napi create-npm-dirs --npm-dir packages\``,
   );
   process.exit(1);
 }
@@ -34,6 +44,21 @@ execFileSync(
     '--no-js',
     '--dts',
     'ttun.d.ts',
+    // String enums as unions of their values ('chacha20-poly1305' | ...), numeric ones as enums.
+    '--no-const-enum',
   ],
   { cwd: root, stdio: 'inherit' },
 );
+
+const generated = join(root, 'packages', platform, 'ttun.d.ts');
+const committed = join(root, 'ts', 'native-binding.d.ts');
+const same = existsSync(committed) && readFileSync(generated, 'utf8') === readFileSync(committed, 'utf8');
+if (!same && process.argv.includes('--update-types')) {
+  copyFileSync(generated, committed);
+  console.error('build-native: updated ts/native-binding.d.ts from the Rust API');
+} else if (!same) {
+  console.error(
+    'build-native: ts/native-binding.d.ts differs from the types napi generated (the Rust API changed): ' +
+      'run `node scripts/build-native.mjs --update-types` and commit it',
+  );
+}

@@ -59,7 +59,7 @@ for t in $targets; do
   echo "build-platforms: $zt -> packages/$p/ttun.$p.node" >&2
   if nice -n 19 npx napi build --platform --release --strip --target "$zt" "${cross[@]}" \
        --manifest-path crates/ttun-napi/Cargo.toml --package-json-path package.json \
-       --output-dir "packages/$p" --no-js --dts ttun.d.ts -- -Zbuild-std=std,panic_abort \
+       --output-dir "packages/$p" --no-js --dts ttun.d.ts --no-const-enum -- -Zbuild-std=std,panic_abort \
        >"target/cross/build-$t.log" 2>&1; then
     echo "$t $(( $(date +%s) - start ))" >> target/cross/build-times.txt
   else

@@ -8,6 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { checkReport } from './check.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
 import { checkClientOptions } from './client.js';
+import { formatHostPort } from './config.js';
 import { TtunError } from './errors.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
 import { type LogFormat, type Logger, logClientEvents, logCounters, logServerEvents, logStatsEvery, logTun, stderrLogger } from './log.js';
@@ -210,7 +211,7 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   startupWarnings(key, early, log);
   logTun(log, server.tun!);
   const { address, port } = server.address();
-  const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const listening = formatHostPort({ host: address, port });
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
   afterStartup(server, args, early, log);
   logServerEvents(server, log);

@@ -177,8 +177,7 @@ export class TtunClient extends Endpoint {
     try {
       fd = await this.native!.mptcpConnect(address, port, this.handshake.timeoutMs);
     } catch (err) {
-      const message = (err as Error).message;
-      if (!message.startsWith('EPROTONOSUPPORT')) throw new Error(message.replace(/^\w+: /, ''));
+      if ((err as NodeJS.ErrnoException).code !== 'EPROTONOSUPPORT') throw err;
       this.mptcp = false;
       return undefined;
     }

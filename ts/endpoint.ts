@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   type CipherName,
+  formatHostPort,
   HANDSHAKE_TIMEOUT_MS,
   parseBoolean,
   parseCipher,
@@ -251,5 +252,5 @@ export function describePeer(socket: Socket): string {
   const { remoteAddress: host, remotePort: port } = socket;
   if (host === undefined) return 'unknown peer';
   const plain = host.startsWith('::ffff:') ? host.slice(7) : host;
-  return plain.includes(':') ? `[${plain}]:${port}` : `${plain}:${port}`;
+  return formatHostPort({ host: plain, port: port ?? 0 });
 }

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { CipherName, Role } from './config.js';
 import { TtunError } from './errors.js';
 import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
-import { Direction, MAX_PLAINTEXT_LEN } from './protocol.js';
+import { type Direction, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from './protocol.js';
 import { socketFd, stopReading } from './socket-options.js';
 import type { TunInfo } from './tun.js';
 
@@ -52,8 +52,6 @@ function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) =
   socket.resume();
   return () => socket.off('data', onData);
 }
-
-const sendDirection = (role: Role) => (role === 'client' ? Direction.ClientToServer : Direction.ServerToClient);
 
 export class TunPath implements PacketPath {
   constructor(
@@ -111,17 +109,6 @@ export class TunPath implements PacketPath {
 const QUEUE_HIGH = 4096;
 const QUEUE_LOW = 1024;
 
-export function isIpPacket(packet: Uint8Array): boolean {
-  const version = packet[0]! >> 4;
-  if (version === 4 && packet.length >= 20) {
-    const headerLength = (packet[0]! & 0x0f) * 4;
-    const totalLength = (packet[2]! << 8) | packet[3]!;
-    return headerLength >= 20 && headerLength <= totalLength && totalLength === packet.length;
-  }
-  if (version === 6 && packet.length >= 40) return 40 + ((packet[4]! << 8) | packet[5]!) === packet.length;
-  return false;
-}
-
 export class UserspacePath implements PacketPath {
   readonly tun = null;
   private current: { socket: Socket; seal: (packets: Buffer[]) => Buffer } | undefined;
@@ -146,7 +133,7 @@ export class UserspacePath implements PacketPath {
   attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
     const direction = sendDirection(params.role);
     const sealer = new this.core.FrameSealer(params.cipher, params.sessionKey, direction, 1);
-    const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, 1 - direction, 1);
+    const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, receiveDirection(params.role), 1);
     const link = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
     this.current = link;
     const stopReading = readFrames(
@@ -166,7 +153,7 @@ export class UserspacePath implements PacketPath {
   }
 
   private deliver(packet: Buffer, socket: Socket): void {
-    if (!isIpPacket(packet)) {
+    if (!this.core.isIpPacket(packet)) {
       this.counters.rxDroppedNotIp += 1;
       return;
     }
@@ -184,7 +171,7 @@ export class UserspacePath implements PacketPath {
    */
   send(packets: Buffer[]): boolean {
     for (const packet of packets) {
-      if (!isIpPacket(packet)) throw new TtunError('send() takes whole IPv4 or IPv6 packets only', 'ENOTIP');
+      if (!this.core.isIpPacket(packet)) throw new TtunError('send() takes whole IPv4 or IPv6 packets only', 'ENOTIP');
     }
     const link = this.current;
     if (!link) {

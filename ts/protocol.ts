@@ -1,8 +1,11 @@
 /**
- * The protocol core as TypeScript sees it: key schedule and single-frame seal/open from the Rust
- * crate ttun-proto, through the napi addon (or, where no addon exists, its WebAssembly build).
+ * The protocol core as TypeScript sees it: key schedule, single-frame seal/open, the stream
+ * receiver and the IP-packet check, all from the Rust crate ttun-proto, through the napi addon
+ * (or, where no addon exists, its WebAssembly build). Their types are the addon's, generated
+ * from the Rust (ts/native-binding.d.ts).
  */
-import type { CipherName } from './config.js';
+import type { CipherName as CliCipherName, Role } from './config.js';
+import type * as binding from './native-binding.js';
 
 export const MAGIC = Buffer.from('TTUN/v1\0', 'latin1');
 export const HANDSHAKE_NONCE_LEN = 16;
@@ -12,19 +15,62 @@ export const MAGIC_FRAME_BODY_LEN = MAGIC.length + TAG_LEN;
 /** The largest plaintext (IP packet) one frame carries: its u16 length covers the tag too. */
 export const MAX_PLAINTEXT_LEN = 0xffff - TAG_LEN;
 
+export type CipherName = binding.CipherName;
+
+/** Fails to compile unless config.ts's CIPHERS name exactly the ciphers the Rust core takes. */
+export type CipherNamesMatchTheCore = Same<CliCipherName, binding.CipherName>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const ciphersMatch: CipherNamesMatchTheCore = true;
+void ciphersMatch;
+
 /** Frame nonce direction byte: client→server frames use 0, server→client frames use 1. */
-export enum Direction {
-  ClientToServer = 0,
-  ServerToClient = 1,
+export type Direction = binding.Direction;
+/**
+ * The addon's Direction enum as a value: the WebAssembly core has no such export, and the
+ * annotation keeps the numbers equal to the generated enum's.
+ */
+export const Direction: {
+  readonly ClientToServer: binding.Direction.ClientToServer;
+  readonly ServerToClient: binding.Direction.ServerToClient;
+} = { ClientToServer: 0, ServerToClient: 1 };
+
+/** The direction of the frames `role` sends. */
+export function sendDirection(role: Role): Direction {
+  return role === 'client' ? Direction.ClientToServer : Direction.ServerToClient;
 }
 
-export interface ProtocolCore {
-  /** K = BLAKE2s-256("ttun/psk/v1" || psk) */
-  pskKey(psk: Buffer): Buffer;
-  /** SK = BLAKE2s-256("ttun/sk/v1" || K || Nc || Ns) */
-  sessionKey(pskKey: Buffer, clientNonce: Buffer, serverNonce: Buffer): Buffer;
-  /** One whole frame, length prefix included. */
-  sealFrame(cipher: CipherName, key: Buffer, direction: Direction, counter: number, plaintext: Buffer): Buffer;
-  /** Opens a frame body (ciphertext || tag); returns null when the tag does not verify. */
-  openFrame(cipher: CipherName, key: Buffer, direction: Direction, counter: number, body: Buffer): Buffer | null;
+/** The direction of the frames `role` receives. */
+export function receiveDirection(role: Role): Direction {
+  return sendDirection(role === 'client' ? 'server' : 'client');
+}
+
+/** Seals packets into frames of one direction (no TUN involved). */
+export interface FrameSealerLike {
+  /** One buffer with a frame per packet, in order. */
+  seal(packets: Buffer[]): Buffer;
+}
+
+/** Cuts frames out of a byte stream in any chunking and opens them in order. */
+export interface FrameReceiverLike {
+  /** The plaintexts of the frames this chunk completes; throws (code EBADFRAME) on a bad frame. */
+  receive(chunk: Buffer): Buffer[];
+}
+
+/** What both cores (addon and WebAssembly) provide: the protocol without a TUN. */
+export type ProtocolCore = Pick<typeof binding, 'pskKey' | 'sessionKey' | 'sealFrame' | 'openFrame' | 'isIpPacket'> & {
+  FrameSealer: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => FrameSealerLike;
+  FrameReceiver: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => FrameReceiverLike;
+};
+
+/**
+ * Calls `each` with every record of a `[u16 BE length][bytes]` run, in order: the format of the
+ * addon's attachPackets batches and of the WebAssembly receiver's output. Records are views into
+ * `records`, not copies.
+ */
+export function forEachRecord(records: Buffer, each: (record: Buffer) => void): void {
+  for (let at = 0; at + 2 <= records.length; ) {
+    const length = records.readUInt16BE(at);
+    each(records.subarray(at + 2, at + 2 + length));
+    at += 2 + length;
+  }
 }

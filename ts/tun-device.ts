@@ -5,6 +5,7 @@
  */
 import { parseMtu, type Role } from './config.js';
 import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
+import { forEachRecord } from './protocol.js';
 import { openTun as createNativeTun, type TunInfo } from './tun.js';
 
 export interface TunOptions {
@@ -42,11 +43,7 @@ export class TunDevice {
     let wake: (() => void) | undefined;
     let paused = false;
     const session = this.device.attachPackets((records) => {
-      for (let at = 0; at < records.length; ) {
-        const length = records.readUInt16BE(at);
-        queue.push(records.subarray(at + 2, at + 2 + length));
-        at += 2 + length;
-      }
+      forEachRecord(records, (packet) => queue.push(packet));
       if (queue.length > QUEUE_HIGH && !paused) {
         paused = true;
         this.device.pause();

@@ -1,13 +1,19 @@
 /**
  * The protocol core compiled to WebAssembly (crates/ttun-wasm → wasm/ttun-core.wasm), for where
- * no native addon exists. It has what a userspace endpoint (tun: false) needs: key derivation and
- * frame seal/open; framing of the stream is done here in TypeScript. It has no TUN device.
+ * no native addon exists. It has what a userspace endpoint (tun: false) needs: key derivation,
+ * frame seal/open, ttun-proto's stream receiver and the IP-packet check. It has no TUN device.
  */
 import { readFileSync } from 'node:fs';
-import type { CipherName } from './config.js';
-import type { NativeFrameReceiver, NativeFrameSealer } from './native.js';
-import type { Direction, ProtocolCore } from './protocol.js';
-import { TAG_LEN } from './protocol.js';
+import { CIPHERS } from './config.js';
+import {
+  type CipherName,
+  type Direction,
+  type FrameReceiverLike,
+  type FrameSealerLike,
+  forEachRecord,
+  type ProtocolCore,
+  TAG_LEN,
+} from './protocol.js';
 
 interface WasmExports {
   memory: WebAssembly.Memory;
@@ -17,19 +23,23 @@ interface WasmExports {
   ttun_session_key(k: number, nc: number, ns: number, out: number): void;
   ttun_seal_frame(kind: number, key: number, dir: number, counter: bigint, pt: number, ptLen: number, out: number): number;
   ttun_open_frame(kind: number, key: number, dir: number, counter: bigint, body: number, bodyLen: number): number;
+  ttun_is_ip_packet(packet: number, len: number): number;
+  ttun_receiver_new(kind: number, key: number, dir: number, firstCounter: bigint): number;
+  ttun_receiver_free(receiver: number): void;
+  ttun_receiver_feed(receiver: number, chunk: number, len: number): number;
+  ttun_receiver_output(receiver: number): number;
+  ttun_receiver_output_len(receiver: number): number;
 }
 
 export class BadFrameError extends Error {
   readonly code = 'EBADFRAME';
 }
 
-const CIPHER_IDS: Record<CipherName, number> = { 'chacha20-poly1305': 0, 'aes-256-gcm': 1 };
-const MAX_BODY = 65535;
+/** The module numbers ciphers in the order of CipherKind::ALL, which CIPHERS follows. */
+const cipherId = (cipher: CipherName) => CIPHERS.indexOf(cipher);
 
 export interface WasmCore extends ProtocolCore {
   readonly kind: 'wasm';
-  FrameSealer: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => NativeFrameSealer;
-  FrameReceiver: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => NativeFrameReceiver;
 }
 
 export function wasmPath(): URL {
@@ -40,51 +50,55 @@ export function wasmPath(): URL {
 export function loadWasmCore(path: URL = wasmPath()): WasmCore {
   const module = new WebAssembly.Module(readFileSync(path));
   const w = new WebAssembly.Instance(module, {}).exports as unknown as WasmExports;
+  // Memory may grow on any call, so each view is taken fresh.
+  const memory = () => new Uint8Array(w.memory.buffer);
 
   /** Runs `body` with the given buffers copied into module memory; frees them afterwards. */
-  function withBuffers<T>(inputs: Array<Uint8Array | number>, body: (ptrs: number[], memory: () => Uint8Array) => T): T {
+  function withBuffers<T>(inputs: Array<Uint8Array | number>, body: (ptrs: number[]) => T): T {
     const sizes = inputs.map((input) => (typeof input === 'number' ? input : input.length));
     const ptrs = sizes.map((size) => w.ttun_alloc(size));
     try {
-      // Memory may grow on any call, so each view is taken fresh.
-      const memory = () => new Uint8Array(w.memory.buffer);
       inputs.forEach((input, i) => {
         if (typeof input !== 'number') memory().set(input, ptrs[i]);
       });
-      return body(ptrs, memory);
+      return body(ptrs);
     } finally {
       for (const [i, ptr] of ptrs.entries()) w.ttun_free(ptr, sizes[i]!);
     }
   }
 
-  const pskKey = (psk: Buffer) =>
-    withBuffers([psk, 32], ([p, out], mem) => {
+  const copyOut = (ptr: number, len: number) => Buffer.from(memory().subarray(ptr, ptr + len));
+
+  const pskKey = (psk: Uint8Array) =>
+    withBuffers([psk, 32], ([p, out]) => {
       w.ttun_psk_key(p!, psk.length, out!);
-      return Buffer.from(mem().subarray(out!, out! + 32));
+      return copyOut(out!, 32);
     });
 
-  const sessionKey = (k: Buffer, nc: Buffer, ns: Buffer) =>
-    withBuffers([k, nc, ns, 32], ([pk, pnc, pns, out], mem) => {
+  const sessionKey = (k: Uint8Array, nc: Uint8Array, ns: Uint8Array) =>
+    withBuffers([k, nc, ns, 32], ([pk, pnc, pns, out]) => {
       w.ttun_session_key(pk!, pnc!, pns!, out!);
-      return Buffer.from(mem().subarray(out!, out! + 32));
+      return copyOut(out!, 32);
     });
 
-  const sealFrame = (cipher: CipherName, key: Buffer, direction: Direction, counter: number, plaintext: Buffer) =>
-    withBuffers([key, plaintext, plaintext.length + 2 + TAG_LEN], ([pk, pt, out], mem) => {
-      const n = w.ttun_seal_frame(CIPHER_IDS[cipher], pk!, direction, BigInt(counter), pt!, plaintext.length, out!);
+  const sealFrame = (cipher: CipherName, key: Uint8Array, direction: Direction, counter: number, plaintext: Uint8Array) =>
+    withBuffers([key, plaintext, plaintext.length + 2 + TAG_LEN], ([pk, pt, out]) => {
+      const n = w.ttun_seal_frame(cipherId(cipher), pk!, direction, BigInt(counter), pt!, plaintext.length, out!);
       if (n < 0) throw new Error(`cannot seal a ${plaintext.length}-byte frame`);
-      return Buffer.from(mem().subarray(out!, out! + n));
+      return copyOut(out!, n);
     });
 
-  const openFrame = (cipher: CipherName, key: Buffer, direction: Direction, counter: number, body: Buffer) => {
+  const openFrame = (cipher: CipherName, key: Uint8Array, direction: Direction, counter: number, body: Uint8Array) => {
     if (body.length < TAG_LEN) return null;
-    return withBuffers([key, body], ([pk, pb], mem) => {
-      const n = w.ttun_open_frame(CIPHER_IDS[cipher], pk!, direction, BigInt(counter), pb!, body.length);
-      return n < 0 ? null : Buffer.from(mem().subarray(pb!, pb! + n));
+    return withBuffers([key, body], ([pk, pb]) => {
+      const n = w.ttun_open_frame(cipherId(cipher), pk!, direction, BigInt(counter), pb!, body.length);
+      return n < 0 ? null : copyOut(pb!, n);
     });
   };
 
-  class FrameSealer implements NativeFrameSealer {
+  const isIpPacket = (packet: Uint8Array) => withBuffers([packet], ([p]) => w.ttun_is_ip_packet(p!, packet.length) === 1);
+
+  class FrameSealer implements FrameSealerLike {
     private counter: number;
     constructor(
       private readonly cipher: CipherName,
@@ -99,43 +113,27 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
     }
   }
 
-  /** The stream decoder of ttun-proto, in TypeScript: frames may straddle chunks. */
-  class FrameReceiver implements NativeFrameReceiver {
-    private pending = Buffer.alloc(0);
-    private counter: number;
-    private failed: Error | undefined;
-    constructor(
-      private readonly cipher: CipherName,
-      private readonly key: Buffer,
-      private readonly direction: Direction,
-      firstCounter: number,
-    ) {
-      this.counter = firstCounter;
+  /**
+   * ttun-proto's Receiver inside the module: frames may straddle chunks; a bad frame ends the
+   * stream for good. The module's receiver is freed once this object is collected.
+   */
+  class FrameReceiver implements FrameReceiverLike {
+    private static readonly registry = new FinalizationRegistry<number>((ptr) => w.ttun_receiver_free(ptr));
+    private readonly ptr: number;
+    constructor(cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) {
+      this.ptr = withBuffers([key], ([pk]) => w.ttun_receiver_new(cipherId(cipher), pk!, direction, BigInt(firstCounter)));
+      if (this.ptr === 0) throw new Error(`unknown cipher ${cipher} or direction ${direction}`);
+      FrameReceiver.registry.register(this, this.ptr);
     }
     receive(chunk: Buffer): Buffer[] {
-      if (this.failed) throw this.failed;
-      let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      const failed = withBuffers([chunk], ([pc]) => w.ttun_receiver_feed(this.ptr, pc!, chunk.length) !== 0);
+      const output = copyOut(w.ttun_receiver_output(this.ptr), w.ttun_receiver_output_len(this.ptr));
+      if (failed) throw new BadFrameError(output.toString('utf8'));
       const packets: Buffer[] = [];
-      while (data.length >= 2) {
-        const length = data.readUInt16BE(0);
-        if (length < TAG_LEN) throw this.fail(new BadFrameError(`bad frame: length ${length} is below the 16-byte tag`));
-        if (data.length < 2 + length) break;
-        const plaintext = openFrame(this.cipher, this.key, this.direction, this.counter, data.subarray(2, 2 + length));
-        if (plaintext === null) throw this.fail(new BadFrameError('frame failed authentication (wrong PSK or cipher, or tampered)'));
-        this.counter += 1;
-        packets.push(plaintext);
-        data = data.subarray(2 + length);
-      }
-      this.pending = Buffer.from(data);
-      if (this.pending.length > 2 + MAX_BODY) throw this.fail(new BadFrameError('bad frame: longer than a frame can be'));
+      forEachRecord(output, (packet) => packets.push(packet));
       return packets;
-    }
-    /** A bad frame ends the stream for good: every later call throws the same error. */
-    private fail(error: Error): Error {
-      this.failed = error;
-      return error;
     }
   }
 
-  return { kind: 'wasm', pskKey, sessionKey, sealFrame, openFrame, FrameSealer, FrameReceiver };
+  return { kind: 'wasm', pskKey, sessionKey, sealFrame, openFrame, isIpPacket, FrameSealer, FrameReceiver };
 }

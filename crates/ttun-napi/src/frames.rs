@@ -2,14 +2,10 @@
 //! mode (`tun: false`) uses these to carry packets between a socket and JavaScript.
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use ttun_proto::{Direction, FrameOpener, Receiver};
+use ttun_proto::{FrameOpener, Receiver};
 
 use crate::errors::{from_proto, Result};
-use crate::protocol::{keyed_cipher, parse_direction};
-
-fn direction(value: u32) -> Result<Direction> {
-    Ok(if parse_direction(value)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient })
-}
+use crate::protocol::{keyed_cipher, CipherName, Direction};
 
 /// Seals packets into frames of one direction, counting from `firstCounter`.
 #[napi]
@@ -20,9 +16,9 @@ pub struct FrameSealer {
 #[napi]
 impl FrameSealer {
     #[napi(constructor)]
-    pub fn new(cipher: String, key: &[u8], direction: u32, first_counter: u32) -> Result<Self> {
-        let cipher = keyed_cipher(&cipher, key, "key")?;
-        Ok(Self { inner: ttun_proto::FrameSealer::new(cipher, self::direction(direction)?, first_counter.into()) })
+    pub fn new(cipher: CipherName, key: &[u8], direction: Direction, first_counter: u32) -> Result<Self> {
+        let cipher = keyed_cipher(cipher, key, "key")?;
+        Ok(Self { inner: ttun_proto::FrameSealer::new(cipher, direction.into(), first_counter.into()) })
     }
 
     /// One buffer holding a frame per packet, in order: one socket write for the whole batch.
@@ -46,9 +42,9 @@ pub struct FrameReceiver {
 #[napi]
 impl FrameReceiver {
     #[napi(constructor)]
-    pub fn new(cipher: String, key: &[u8], direction: u32, first_counter: u32) -> Result<Self> {
-        let cipher = keyed_cipher(&cipher, key, "key")?;
-        Ok(Self { inner: Receiver::new(FrameOpener::new(cipher, self::direction(direction)?, first_counter.into())) })
+    pub fn new(cipher: CipherName, key: &[u8], direction: Direction, first_counter: u32) -> Result<Self> {
+        let cipher = keyed_cipher(cipher, key, "key")?;
+        Ok(Self { inner: Receiver::new(FrameOpener::new(cipher, direction.into(), first_counter.into())) })
     }
 
     /// The plaintexts of the frames this chunk completes. Throws (code EBADFRAME) on a frame that

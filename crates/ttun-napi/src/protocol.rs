@@ -1,5 +1,6 @@
-//! Key derivation and single-frame seal/open, used by the TypeScript handshake. The data path
-//! does not come through here: it seals and opens whole batches inside [`crate::tun`].
+//! Key derivation and single-frame seal/open, used by the TypeScript handshake, and the two
+//! enums every entry point takes. The data path does not come through here: it seals and opens
+//! whole batches inside [`crate::tun`].
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use ttun_proto::cipher::frame_nonce;
@@ -7,9 +8,41 @@ use ttun_proto::{Cipher, CipherKind, HANDSHAKE_NONCE_LEN, TAG_LEN};
 
 use crate::errors::{error, from_proto, Result};
 
-pub fn parse_cipher(name: &str) -> Result<CipherKind> {
-    CipherKind::from_name(name)
-        .ok_or_else(|| error("EBADCIPHER", format!("unknown cipher {name:?}: use chacha20-poly1305 or aes-256-gcm")))
+/// The AEAD of a session. JavaScript passes the names the CLI uses; napi rejects anything else
+/// before Rust sees it.
+#[napi(string_enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CipherName {
+    #[napi(value = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+    #[napi(value = "aes-256-gcm")]
+    Aes256Gcm,
+}
+
+impl From<CipherName> for CipherKind {
+    fn from(name: CipherName) -> Self {
+        match name {
+            CipherName::ChaCha20Poly1305 => CipherKind::ChaCha20Poly1305,
+            CipherName::Aes256Gcm => CipherKind::Aes256Gcm,
+        }
+    }
+}
+
+/// Which way a frame travels: the direction byte of its nonce.
+#[napi]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ClientToServer = 0,
+    ServerToClient = 1,
+}
+
+impl From<Direction> for ttun_proto::Direction {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::ClientToServer => ttun_proto::Direction::ClientToServer,
+            Direction::ServerToClient => ttun_proto::Direction::ServerToClient,
+        }
+    }
 }
 
 /// The AEAD for `kind`: ring (this build's fastest) unless `TTUN_AEAD=rustcrypto` asks for the
@@ -24,8 +57,8 @@ pub fn make_cipher(kind: CipherKind, key: &[u8; 32]) -> Cipher {
 }
 
 /// `make_cipher` for a cipher named by JavaScript and a key it passed (`what` names the key in errors).
-pub fn keyed_cipher(name: &str, key: &[u8], what: &str) -> Result<Cipher> {
-    Ok(make_cipher(parse_cipher(name)?, &key32(key, what)?))
+pub fn keyed_cipher(name: CipherName, key: &[u8], what: &str) -> Result<Cipher> {
+    Ok(make_cipher(name.into(), &key32(key, what)?))
 }
 
 pub fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
@@ -34,13 +67,6 @@ pub fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
 
 fn nonce16(bytes: &[u8], what: &str) -> Result<[u8; HANDSHAKE_NONCE_LEN]> {
     bytes.try_into().map_err(|_| error("EINVAL", format!("{what} must be 16 bytes, got {}", bytes.len())))
-}
-
-pub fn parse_direction(direction: u32) -> Result<u8> {
-    match direction {
-        0 | 1 => Ok(direction as u8),
-        _ => Err(error("EINVAL", format!("direction must be 0 or 1, got {direction}"))),
-    }
 }
 
 fn parse_counter(counter: i64) -> Result<u64> {
@@ -64,14 +90,15 @@ pub fn session_key(psk_key: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> 
 
 /// One whole frame (`[u16 BE length][ciphertext || tag]`) carrying `plaintext`.
 #[napi]
-pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plaintext: &[u8]) -> Result<Buffer> {
-    let cipher = keyed_cipher(&cipher, key, "key")?;
-    let direction = if parse_direction(direction)? == 0 {
-        ttun_proto::Direction::ClientToServer
-    } else {
-        ttun_proto::Direction::ServerToClient
-    };
-    let mut sealer = ttun_proto::FrameSealer::new(cipher, direction, parse_counter(counter)?);
+pub fn seal_frame(
+    cipher: CipherName,
+    key: &[u8],
+    direction: Direction,
+    counter: i64,
+    plaintext: &[u8],
+) -> Result<Buffer> {
+    let cipher = keyed_cipher(cipher, key, "key")?;
+    let mut sealer = ttun_proto::FrameSealer::new(cipher, direction.into(), parse_counter(counter)?);
     let mut out = Vec::with_capacity(plaintext.len() + ttun_proto::FRAME_OVERHEAD);
     sealer.seal_to_vec(plaintext, &mut out).map_err(from_proto)?;
     Ok(out.into())
@@ -79,14 +106,27 @@ pub fn seal_frame(cipher: String, key: &[u8], direction: u32, counter: i64, plai
 
 /// Opens a frame body (`ciphertext || tag`); null when it does not authenticate.
 #[napi]
-pub fn open_frame(cipher: String, key: &[u8], direction: u32, counter: i64, body: &[u8]) -> Result<Option<Buffer>> {
-    let cipher = keyed_cipher(&cipher, key, "key")?;
+pub fn open_frame(
+    cipher: CipherName,
+    key: &[u8],
+    direction: Direction,
+    counter: i64,
+    body: &[u8],
+) -> Result<Option<Buffer>> {
+    let cipher = keyed_cipher(cipher, key, "key")?;
     if body.len() < TAG_LEN {
         return Ok(None);
     }
-    let nonce = frame_nonce(parse_direction(direction)?, parse_counter(counter)?);
+    let direction: ttun_proto::Direction = direction.into();
+    let nonce = frame_nonce(direction as u8, parse_counter(counter)?);
     let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
     let mut plaintext = ciphertext.to_vec();
     let tag: &[u8; TAG_LEN] = tag.try_into().expect("split leaves TAG_LEN bytes");
     Ok(cipher.open_in_place(&nonce, &mut plaintext, tag).ok().map(|()| plaintext.into()))
+}
+
+/// Whether `packet` is one whole IPv4 or IPv6 packet, the only thing a data frame may carry.
+#[napi]
+pub fn is_ip_packet(packet: &[u8]) -> bool {
+    ttun_proto::is_ip_packet(packet)
 }

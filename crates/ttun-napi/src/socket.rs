@@ -22,27 +22,32 @@ pub fn tune_socket(fd: i32, options: SocketTuning) -> Vec<String> {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod imp {
+    use std::os::fd::BorrowedFd;
+    use std::time::Duration;
+
+    use socket2::{SockRef, TcpKeepalive};
+
     use super::SocketTuning;
 
-    fn set(fd: i32, level: libc::c_int, name: libc::c_int, value: u32, what: &str, refused: &mut Vec<String>) {
-        let value = value as libc::c_int;
-        let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: fd is a socket owned by Node for the duration of this call; the option value is
-        // a plain int that outlives the call.
-        let rc = unsafe { libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), len) };
-        if rc != 0 {
-            refused.push(format!("{what} ({})", std::io::Error::last_os_error()));
+    fn note(result: std::io::Result<()>, what: &str, refused: &mut Vec<String>) {
+        if let Err(err) = result {
+            refused.push(format!("{what} ({err})"));
         }
     }
 
     pub fn tune(fd: i32, o: &SocketTuning) -> Vec<String> {
+        // SAFETY: fd is a socket Node keeps open for the duration of this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = SockRef::from(&fd);
+        let secs = Duration::from_secs(o.keepalive_secs.into());
         let mut refused = Vec::new();
-        set(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1, "SO_KEEPALIVE", &mut refused);
-        set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, o.keepalive_secs, "TCP_KEEPIDLE", &mut refused);
-        set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, o.keepalive_secs, "TCP_KEEPINTVL", &mut refused);
-        set(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, o.user_timeout_ms, "TCP_USER_TIMEOUT", &mut refused);
+        note(socket.set_keepalive(true), "SO_KEEPALIVE", &mut refused);
+        note(socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(secs)), "TCP_KEEPIDLE", &mut refused);
+        note(socket.set_tcp_keepalive(&TcpKeepalive::new().with_interval(secs)), "TCP_KEEPINTVL", &mut refused);
+        let user_timeout = Duration::from_millis(o.user_timeout_ms.into());
+        note(socket.set_tcp_user_timeout(Some(user_timeout)), "TCP_USER_TIMEOUT", &mut refused);
         if o.notsent_lowat > 0 {
-            set(fd, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, o.notsent_lowat, "TCP_NOTSENT_LOWAT", &mut refused);
+            note(socket.set_tcp_notsent_lowat(o.notsent_lowat), "TCP_NOTSENT_LOWAT", &mut refused);
         }
         refused
     }

@@ -17,22 +17,26 @@ pub enum CipherKind {
 }
 
 impl CipherKind {
-    /// The names the CLI and the v1 program use.
-    pub const NAMES: [&'static str; 2] = ["chacha20-poly1305", "aes-256-gcm"];
+    /// Every kind, in the order the CLI lists them (the first is the default).
+    pub const ALL: [CipherKind; 2] = [Self::ChaCha20Poly1305, Self::Aes256Gcm];
+    /// The names the CLI and the v1 program use, in the order of [`Self::ALL`].
+    pub const NAMES: [&'static str; 2] = [Self::ALL[0].name(), Self::ALL[1].name()];
 
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "chacha20-poly1305" => Some(Self::ChaCha20Poly1305),
-            "aes-256-gcm" => Some(Self::Aes256Gcm),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    pub fn name(self) -> &'static str {
+    /// The one place the names are spelled.
+    pub const fn name(self) -> &'static str {
         match self {
             Self::ChaCha20Poly1305 => "chacha20-poly1305",
             Self::Aes256Gcm => "aes-256-gcm",
         }
+    }
+
+    /// The numbering of the WebAssembly core's C ABI (the order of [`Self::ALL`]).
+    pub fn from_index(index: u32) -> Option<Self> {
+        Self::ALL.get(usize::try_from(index).ok()?).copied()
     }
 }
 
@@ -131,5 +135,22 @@ impl Cipher {
             }
         }
         .map_err(|_| Error::BadTag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CipherKind;
+
+    #[test]
+    fn names_and_indices_round_trip_and_nothing_else_parses() {
+        for (index, kind) in CipherKind::ALL.into_iter().enumerate() {
+            assert_eq!(CipherKind::from_name(kind.name()), Some(kind));
+            assert_eq!(CipherKind::NAMES[index], kind.name());
+            assert_eq!(CipherKind::from_index(index as u32), Some(kind));
+        }
+        assert_eq!(CipherKind::NAMES, ["chacha20-poly1305", "aes-256-gcm"]);
+        assert_eq!(CipherKind::from_name("AES-256-GCM"), None);
+        assert_eq!(CipherKind::from_index(2), None);
     }
 }

@@ -14,6 +14,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The direction whose nonce byte is `byte` (0 or 1); None for anything else.
+    pub fn from_byte(byte: u32) -> Option<Self> {
+        match byte {
+            0 => Some(Direction::ClientToServer),
+            1 => Some(Direction::ServerToClient),
+            _ => None,
+        }
+    }
+
     pub fn reverse(self) -> Self {
         match self {
             Direction::ClientToServer => Direction::ServerToClient,
@@ -146,5 +155,19 @@ impl Receiver {
 
     pub fn next_counter(&self) -> u64 {
         self.opener.next_counter()
+    }
+}
+
+#[cfg(test)]
+mod direction_tests {
+    use super::Direction;
+
+    #[test]
+    fn nonce_bytes_map_to_directions_and_back() {
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            assert_eq!(Direction::from_byte(direction as u32), Some(direction));
+        }
+        assert_eq!(Direction::from_byte(2), None);
+        assert_eq!(Direction::from_byte(u32::MAX), None);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Everything a peer needs to speak v1 byte for byte: the key schedule ([`keys`]), the per-frame
 //! nonce and AEAD ([`cipher`]), sealing and opening of length-prefixed frames with their counters
-//! ([`frame`]) and a decoder that cuts frames out of a TCP byte stream delivered in arbitrary
+//! ([`frame`]), the check that a frame carries one IP packet ([`packet`]) and a decoder that cuts frames out of a TCP byte stream delivered in arbitrary
 //! chunks ([`decoder`]). The crate is `no_std` + `alloc` so the same code runs natively (napi addon)
 //! and in WebAssembly; sockets and TUN devices live elsewhere.
 #![no_std]
@@ -14,11 +14,13 @@ pub mod cipher;
 pub mod decoder;
 pub mod frame;
 pub mod keys;
+pub mod packet;
 
 pub use cipher::{Cipher, CipherKind};
 pub use decoder::FrameDecoder;
 pub use frame::{Direction, FrameOpener, FrameSealer, Receiver};
 pub use keys::{psk_key, session_key};
+pub use packet::is_ip_packet;
 
 /// Plaintext of the handshake frame each side sends with counter 0: "TTUN/v1\0".
 pub const MAGIC: [u8; 8] = *b"TTUN/v1\0";

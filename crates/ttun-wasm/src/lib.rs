@@ -3,8 +3,13 @@
 //! linear memory: JavaScript gets them from `ttun_alloc`, copies bytes in and out through
 //! `memory.buffer`, and gives them back with `ttun_free`.
 //!
-//! Ciphers are numbered 0 = chacha20-poly1305, 1 = aes-256-gcm; directions 0 = client to
-//! server, 1 = server to client. Functions that can fail return -1.
+//! Ciphers are numbered in the order of `CipherKind::ALL` (0 = chacha20-poly1305, 1 =
+//! aes-256-gcm); directions by their nonce byte (0 = client to server, 1 = server to client).
+//! Functions that can fail return -1 (or null).
+//!
+//! A stream receiver (`ttun_receiver_*`) is ttun-proto's `Receiver` behind a pointer: JavaScript
+//! feeds it TCP chunks and reads back the opened packets as `[u16 BE length][packet]` records,
+//! the format the addon's `attachPackets` hands out, so one TypeScript helper splits both.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
@@ -12,7 +17,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::slice;
 
-use ttun_proto::{Cipher, CipherKind, Direction, FrameOpener, FrameSealer, FRAME_OVERHEAD};
+use ttun_proto::{Cipher, CipherKind, Direction, FrameOpener, FrameSealer, Receiver, FRAME_OVERHEAD};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -25,21 +30,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 }
 
 fn cipher(kind: u32, key: *const u8) -> Option<Cipher> {
-    let kind = match kind {
-        0 => CipherKind::ChaCha20Poly1305,
-        1 => CipherKind::Aes256Gcm,
-        _ => return None,
-    };
+    let kind = CipherKind::from_index(kind)?;
     // SAFETY (callers): key points to 32 bytes of the module's memory.
     Some(Cipher::new(kind, unsafe { &*(key as *const [u8; 32]) }))
-}
-
-fn direction(value: u32) -> Direction {
-    if value == 0 {
-        Direction::ClientToServer
-    } else {
-        Direction::ServerToClient
-    }
 }
 
 /// A buffer of `len` bytes in the module's memory.
@@ -93,10 +86,10 @@ pub unsafe extern "C" fn ttun_seal_frame(
     pt_len: usize,
     out: *mut u8,
 ) -> isize {
-    let Some(cipher) = cipher(kind, key) else { return -1 };
+    let (Some(cipher), Some(direction)) = (cipher(kind, key), Direction::from_byte(dir)) else { return -1 };
     let frame = slice::from_raw_parts_mut(out, pt_len + FRAME_OVERHEAD);
     frame[2..2 + pt_len].copy_from_slice(slice::from_raw_parts(pt, pt_len));
-    match FrameSealer::new(cipher, direction(dir), counter).seal_in_place(frame) {
+    match FrameSealer::new(cipher, direction, counter).seal_in_place(frame) {
         Ok(()) => frame.len() as isize,
         Err(_) => -1,
     }
@@ -109,9 +102,100 @@ pub unsafe extern "C" fn ttun_seal_frame(
 /// `key` has 32 readable bytes, `body` `body_len` writable ones.
 #[no_mangle]
 pub unsafe extern "C" fn ttun_open_frame(kind: u32, key: *const u8, dir: u32, counter: u64, body: *mut u8, body_len: usize) -> isize {
-    let Some(cipher) = cipher(kind, key) else { return -1 };
-    match FrameOpener::new(cipher, direction(dir), counter).open_in_place(slice::from_raw_parts_mut(body, body_len)) {
+    let (Some(cipher), Some(direction)) = (cipher(kind, key), Direction::from_byte(dir)) else { return -1 };
+    match FrameOpener::new(cipher, direction, counter).open_in_place(slice::from_raw_parts_mut(body, body_len)) {
         Ok(plaintext) => plaintext.len() as isize,
         Err(_) => -1,
+    }
+}
+
+/// 1 when `packet` is one whole IPv4 or IPv6 packet (ttun_proto::is_ip_packet), else 0.
+///
+/// # Safety
+/// `packet` has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ttun_is_ip_packet(packet: *const u8, len: usize) -> u32 {
+    u32::from(ttun_proto::is_ip_packet(slice::from_raw_parts(packet, len)))
+}
+
+/// A session's receive half and the output of its last feed.
+pub struct StreamReceiver {
+    receiver: Receiver,
+    /// After a feed: the records of the packets it opened, or the error's message.
+    output: Vec<u8>,
+}
+
+/// A receiver opening frames of direction `dir` from counter `first_counter` on; null for an
+/// unknown cipher or direction. Free it with `ttun_receiver_free`.
+///
+/// # Safety
+/// `key` has 32 readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ttun_receiver_new(kind: u32, key: *const u8, dir: u32, first_counter: u64) -> *mut StreamReceiver {
+    let (Some(cipher), Some(direction)) = (cipher(kind, key), Direction::from_byte(dir)) else {
+        return core::ptr::null_mut();
+    };
+    let receiver = Receiver::new(FrameOpener::new(cipher, direction, first_counter));
+    alloc::boxed::Box::into_raw(alloc::boxed::Box::new(StreamReceiver { receiver, output: Vec::new() }))
+}
+
+/// # Safety
+/// `receiver` came from `ttun_receiver_new` and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ttun_receiver_free(receiver: *mut StreamReceiver) {
+    drop(alloc::boxed::Box::from_raw(receiver));
+}
+
+/// Feeds one chunk of the stream (decrypted in place). Returns 0 and leaves the records of the
+/// packets it completed in the output, or returns 1 and leaves the error's message there; after
+/// an error every feed fails the same way.
+///
+/// # Safety
+/// `receiver` came from `ttun_receiver_new`; `chunk` has `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ttun_receiver_feed(receiver: *mut StreamReceiver, chunk: *mut u8, len: usize) -> u32 {
+    let state = &mut *receiver;
+    let output = &mut state.output;
+    output.clear();
+    let fed = state.receiver.receive(slice::from_raw_parts_mut(chunk, len), |packet| {
+        // A frame's plaintext is at most 65519 bytes, so its length fits the u16.
+        output.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+        output.extend_from_slice(packet);
+    });
+    match fed {
+        Ok(()) => 0,
+        Err(err) => {
+            output.clear();
+            let _ = core::fmt::Write::write_fmt(&mut ByteWriter(output), format_args!("{err}"));
+            1
+        }
+    }
+}
+
+/// Where the output of the last feed starts.
+///
+/// # Safety
+/// `receiver` came from `ttun_receiver_new`.
+#[no_mangle]
+pub unsafe extern "C" fn ttun_receiver_output(receiver: *const StreamReceiver) -> *const u8 {
+    (*receiver).output.as_ptr()
+}
+
+/// How many bytes the output of the last feed has.
+///
+/// # Safety
+/// `receiver` came from `ttun_receiver_new`.
+#[no_mangle]
+pub unsafe extern "C" fn ttun_receiver_output_len(receiver: *const StreamReceiver) -> usize {
+    (*receiver).output.len()
+}
+
+/// `core::fmt` into a byte vector (no `String` formatting machinery beyond that).
+struct ByteWriter<'a>(&'a mut Vec<u8>);
+
+impl core::fmt::Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }

@@ -29,7 +29,7 @@ use napi_derive::napi;
 use ttun_proto::{Direction, FrameOpener, FrameSealer, Receiver};
 
 use crate::errors::{error, from_io, Result};
-use crate::protocol::{keyed_cipher, parse_direction};
+use crate::protocol::{keyed_cipher, CipherName, Direction as JsDirection};
 use device::{Device, DeviceConfig, PacketWriter};
 use flow::FlowControl;
 use outbound::{AnswerBuffers, Framer, OutboundSession};
@@ -200,13 +200,13 @@ impl TunDevice {
     /// `fd` is duplicated: Node keeps its own, to close. `onEnd` gets one reason when a Rust
     /// thread ends the session (closed by peer, connection error, bad frame); not after detach().
     #[napi(
-        ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, fd: number, leftover: Buffer, onEnd: (reason: string) => void"
+        ts_args_type = "cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (reason: string) => void"
     )]
     pub fn attach_socket(
         &self,
-        cipher: String,
+        cipher: CipherName,
         session_key: &[u8],
-        send_direction: u32,
+        send_direction: JsDirection,
         fd: i32,
         leftover: &[u8],
         on_end: Function<String, ()>,
@@ -225,7 +225,7 @@ impl TunDevice {
                 .build()
                 .map_err(|e| error("EIO", e.to_string()))?;
             let (session, outbound, receiver) =
-                self.attach(&cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
+                self.attach(cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
             let shared = self.live()?.clone();
             let leftover = leftover.to_vec();
             let thread = std::thread::Builder::new()
@@ -247,16 +247,18 @@ impl TunDevice {
 
     /// Like attachSocket, but sealed batches are handed to `onBatch` (one buffer of frames per
     /// batch) for JavaScript to write; pause()/resume() then carry the socket's backpressure.
-    #[napi(ts_args_type = "cipher: string, sessionKey: Buffer, sendDirection: number, onBatch: (wire: Buffer) => void")]
+    #[napi(
+        ts_args_type = "cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, onBatch: (wire: Buffer) => void"
+    )]
     pub fn attach_callback(
         &self,
-        cipher: String,
+        cipher: CipherName,
         session_key: &[u8],
-        send_direction: u32,
+        send_direction: JsDirection,
         on_batch: Function<Buffer, ()>,
     ) -> Result<TunSession> {
         let sink = Sink::Js(self.batch_callback(on_batch)?);
-        let (mut session, _, receiver) = self.attach(&cipher, session_key, send_direction, sink, None)?;
+        let (mut session, _, receiver) = self.attach(cipher, session_key, send_direction, sink, None)?;
         session.inbound = Some(JsInbound { receiver, writer: PacketWriter::new(), answers: AnswerBuffers::default() });
         Ok(session)
     }
@@ -280,16 +282,15 @@ impl TunDevice {
     /// Installs a new current session; returns its JS handle, its sending half and its receiver.
     fn attach(
         &self,
-        cipher: &str,
+        cipher: CipherName,
         session_key: &[u8],
-        send_direction: u32,
+        send_direction: JsDirection,
         sink: Sink,
         on_end: Option<EndCallback>,
     ) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
         let shared = self.live()?;
         let cipher = keyed_cipher(cipher, session_key, "session key")?;
-        let send =
-            if parse_direction(send_direction)? == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+        let send: Direction = send_direction.into();
         let id = shared.next_session_id.fetch_add(1, Ordering::Relaxed);
         let outbound =
             Arc::new(OutboundSession::new(id, Framer::Sealed(FrameSealer::new(cipher.clone(), send, 1)), sink, on_end));
