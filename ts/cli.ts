@@ -26,7 +26,21 @@ const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
 
 /** Errors about the command line itself: they exit like yargs' usage errors. */
-const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR']);
+const USAGE_CODES = new Set([
+  'ENOPSK',
+  'EPSKSOURCE',
+  'ENOSERVER',
+  'EBADCIPHER',
+  'EBADMTU',
+  'EBADADDR',
+  'EBADDEV',
+  'EBADTUNADDR',
+  'EBADROUTE',
+  'EBADHOOK',
+]);
+
+/** Options that may be given more than once (each adds one more). */
+const REPEATABLE = new Set(['route']);
 
 /**
  * What bin/ttun.js set up before this module was loaded: the SIGUSR1 listener (installed first, so
@@ -97,6 +111,32 @@ function commonOptions<T>(y: Argv<T>) {
         describe: 'log lines as text or JSON',
         requiresArg: true,
       })
+      .option('dev', {
+        type: 'string',
+        describe: "the TUN device's name (Linux: up to 15 characters, %d for the first free number; default ttun%d)",
+        requiresArg: true,
+      })
+      .option('address', {
+        type: 'string',
+        describe: "this end's TUN address(es), CIDR[,CIDR]: one IPv4 and/or one IPv6 (default v1's for the role)",
+        requiresArg: true,
+      })
+      .option('route', {
+        type: 'string',
+        array: true,
+        describe: 'route this network (CIDR, IPv4 or IPv6) through the TUN while ttun runs; repeat for more',
+        requiresArg: true,
+      })
+      .option('up', {
+        type: 'string',
+        describe: 'shell command to run once the TUN is up (TTUN_DEV, TTUN_ROLE, TTUN_MTU, TTUN_ADDRESS4/6 set); start-up fails if it fails',
+        requiresArg: true,
+      })
+      .option('down', {
+        type: 'string',
+        describe: 'shell command to run at exit before the TUN is removed (same variables; as the --user user if given)',
+        requiresArg: true,
+      })
       .option('stats', {
         type: 'number',
         describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)',
@@ -104,7 +144,9 @@ function commonOptions<T>(y: Argv<T>) {
       })
       .check((argv) => {
         // yargs makes an array of an option given twice; say which, never the values (one may be the key).
-        const repeated = Object.keys(argv).filter((name) => name.length > 0 && name !== '_' && Array.isArray(argv[name]));
+        const repeated = Object.keys(argv).filter(
+          (name) => name.length > 0 && name !== '_' && !REPEATABLE.has(name) && Array.isArray(argv[name]),
+        );
         if (repeated.length > 0) throw new Error(`${flagName(repeated[0]!)} is given more than once`);
         const stats = argv.stats as number | undefined;
         if (stats !== undefined && !(Number.isFinite(stats) && stats > 0)) throw new Error('--stats takes a number of seconds above 0');
@@ -157,6 +199,16 @@ interface CommonArgs {
   'log-format': LogFormat;
   mptcp: boolean;
   stats?: number;
+  dev?: string;
+  address?: string;
+  route?: string[];
+  up?: string;
+  down?: string;
+}
+
+/** The TUN options of the command line, as the API takes them. */
+function tunOptions(args: CommonArgs) {
+  return { dev: args.dev, address: args.address, route: args.route, up: args.up, down: args.down };
 }
 
 /**
@@ -197,22 +249,39 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
 function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early: EarlyStart, log: Logger): void {
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
   early.takeSigusr1(() => logCounters(endpoint, log));
+  endpoint.on('hook-failed', (hook: string, message: string) => log('warn', 'hook-failed', message, { hook }));
   if (args.user === undefined) return;
   dropPrivileges(args.user, args.group);
   log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, {
     uid: process.getuid?.(),
     gid: process.getgid?.(),
   });
+  if (args.down !== undefined) log('info', 'privileges', `--down will run as user ${args.user}, without root`);
+}
+
+/** The TUN line, then what was done to the TUN: routes, --up. */
+function logTunSetup(log: Logger, endpoint: TtunServer | TtunClient, args: CommonArgs): void {
+  const tun = endpoint.tun!;
+  logTun(log, tun);
+  if (tun.routes.length > 0) log('info', 'routes', `routes via ${tun.name}: ${tun.routes.join(' ')}`, { routes: tun.routes });
+  if (args.up !== undefined) log('info', 'up-done', 'the --up command succeeded');
 }
 
 async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
-  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  const server = await createServer({
+    psk: key.psk,
+    listen: args.l,
+    cipher: args.m as never,
+    mtu: parseMtu(args.mtu),
+    mptcp: args.mptcp,
+    ...tunOptions(args),
+  });
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
-  logTun(log, server.tun!);
+  logTunSetup(log, server, args);
   const { address, port } = server.address();
   const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
@@ -224,10 +293,17 @@ async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): 
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
-  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  const client = await connect({
+    psk: key.psk,
+    server: args.s,
+    cipher: args.m as never,
+    mtu: parseMtu(args.mtu),
+    mptcp: args.mptcp,
+    ...tunOptions(args),
+  });
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
-  logTun(log, client.tun!);
+  logTunSetup(log, client, args);
   afterStartup(client, args, early, log);
   logClientEvents(client, log);
 }
@@ -261,7 +337,7 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     // Go's flag package reads -mtu as one flag; yargs would read -m -t -u without this.
     .parserConfiguration({ 'short-option-groups': false })
     .usage('$0 <command> [options]\n\nPoint-to-point IP tunnel over one encrypted TCP connection (ttun v1 protocol).')
-    .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126, listen for one peer', (y) =>
+    .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126 (or --address), listen for one peer', (y) =>
       commonOptions(y)
         .option('l', {
           alias: 'listen',
@@ -272,13 +348,21 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
         })
         .example('sudo $0 server --psk-file /etc/ttun.key', 'listen on every address, port 20203')
         .example('sudo $0 server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400')
-        .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up'),
+        .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up')
+        .example(
+          'sudo $0 server --psk-file /etc/ttun.key -l :20204 --dev vpn2 --address 10.1.2.1/30,fc12::1/126',
+          'a second instance on the same host',
+        ),
     )
-    .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126, connect to the server', (y) =>
+    .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126 (or --address), connect to the server', (y) =>
       commonOptions(y)
         .option('s', { alias: 'server', type: 'string', describe: 'server HOST:PORT (required)', requiresArg: true })
         .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203', 'connect; reconnects by itself')
-        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment'),
+        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment')
+        .example(
+          "sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --route 198.51.100.0/24 --up 'logger ttun up on $TTUN_DEV'",
+          'reach a network behind the server',
+        ),
     )
     .command('genpsk', 'print a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
       y.example('$0 genpsk > /etc/ttun.key && chmod 600 /etc/ttun.key', 'make a key file'),

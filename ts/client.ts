@@ -49,20 +49,25 @@ export class TtunClient extends Endpoint {
   private socket: Socket | undefined;
   private session: DataSession | undefined;
   private wakeSleep: (() => void) | undefined;
-  private readonly loop: Promise<void>;
+  private loop: Promise<void> = Promise.resolve();
 
   private constructor(options: ClientOptions) {
     const server = parseHostPort(options.server, 'server address', { hostRequired: true });
     super('client', options);
     this.server = server;
-    // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
-    this.loop = new Promise((resolve) => setImmediate(resolve)).then(() => this.run());
   }
 
-  /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
+  /**
+   * Creates the TUN device (with its routes and --up) and starts connecting. Rejects with a
+   * TtunError on bad options, no TUN, or a route or --up that failed.
+   */
   static async start(options: ClientOptions): Promise<TtunClient> {
     if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
-    return new TtunClient(options);
+    const client = new TtunClient(options);
+    await client.setUpTun();
+    // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
+    client.loop = new Promise((resolve) => setImmediate(resolve)).then(() => client.run());
+    return client;
   }
 
   get connected(): boolean {
@@ -77,7 +82,7 @@ export class TtunClient extends Endpoint {
     this.session?.end('client closing');
     this.socket?.destroy();
     await this.loop;
-    this.closeDevice();
+    await this.closeDevice();
   }
 
   private async run(): Promise<void> {

@@ -15,11 +15,14 @@ import type { Direction, ProtocolCore } from './protocol.js';
 import { loadWasmCore } from './wasm-core.js';
 
 export interface TunDeviceOptions {
+  /** Default: the first free ttunN (Linux), the next utunN (macOS), ttun (Windows). */
+  name?: string;
   mtu: number;
-  ipv4: string;
-  ipv4Prefix: number;
-  ipv6: string;
-  ipv6Prefix: number;
+  /** Each family optional; an address needs its prefix. */
+  ipv4?: string;
+  ipv4Prefix?: number;
+  ipv6?: string;
+  ipv6Prefix?: number;
   /** Windows: path of wintun.dll (else the DLL search path); ignored elsewhere. */
   wintunFile?: string;
 }

@@ -109,6 +109,8 @@ export class TtunServer extends Endpoint {
     if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
     const { host, port } = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
     const server = new TtunServer(options, parseServerLimits(options));
+    // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
+    await server.setUpTun();
     try {
       const fd = server.mptcp ? await server.mptcpListenFd(host, port) : undefined;
       await new Promise<void>((resolve, reject) => {
@@ -122,7 +124,7 @@ export class TtunServer extends Endpoint {
         else server.listener.listen({ host, port }, done);
       });
     } catch (err) {
-      server.closeDevice();
+      await server.closeDevice();
       throw listenError(err as NodeJS.ErrnoException, formatHostPort({ host, port }));
     }
     server.listener.on('error', (err: NodeJS.ErrnoException) => {
@@ -168,7 +170,7 @@ export class TtunServer extends Endpoint {
     this.pending.clear();
     this.pendingBySource.clear();
     this.live?.session.end('server closing');
-    this.closeDevice();
+    await this.closeDevice();
     await listenerClosed;
   }
 
