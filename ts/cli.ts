@@ -129,7 +129,8 @@ function commonOptions<T>(y: Argv<T>) {
       })
       .option('up', {
         type: 'string',
-        describe: 'shell command to run once the TUN is up (TTUN_DEV, TTUN_ROLE, TTUN_MTU, TTUN_ADDRESS4/6 set); start-up fails if it fails',
+        describe:
+          'shell command to run once the TUN is up (TTUN_DEV, TTUN_ROLE, TTUN_MTU, TTUN_ADDRESS4/6 set); start-up fails if it fails',
         requiresArg: true,
       })
       .option('down', {

@@ -205,7 +205,8 @@ export function parseCidr(value: string, what: string, code: string): Cidr {
   if (!match) throw new TtunError(`bad ${what} ${describeValue(value)}: expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126`, code);
   const address = match[1]!;
   const family = net.isIPv4(address) ? 4 : net.isIPv6(address) && !address.includes('%') ? 6 : undefined;
-  if (family === undefined) throw new TtunError(`bad ${what} ${describeValue(value)}: ${JSON.stringify(address)} is not an IP address`, code);
+  if (family === undefined)
+    throw new TtunError(`bad ${what} ${describeValue(value)}: ${JSON.stringify(address)} is not an IP address`, code);
   const prefix = Number(match[2]);
   const maxPrefix = family === 4 ? 32 : 128;
   if (prefix > maxPrefix) throw new TtunError(`bad ${what} ${describeValue(value)}: the prefix must be 0..${maxPrefix}`, code);
@@ -253,7 +254,10 @@ export function parseTunAddresses(value: unknown, role: Role): TunAddresses {
       bytes.every((b) => b === 0) ||
       (cidr.family === 4 ? bytes[0] === 127 || bytes[0]! >= 224 : bytes.slice(0, 15).every((b) => b === 0) || bytes[0] === 0xff);
     if (unusable) {
-      throw new TtunError(`bad address ${describeValue(part)}: an unspecified, loopback or multicast address cannot be a TUN address`, 'EBADTUNADDR');
+      throw new TtunError(
+        `bad address ${describeValue(part)}: an unspecified, loopback or multicast address cannot be a TUN address`,
+        'EBADTUNADDR',
+      );
     }
     if (cidr.prefix === 0) throw new TtunError(`bad address ${describeValue(part)}: the prefix must be at least 1`, 'EBADTUNADDR');
     const key = cidr.family === 4 ? 'ipv4' : 'ipv6';
@@ -297,7 +301,8 @@ export function parseDevName(value: unknown, platform: NodeJS.Platform = process
   if (value === undefined) return undefined;
   const text = typeof value === 'string' ? value : '';
   if (platform === 'darwin') {
-    if (!/^utun\d+$/.test(text)) throw new TtunError(`bad device name ${describeValue(value)}: macOS names a TUN utunN, e.g. utun7`, 'EBADDEV');
+    if (!/^utun\d+$/.test(text))
+      throw new TtunError(`bad device name ${describeValue(value)}: macOS names a TUN utunN, e.g. utun7`, 'EBADDEV');
     return text;
   }
   const allowed = /^[A-Za-z0-9_.-]*(%d)?[A-Za-z0-9_.-]*$/.test(text) && text !== '.' && text !== '..';

@@ -127,7 +127,8 @@ export abstract class Endpoint extends EventEmitter {
     };
     const tunOnly = ['dev', 'address', 'route', 'up', 'down'] as const;
     const given = tunOnly.find((option) => options[option] !== undefined);
-    if (!useTun && given !== undefined) throw new TtunError(`${given} needs a TUN device: it cannot be combined with tun: false`, 'EBADOPTION');
+    if (!useTun && given !== undefined)
+      throw new TtunError(`${given} needs a TUN device: it cannot be combined with tun: false`, 'EBADOPTION');
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
     // MPTCP sockets are made by the addon.

@@ -26,7 +26,9 @@ async function transfer(lab: Lab, client: string, address: string, port: number)
   return (JSON.parse(result.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
 }
 
-test('two servers (ports 20203 and 20204, own --dev and --address), each with its own client, carry traffic at once', { timeout: 180_000 }, async () => {
+test('two servers (ports 20203 and 20204, own --dev and --address), each with its own client, carry traffic at once', {
+  timeout: 180_000,
+}, async () => {
   const lab = await Lab.create(2);
   try {
     const servers = INSTANCES.map((inst, i) =>

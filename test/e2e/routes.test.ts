@@ -29,7 +29,9 @@ function ttunVariables(file: string): Record<string, string> {
 /** A hook that records its environment and the TUN's link as it saw them. */
 const recordingHook = (dir: string, name: string) => `env > ${dir}/${name}.env && ip -o link show "$TTUN_DEV" > ${dir}/${name}.link`;
 
-test('--route: networks behind the server are reached through the tunnel, IPv4 and IPv6; the routes go at exit', { timeout: 120_000 }, async () => {
+test('--route: networks behind the server are reached through the tunnel, IPv4 and IPv6; the routes go at exit', {
+  timeout: 120_000,
+}, async () => {
   const lab = await Lab.create();
   const client = lab.clients[0]!;
   try {
@@ -90,13 +92,19 @@ test('a route that cannot be added is a one-line start-up error, and no TUN is l
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /^ttun: cannot add route 198\.51\.100\.0\/24 via ttun0: .*File exists\n$/);
     assert.ok(!(await lab.links(client)).includes('ttun0'));
-    assert.equal(await mustExec(lab, client, ['ip', '-4', 'route', 'show', '203.0.113.0/24']), '', 'the route added first went with the TUN');
+    assert.equal(
+      await mustExec(lab, client, ['ip', '-4', 'route', 'show', '203.0.113.0/24']),
+      '',
+      'the route added first went with the TUN',
+    );
   } finally {
     await lab.destroy();
   }
 });
 
-test('--up and --down see the TUN (name, role, MTU, addresses), never TTUN_PSK; --down runs before the TUN goes', { timeout: 120_000 }, async () => {
+test('--up and --down see the TUN (name, role, MTU, addresses), never TTUN_PSK; --down runs before the TUN goes', {
+  timeout: 120_000,
+}, async () => {
   const lab = await Lab.create();
   const dir = mkdtempSync(join(tmpdir(), 'ttun-hooks-'));
   const client = lab.clients[0]!;
@@ -105,7 +113,19 @@ test('--up and --down see the TUN (name, role, MTU, addresses), never TTUN_PSK; 
     const env = { TTUN_PSK: SECRET };
     const server = lab.ttun(
       lab.server,
-      ['server', '--dev', 'hsrv%d', '--address', '10.7.7.1/30', '-mtu', '1400', '--up', recordingHook(dir, 'server-up'), '--down', recordingHook(dir, 'server-down')],
+      [
+        'server',
+        '--dev',
+        'hsrv%d',
+        '--address',
+        '10.7.7.1/30',
+        '-mtu',
+        '1400',
+        '--up',
+        recordingHook(dir, 'server-up'),
+        '--down',
+        recordingHook(dir, 'server-down'),
+      ],
       env,
     );
     await server.waitForLine(/listening on/);
@@ -130,7 +150,13 @@ test('--up and --down see the TUN (name, role, MTU, addresses), never TTUN_PSK; 
     await lab.waitForPing(client, '10.7.7.1');
 
     const serverVariables = { TTUN_DEV: 'hsrv0', TTUN_ROLE: 'server', TTUN_MTU: '1400', TTUN_ADDRESS4: '10.7.7.1/30', TTUN_ADDRESS6: '' };
-    const clientVariables = { TTUN_DEV: 'ttun0', TTUN_ROLE: 'client', TTUN_MTU: '1280', TTUN_ADDRESS4: '10.7.7.2/30', TTUN_ADDRESS6: 'fd77::2/126' };
+    const clientVariables = {
+      TTUN_DEV: 'ttun0',
+      TTUN_ROLE: 'client',
+      TTUN_MTU: '1280',
+      TTUN_ADDRESS4: '10.7.7.2/30',
+      TTUN_ADDRESS6: 'fd77::2/126',
+    };
     assert.deepEqual(ttunVariables(join(dir, 'server-up.env')), serverVariables);
     assert.deepEqual(ttunVariables(join(dir, 'client-up.env')), clientVariables);
     assert.match(readFileSync(join(dir, 'server-up.link'), 'utf8'), /^\d+: hsrv0: .*\bUP\b/);
@@ -202,7 +228,17 @@ test('with --user, --up runs as root before the drop and --down as that user', {
   // nobody must be able to write its answer here.
   chmodSync(dir, 0o777);
   try {
-    const server = lab.ttun(lab.server, ['server', '-k', SECRET, '--user', 'nobody', '--up', `id -u > ${dir}/up.uid`, '--down', `id -u > ${dir}/down.uid`]);
+    const server = lab.ttun(lab.server, [
+      'server',
+      '-k',
+      SECRET,
+      '--user',
+      'nobody',
+      '--up',
+      `id -u > ${dir}/up.uid`,
+      '--down',
+      `id -u > ${dir}/down.uid`,
+    ]);
     await server.waitForLine(/--down will run as user nobody/);
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0, server.output);

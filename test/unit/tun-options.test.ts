@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { parseCidr, parseDevName, parseHookCommand, parseRoutes, parseTunAddresses } from '../../ts/config.js';
 import { TtunError } from '../../ts/errors.js';
 import { hookEnvironment, runHook } from '../../ts/hooks.js';
+import { createServer } from '../../ts/index.js';
 import { addRouteCommand } from '../../ts/routes.js';
 
 /** A one-line TtunError with this code. */
@@ -71,15 +72,28 @@ test('--route: networks of either family, repeatable; host bits are refused with
     ['198.51.100.0/24', '2001:db8:5::/64', '0.0.0.0/1'],
   );
   assert.deepEqual(parseRoutes('192.0.2.128/25'), [{ family: 4, address: '192.0.2.128', prefix: 25 }]);
-  assert.throws(() => parseRoutes(['198.51.100.7/24']), (err: unknown) => fails('EBADROUTE')(err) && /198\.51\.100\.0\/24/.test((err as Error).message));
-  assert.throws(() => parseRoutes(['2001:db8:5::1/64']), (err: unknown) => fails('EBADROUTE')(err) && /2001:db8:5::\/64/.test((err as Error).message));
-  assert.throws(() => parseRoutes(['2001:db8:5:1::/48']), (err: unknown) => /2001:db8:5::\/48/.test((err as Error).message));
-  for (const bad of [['198.51.100.0'], ['nonsense/8'], [''], [7], 'a/b'] as unknown[]) assert.throws(() => parseRoutes(bad), fails('EBADROUTE'));
+  assert.throws(
+    () => parseRoutes(['198.51.100.7/24']),
+    (err: unknown) => fails('EBADROUTE')(err) && /198\.51\.100\.0\/24/.test((err as Error).message),
+  );
+  assert.throws(
+    () => parseRoutes(['2001:db8:5::1/64']),
+    (err: unknown) => fails('EBADROUTE')(err) && /2001:db8:5::\/64/.test((err as Error).message),
+  );
+  assert.throws(
+    () => parseRoutes(['2001:db8:5:1::/48']),
+    (err: unknown) => /2001:db8:5::\/48/.test((err as Error).message),
+  );
+  for (const bad of [['198.51.100.0'], ['nonsense/8'], [''], [7], 'a/b'] as unknown[])
+    assert.throws(() => parseRoutes(bad), fails('EBADROUTE'));
   assert.throws(() => parseRoutes({}), fails('EBADROUTE'));
 });
 
 test('--route on Windows says to use --up instead', () => {
-  assert.throws(() => parseRoutes(['198.51.100.0/24'], 'win32'), (err: unknown) => fails('EBADROUTE')(err) && /--up/.test((err as Error).message));
+  assert.throws(
+    () => parseRoutes(['198.51.100.0/24'], 'win32'),
+    (err: unknown) => fails('EBADROUTE')(err) && /--up/.test((err as Error).message),
+  );
   assert.deepEqual(parseRoutes([], 'win32'), []);
 });
 
@@ -128,8 +142,27 @@ test('hook environment: the TUN’s details, no inherited TTUN_* variable, the r
 test('runHook runs through the shell with that environment and reports a failure in one line', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ttun-hook-'));
   const out = join(dir, 'env');
-  await runHook('up', `printf '%s|%s|%s' "$TTUN_DEV" "$TTUN_ROLE" "\${TTUN_PSK-unset}" > '${out}'`, hookEnvironment(tun, 'server', { TTUN_PSK: 'k' }));
+  await runHook(
+    'up',
+    `printf '%s|%s|%s' "$TTUN_DEV" "$TTUN_ROLE" "\${TTUN_PSK-unset}" > '${out}'`,
+    hookEnvironment(tun, 'server', { TTUN_PSK: 'k' }),
+  );
   assert.equal(readFileSync(out, 'utf8'), 'vpn3|server|unset');
-  await assert.rejects(runHook('up', 'exit 7', {}), (err: unknown) => fails('EHOOK')(err) && /--up .*exit status 7/.test((err as Error).message));
-  await assert.rejects(runHook('down', 'kill -TERM $$', {}), (err: unknown) => fails('EHOOK')(err) && /--down .*SIGTERM/.test((err as Error).message));
+  await assert.rejects(
+    runHook('up', 'exit 7', {}),
+    (err: unknown) => fails('EHOOK')(err) && /--up .*exit status 7/.test((err as Error).message),
+  );
+  await assert.rejects(
+    runHook('down', 'kill -TERM $$', {}),
+    (err: unknown) => fails('EHOOK')(err) && /--down .*SIGTERM/.test((err as Error).message),
+  );
+});
+
+test('TUN options in userspace mode (tun: false) are refused before anything starts', async () => {
+  for (const option of [{ dev: 'x0' }, { address: '10.2.2.1/30' }, { route: ['198.51.100.0/24'] }, { up: 'true' }, { down: 'true' }]) {
+    await assert.rejects(
+      createServer({ psk: 'userspace key', listen: '127.0.0.1:0', tun: false, ...option }),
+      (err: unknown) => fails('EBADOPTION')(err) && (err as Error).message.startsWith(`${Object.keys(option)[0]} needs a TUN device`),
+    );
+  }
 });
