@@ -95,6 +95,36 @@ export const OPTIONS: readonly OptionSpec[] = [
     check: (value) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : 'takes a number of seconds above 0'),
   },
   {
+    name: 'dev',
+    type: 'string',
+    describe: "the TUN device's name (Linux: up to 15 characters, %d for the first free number; default ttun%d)",
+    commands: BOTH,
+  },
+  {
+    name: 'address',
+    type: 'string',
+    describe: "this end's TUN address(es), CIDR[,CIDR]: one IPv4 and/or one IPv6 (default v1's for the role)",
+    commands: BOTH,
+  },
+  {
+    name: 'route',
+    type: 'array',
+    describe: 'route this network (CIDR, IPv4 or IPv6) through the TUN while ttun runs',
+    commands: BOTH,
+  },
+  {
+    name: 'up',
+    type: 'string',
+    describe: 'shell command to run once the TUN is up (TTUN_DEV, TTUN_ROLE, TTUN_MTU, TTUN_ADDRESS4/6 set); start-up fails if it fails',
+    commands: BOTH,
+  },
+  {
+    name: 'down',
+    type: 'string',
+    describe: 'shell command to run at exit before the TUN is removed (same variables; as the --user user if given)',
+    commands: BOTH,
+  },
+  {
     name: 'metrics',
     type: 'string',
     describe:

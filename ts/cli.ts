@@ -22,7 +22,19 @@ const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
 
 /** Errors about the command line itself: they exit like yargs' usage errors. */
-const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR', CONFIG_ERROR]);
+const USAGE_CODES = new Set([
+  'ENOPSK',
+  'EPSKSOURCE',
+  'ENOSERVER',
+  'EBADCIPHER',
+  'EBADMTU',
+  'EBADADDR',
+  'EBADDEV',
+  'EBADTUNADDR',
+  'EBADROUTE',
+  'EBADHOOK',
+  CONFIG_ERROR,
+]);
 
 /**
  * What bin/ttun.js set up before this module was loaded: the SIGUSR1 listener (installed first, so
@@ -118,10 +130,30 @@ interface CommonArgs {
   mptcp: boolean;
   stats?: number;
   metrics?: string;
+  dev?: string;
+  address?: string;
+  route?: string[];
+  up?: string;
+  down?: string;
 }
 
 function argsOf<T extends CommonArgs>(settings: Settings): T {
   return Object.fromEntries(settings.all.map((setting) => [setting.spec.name, setting.value])) as unknown as T;
+}
+
+/** The options server and client share, as the API takes them. */
+function endpointOptionsOf(args: CommonArgs) {
+  return {
+    cipher: args.cipher as never,
+    mtu: args.mtu,
+    mptcp: args.mptcp,
+    metrics: args.metrics,
+    dev: args.dev,
+    address: args.address,
+    route: args.route,
+    up: args.up,
+    down: args.down,
+  };
 }
 
 /**
@@ -177,21 +209,31 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early
   if (metrics !== undefined) log('info', 'metrics', `metrics on ${metricsUrl(metrics)}`, { url: metricsUrl(metrics) });
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
   early.takeSigusr1(() => logCounters(endpoint, log));
+  endpoint.on('hook-failed', (hook: string, message: string) => log('warn', 'hook-failed', message, { hook }));
   if (args.user === undefined) return;
   dropPrivileges(args.user, args.group);
   log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, {
     uid: process.getuid?.(),
     gid: process.getgid?.(),
   });
+  if (args.down !== undefined) log('info', 'privileges', `--down will run as user ${args.user}, without root`);
+}
+
+/** The TUN line, then what was done to the TUN: routes, --up. */
+function logTunSetup(log: Logger, endpoint: TtunServer | TtunClient, args: CommonArgs): void {
+  const tun = endpoint.tun!;
+  logTun(log, tun);
+  if (tun.routes.length > 0) log('info', 'routes', `routes via ${tun.name}: ${tun.routes.join(' ')}`, { routes: tun.routes });
+  if (args.up !== undefined) log('info', 'up-done', 'the --up command succeeded');
 }
 
 /** What the API is given: the same for a run and for `ttun check`. */
 function serverOptions(args: CommonArgs & { listen: string }, psk: string | Buffer): ServerOptions {
-  return { psk, listen: args.listen, cipher: args.cipher as never, mtu: args.mtu, mptcp: args.mptcp, metrics: args.metrics };
+  return { psk, listen: args.listen, ...endpointOptionsOf(args) };
 }
 
 function clientOptions(args: CommonArgs & { server?: string }, psk: string | Buffer): ClientOptions {
-  return { psk, server: requiredServer(args), cipher: args.cipher as never, mtu: args.mtu, mptcp: args.mptcp, metrics: args.metrics };
+  return { psk, server: requiredServer(args), ...endpointOptionsOf(args) };
 }
 
 /** Checked before the key is read, so a missing -s is reported whatever is wrong with the key. */
@@ -209,7 +251,7 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
-  logTun(log, server.tun!);
+  logTunSetup(log, server, args);
   const { address, port } = server.address();
   const listening = formatHostPort({ host: address, port });
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
@@ -225,7 +267,7 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const client = await connect(clientOptions(args, key.psk));
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
-  logTun(log, client.tun!);
+  logTunSetup(log, client, args);
   afterStartup(client, args, early, log);
   logClientEvents(client, log);
 }
@@ -284,17 +326,25 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     // Go's flag package reads -mtu as one flag; yargs would read -m -t -u without this.
     .parserConfiguration({ 'short-option-groups': false })
     .usage('$0 <command> [options]\n\nPoint-to-point IP tunnel over one encrypted TCP connection (ttun v1 protocol).')
-    .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126, listen for one peer', (y) =>
+    .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126 (or --address), listen for one peer', (y) =>
       endpointOptions(y, 'server')
         .example('sudo $0 server --psk-file /etc/ttun.key', 'listen on every address, port 20203')
         .example('sudo $0 server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400')
         .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up')
+        .example(
+          'sudo $0 server --psk-file /etc/ttun.key -l :20204 --dev vpn2 --address 10.1.2.1/30,fc12::1/126',
+          'a second instance on the same host',
+        )
         .example('sudo $0 server --config /etc/ttun/office.json', 'options from a JSON file ({"psk-file": ..., "listen": ...})'),
     )
-    .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126, connect to the server', (y) =>
+    .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126 (or --address), connect to the server', (y) =>
       endpointOptions(y, 'client')
         .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203', 'connect; reconnects by itself')
         .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment')
+        .example(
+          "sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --route 198.51.100.0/24 --up 'logger ttun up on $TTUN_DEV'",
+          'reach a network behind the server',
+        )
         .example('sudo TTUN_MTU=1400 $0 client --config /etc/ttun/office.json', 'a file, one option overridden by TTUN_<FLAG>'),
     )
     .command('check', 'check a server or client configuration and show the effective options, without starting anything', (y) =>

@@ -47,7 +47,7 @@ export function reconnectWait(delayMs: number, sinceLastAttemptMs: number): numb
 export function checkClientOptions(options: ClientOptions): HostPort {
   if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
   const server = parseHostPort(options.server, 'server address', { hostRequired: true });
-  parseCommonOptions(options).psk.fill(0);
+  parseCommonOptions(options, 'client').psk.fill(0);
   return server;
 }
 
@@ -68,14 +68,19 @@ export class TtunClient extends Endpoint {
     this.server = server;
   }
 
-  /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
+  /**
+   * Creates the TUN device (with its routes and --up) and starts connecting. Rejects with a
+   * TtunError on bad options, no TUN, or a route or --up that failed.
+   */
   static async start(options: ClientOptions): Promise<TtunClient> {
     checkClientOptions(options);
     const client = new TtunClient(options);
     try {
       await client.startMetrics();
+      await client.setUpTun();
     } catch (err) {
-      client.closeDevice();
+      await client.closeDevice();
+      await client.stopMetrics();
       throw err;
     }
     // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
@@ -99,7 +104,7 @@ export class TtunClient extends Endpoint {
     this.session?.end('client closing');
     this.socket?.destroy();
     await this.loop;
-    this.closeDevice();
+    await this.closeDevice();
     await this.stopMetrics();
   }
 

@@ -186,3 +186,140 @@ export function formatHostPort({ host, port }: { host: string | undefined; port:
   if (host === undefined) return `:${port}`;
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** One address or network with its prefix length, e.g. 10.1.1.1/30. */
+export interface Cidr {
+  family: 4 | 6;
+  address: string;
+  prefix: number;
+}
+
+export function formatCidr({ address, prefix }: Cidr): string {
+  return `${address}/${prefix}`;
+}
+
+/** ADDRESS/PREFIX, IPv4 or IPv6; `code` is the TtunError code for the option it belongs to. */
+export function parseCidr(value: string, what: string, code: string): Cidr {
+  const text = value.trim();
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  if (!match) throw new TtunError(`bad ${what} ${describeValue(value)}: expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126`, code);
+  const address = match[1]!;
+  const family = net.isIPv4(address) ? 4 : net.isIPv6(address) && !address.includes('%') ? 6 : undefined;
+  if (family === undefined)
+    throw new TtunError(`bad ${what} ${describeValue(value)}: ${JSON.stringify(address)} is not an IP address`, code);
+  const prefix = Number(match[2]);
+  const maxPrefix = family === 4 ? 32 : 128;
+  if (prefix > maxPrefix) throw new TtunError(`bad ${what} ${describeValue(value)}: the prefix must be 0..${maxPrefix}`, code);
+  return { family, address, prefix };
+}
+
+/** The address as 4 (IPv4) or 16 (IPv6) bytes. */
+function addressBytes({ family, address }: Cidr): number[] {
+  if (family === 4) return address.split('.').map(Number);
+  return ipv6Groups(address)!.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+/** The network of a CIDR: the address with every bit past the prefix cleared. */
+function networkOf(cidr: Cidr): string {
+  const bytes = addressBytes(cidr).map((byte, i) => {
+    const kept = Math.max(0, Math.min(8, cidr.prefix - i * 8));
+    return byte & ((0xff << (8 - kept)) & 0xff);
+  });
+  if (cidr.family === 4) return bytes.join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  // Node writes an IPv6 address the canonical way (RFC 5952) when it resolves it.
+  return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1);
+}
+
+/** This end's TUN addresses; at least one family. */
+export interface TunAddresses {
+  ipv4?: Cidr;
+  ipv6?: Cidr;
+}
+
+/** `address`: "CIDR[,CIDR]", one IPv4 and/or one IPv6 address of this end; default v1's for the role. */
+export function parseTunAddresses(value: unknown, role: Role): TunAddresses {
+  if (value === undefined) {
+    const a = TUNNEL_ADDRESSES[role];
+    return { ipv4: { family: 4, address: a.ipv4, prefix: a.ipv4Prefix }, ipv6: { family: 6, address: a.ipv6, prefix: a.ipv6Prefix } };
+  }
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new TtunError(`bad address ${describeValue(value)}: expected CIDR[,CIDR], e.g. 10.1.1.1/30,fc11::1/126`, 'EBADTUNADDR');
+  }
+  const addresses: TunAddresses = {};
+  for (const part of value.split(',')) {
+    const cidr = parseCidr(part, 'address', 'EBADTUNADDR');
+    const bytes = addressBytes(cidr);
+    const unusable =
+      bytes.every((b) => b === 0) ||
+      (cidr.family === 4 ? bytes[0] === 127 || bytes[0]! >= 224 : bytes.slice(0, 15).every((b) => b === 0) || bytes[0] === 0xff);
+    if (unusable) {
+      throw new TtunError(
+        `bad address ${describeValue(part)}: an unspecified, loopback or multicast address cannot be a TUN address`,
+        'EBADTUNADDR',
+      );
+    }
+    if (cidr.prefix === 0) throw new TtunError(`bad address ${describeValue(part)}: the prefix must be at least 1`, 'EBADTUNADDR');
+    const key = cidr.family === 4 ? 'ipv4' : 'ipv6';
+    if (addresses[key] !== undefined) {
+      throw new TtunError(`bad address ${describeValue(value)}: give at most one IPv4 and one IPv6 address`, 'EBADTUNADDR');
+    }
+    addresses[key] = cidr;
+  }
+  return addresses;
+}
+
+/** `route`: networks to route through the TUN, each NETWORK/PREFIX with no host bits set. */
+export function parseRoutes(value: unknown, platform: NodeJS.Platform = process.platform): Cidr[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.some((v) => typeof v !== 'string')) {
+    throw new TtunError(`bad route ${describeValue(value)}: expected a list of CIDRs, e.g. ['198.51.100.0/24']`, 'EBADROUTE');
+  }
+  const routes = (list as string[]).map((text) => {
+    const cidr = parseCidr(text, 'route', 'EBADROUTE');
+    const network = networkOf(cidr);
+    if (addressBytes({ ...cidr, address: network }).join() !== addressBytes(cidr).join()) {
+      throw new TtunError(`bad route ${describeValue(text)}: host bits are set; the network is ${network}/${cidr.prefix}`, 'EBADROUTE');
+    }
+    return cidr;
+  });
+  if (routes.length > 0 && platform === 'win32') {
+    throw new TtunError('routes are not supported on Windows yet: add them in an --up command (route add ...)', 'EBADROUTE');
+  }
+  return routes;
+}
+
+/** Linux allows 15 bytes in an interface name. */
+const MAX_DEV_NAME = 15;
+
+/**
+ * `dev`: the TUN's name. Linux: letters, digits, `-`, `_`, `.`, at most 15, and at most one `%d`
+ * (the kernel puts the first free number there, as in the default `ttun%d`); macOS: `utunN`.
+ */
+export function parseDevName(value: unknown, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' ? value : '';
+  if (platform === 'darwin') {
+    if (!/^utun\d+$/.test(text))
+      throw new TtunError(`bad device name ${describeValue(value)}: macOS names a TUN utunN, e.g. utun7`, 'EBADDEV');
+    return text;
+  }
+  const allowed = /^[A-Za-z0-9_.-]*(%d)?[A-Za-z0-9_.-]*$/.test(text) && text !== '.' && text !== '..';
+  if (text === '' || !allowed || Buffer.byteLength(text) > MAX_DEV_NAME) {
+    throw new TtunError(
+      `bad device name ${describeValue(value)}: use up to ${MAX_DEV_NAME} letters, digits, '-', '_' or '.' (and at most one %d)`,
+      'EBADDEV',
+    );
+  }
+  return text;
+}
+
+/** `up`/`down`: a shell command line, run with /bin/sh -c. */
+export function parseHookCommand(value: unknown, name: 'up' | 'down'): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '' || value.includes('\0')) {
+    throw new TtunError(`bad --${name} command ${describeValue(value)}: give a shell command line`, 'EBADHOOK');
+  }
+  return value;
+}

@@ -5,21 +5,29 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  type Cidr,
   type CipherName,
+  formatCidr,
   formatHostPort,
   HANDSHAKE_TIMEOUT_MS,
   parseBoolean,
   parseCipher,
+  parseDevName,
+  parseHookCommand,
   parseMtu,
   parsePsk,
+  parseRoutes,
   parseTimeoutMs,
+  parseTunAddresses,
   type Role,
 } from './config.js';
 import { TtunError } from './errors.js';
 import type { HandshakeParams } from './handshake.js';
+import { hookEnvironment, runHook } from './hooks.js';
 import { MetricsServer, parseMetricsAddress } from './metrics.js';
 import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
 import { type PacketPath, TunPath, UserspacePath } from './paths.js';
+import { addRoutes } from './routes.js';
 import { DataSession } from './session.js';
 import { socketFd, tuneSocket } from './socket-options.js';
 import { openTun, type TunInfo } from './tun.js';
@@ -51,6 +59,27 @@ export interface CommonOptions {
    * endpoint starts (a port in use fails the start) and closed by close(). Default: no metrics.
    */
   metrics?: string;
+  /** The TUN's name; default the first free ttunN (Linux). Linux: up to 15 characters, `%d` for the first free number. */
+  dev?: string;
+  /** "CIDR[,CIDR]": this end's IPv4 and/or IPv6 address with prefix; default v1's for the role (server .1 / ::1, client .2 / ::2). */
+  address?: string;
+  /** Networks routed through the TUN once it is up (Linux `ip route`, macOS `route`); they go when it is removed. */
+  route?: string[];
+  /**
+   * A shell command (/bin/sh -c) run once the TUN is up with its addresses and routes; start-up
+   * fails if it fails. Environment: TTUN_DEV, TTUN_ROLE, TTUN_MTU, TTUN_ADDRESS4, TTUN_ADDRESS6
+   * (empty when that family is not configured), and no inherited TTUN_* variable (never TTUN_PSK).
+   */
+  up?: string;
+  /** A shell command run by close() before the TUN is removed (same environment); a failure is reported ('hook-failed'), not thrown. */
+  down?: string;
+}
+
+/** What is done to the TUN once it exists and before it goes. */
+interface TunSetup {
+  routes: Cidr[];
+  up: string | undefined;
+  down: string | undefined;
 }
 
 /**
@@ -58,14 +87,27 @@ export interface CommonOptions {
  * runs it too (through checkServerOptions / checkClientOptions), so a check added here is one that
  * `ttun check` makes. The PSK comes back as a copy the caller must zero.
  */
-export function parseCommonOptions(options: CommonOptions) {
+export function parseCommonOptions(options: CommonOptions, role: Role) {
+  const useTun = parseBoolean(options.tun, 'tun', true);
+  const tunOnly = ['dev', 'address', 'route', 'up', 'down'] as const;
+  const given = tunOnly.find((option) => options[option] !== undefined);
+  if (!useTun && given !== undefined)
+    throw new TtunError(`${given} needs a TUN device: it cannot be combined with tun: false`, 'EBADOPTION');
+  const setup: TunSetup = {
+    routes: parseRoutes(options.route),
+    up: parseHookCommand(options.up, 'up'),
+    down: parseHookCommand(options.down, 'down'),
+  };
   return {
     cipher: parseCipher(options.cipher),
     mptcp: parseBoolean(options.mptcp, 'mptcp', false),
-    useTun: parseBoolean(options.tun, 'tun', true),
+    useTun,
     mtu: parseMtu(options.mtu),
     timeoutMs: parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS),
     metricsAt: options.metrics === undefined ? undefined : parseMetricsAddress(options.metrics),
+    name: parseDevName(options.dev),
+    addresses: parseTunAddresses(options.address, role),
+    setup,
     psk: parsePsk(options.psk),
   };
 }
@@ -102,14 +144,19 @@ export abstract class Endpoint extends EventEmitter {
   private readonly dropWatch: NodeJS.Timeout;
   private readonly metricsAt: { host: string; port: number } | undefined;
   private metrics: MetricsServer | undefined;
+  private readonly setup: TunSetup;
+  /** Set once routes and --up have succeeded: from then on --down runs before the TUN goes. */
+  private tunSetUp = false;
+  private deviceClosed: Promise<void> | undefined;
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
-    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, psk } = parseCommonOptions(options);
+    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, name, addresses, setup, psk } = parseCommonOptions(options, role);
     this.role = role;
     this.cipher = cipher;
     this.metricsAt = metricsAt;
     this.mptcp = mptcp;
+    this.setup = setup;
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
     // MPTCP sockets are made by the addon.
@@ -125,8 +172,8 @@ export abstract class Endpoint extends EventEmitter {
     if (!useTun) {
       this.path = new UserspacePath(this.core);
     } else {
-      const { device, info } = openTun(this.native!, role, mtu, (message) => this.emit('fatal', message));
-      this.path = new TunPath(device, info);
+      const { device, info } = openTun(this.native!, { name, mtu, addresses }, (message) => this.emit('fatal', message));
+      this.path = new TunPath(device, { ...info, routes: this.setup.routes.map(formatCidr) });
     }
     this.tun = this.path.tun;
     this.dropWatch = this.watchDrops();
@@ -242,9 +289,42 @@ export abstract class Endpoint extends EventEmitter {
     return session;
   }
 
-  protected closeDevice(): void {
-    clearInterval(this.dropWatch);
-    this.path.close();
+  /**
+   * Once the TUN exists: its routes, then the --up command. If either fails the TUN is removed
+   * and the error thrown (start-up fails). Userspace mode: nothing to do.
+   */
+  protected async setUpTun(): Promise<void> {
+    const tun = this.tun;
+    if (tun === null) return;
+    try {
+      await addRoutes(this.setup.routes, tun.name);
+      if (this.setup.up !== undefined) await runHook('up', this.setup.up, hookEnvironment(tun, this.role));
+    } catch (err) {
+      await this.closeDevice();
+      throw err;
+    }
+    this.tunSetUp = true;
+  }
+
+  /**
+   * Runs --down (if the TUN was set up) and removes the TUN, which takes its routes with it. Once
+   * only: later calls wait for the first. A failing --down is reported ('hook-failed', 'down',
+   * message) and the TUN removed all the same.
+   */
+  protected closeDevice(): Promise<void> {
+    this.deviceClosed ??= (async () => {
+      clearInterval(this.dropWatch);
+      const tun = this.tun;
+      if (tun !== null && this.tunSetUp && this.setup.down !== undefined) {
+        try {
+          await runHook('down', this.setup.down, hookEnvironment(tun, this.role));
+        } catch (err) {
+          this.emit('hook-failed', 'down', (err as Error).message);
+        }
+      }
+      this.path.close();
+    })();
+    return this.deviceClosed;
   }
 }
 

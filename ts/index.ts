@@ -21,12 +21,12 @@ export { type ServerOptions, TtunServer } from './server.js';
 export type { TunInfo } from './tun.js';
 export { openTun, TunDevice, type TunOptions } from './tun-device.js';
 
-/** Creates the TUN device (10.1.1.1/30, fc11::1/126) and listens. Resolves once both are up. */
+/** Creates the TUN device (10.1.1.1/30, fc11::1/126 unless `address` says otherwise), adds its routes, runs `up`, and listens. Resolves once all that is done. */
 export function createServer(options: ServerOptions): Promise<TtunServer> {
   return TtunServer.start(options);
 }
 
-/** Creates the TUN device (10.1.1.2/30, fc11::2/126) and starts connecting, reconnecting forever until close(). */
+/** Creates the TUN device (10.1.1.2/30, fc11::2/126 unless `address` says otherwise), adds its routes, runs `up`, and starts connecting, reconnecting forever until close(). */
 export function connect(options: ClientOptions): Promise<TtunClient> {
   return TtunClient.start(options);
 }

@@ -43,7 +43,10 @@ const DROPS: Record<string, string> = {
 };
 
 export function logTun(log: Logger, tun: TunInfo): void {
-  log('info', 'tun', `TUN ${tun.name} up: ${tun.ipv4} ${tun.ipv6} mtu ${tun.mtu}`, { ...tun });
+  const { name, mtu, ipv4, ipv6 } = tun;
+  const addresses = [ipv4, ipv6].filter((a) => a !== undefined).join(' ');
+  // Routes get their own line (logged by the CLI), so this line is what it always was.
+  log('info', 'tun', `TUN ${name} up: ${addresses} mtu ${mtu}`, { name, mtu, ipv4, ipv6 });
 }
 
 /** Lines per second before connection and rejection lines are summarised (a flood must not flood the log). */

@@ -147,11 +147,14 @@ export interface SocketTuning {
 export declare function tuneSocket(fd: number, options: SocketTuning): Array<string>
 
 export interface TunOptions {
+  /** The device's name; absent: the platform's default (the first free `ttunN` on Linux). */
+  name?: string
   mtu: number
-  ipv4: string
-  ipv4Prefix: number
-  ipv6: string
-  ipv6Prefix: number
+  /** Each family is optional: a device may have only an IPv4 or only an IPv6 address. */
+  ipv4?: string
+  ipv4Prefix?: number
+  ipv6?: string
+  ipv6Prefix?: number
   /**
    * Windows: the path of wintun.dll (the win32 package ships it beside the addon); else the
    * DLL search path is used. Ignored elsewhere.

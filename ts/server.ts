@@ -81,7 +81,7 @@ export function checkServerOptions(options: ServerOptions): HostPort {
   if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
   const listen = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
   parseServerLimits(options);
-  parseCommonOptions(options).psk.fill(0);
+  parseCommonOptions(options, 'server').psk.fill(0);
   return listen;
 }
 
@@ -124,8 +124,11 @@ export class TtunServer extends Endpoint {
     const server = new TtunServer(options, parseServerLimits(options));
     try {
       await server.startMetrics();
+      // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
+      await server.setUpTun();
     } catch (err) {
-      server.closeDevice();
+      await server.closeDevice();
+      await server.stopMetrics();
       throw err;
     }
     try {
@@ -141,7 +144,7 @@ export class TtunServer extends Endpoint {
         else server.listener.listen({ host, port }, done);
       });
     } catch (err) {
-      server.closeDevice();
+      await server.closeDevice();
       await server.stopMetrics();
       throw listenError(err as NodeJS.ErrnoException, formatHostPort({ host, port }));
     }
@@ -197,7 +200,7 @@ export class TtunServer extends Endpoint {
     this.pending.clear();
     this.pendingBySource.clear();
     this.live?.session.end('server closing');
-    this.closeDevice();
+    await this.closeDevice();
     await Promise.all([listenerClosed, this.stopMetrics()]);
   }
 

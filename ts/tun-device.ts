@@ -3,7 +3,7 @@
  * to a peer: `for await (const packet of tun.packets())` and `tun.write(packet)`. The reader is
  * the same native thread the tunnel uses; batches arrive with one call and are split here.
  */
-import { parseMtu, type Role } from './config.js';
+import { parseDevName, parseMtu, parseTunAddresses, type Role } from './config.js';
 import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
 import { forEachRecord } from './protocol.js';
 import { openTun as createNativeTun, type TunInfo } from './tun.js';
@@ -13,6 +13,10 @@ export interface TunOptions {
   role: Role;
   /** 1280..65519, default 1280. */
   mtu?: number;
+  /** The device's name (Linux: up to 15 characters, `%d` for the first free number); default the first free ttunN. */
+  dev?: string;
+  /** "CIDR[,CIDR]": one IPv4 and/or one IPv6 address with prefix; default the role's v1 addresses. */
+  address?: string;
 }
 
 /** Packets queued for a slow consumer before the reader thread is paused. */
@@ -28,7 +32,12 @@ export class TunDevice {
   private closed = false;
 
   constructor(options: TunOptions) {
-    const { device, info } = createNativeTun(loadNative(), options.role, parseMtu(options.mtu), () => this.close());
+    const settings = {
+      name: parseDevName(options.dev),
+      mtu: parseMtu(options.mtu),
+      addresses: parseTunAddresses(options.address, options.role),
+    };
+    const { device, info } = createNativeTun(loadNative(), settings, () => this.close());
     this.device = device;
     this.info = info;
   }
@@ -99,7 +108,7 @@ export class TunDevice {
   }
 }
 
-/** Creates a TUN device with the v1 addresses of `role`, for reading and writing packets directly. */
+/** Creates a TUN device (by default with the v1 addresses of `role`), for reading and writing packets directly. */
 export function openTun(options: TunOptions): TunDevice {
   return new TunDevice(options);
 }

@@ -1,25 +1,33 @@
-/** Creates the TUN device of an endpoint with the fixed v1 addresses of its role. */
+/** Creates the TUN device of an endpoint: its name, MTU and addresses (by default v1's for its role). */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Role, TUNNEL_ADDRESSES } from './config.js';
+import { formatCidr, type TunAddresses } from './config.js';
 import { TtunError } from './errors.js';
 import { type NativeBinding, type NativeTunDevice, nativeLibraryDir } from './native.js';
 
 export interface TunInfo {
   name: string;
   mtu: number;
-  /** CIDR notation, e.g. 10.1.1.1/30 */
-  ipv4: string;
-  ipv6: string;
+  /** This end's addresses in CIDR notation, e.g. 10.1.1.1/30; undefined for a family not configured. */
+  ipv4: string | undefined;
+  ipv6: string | undefined;
+  /** The routes ttun added through the device (--route), in CIDR notation. */
+  routes: string[];
+}
+
+export interface TunSettings {
+  /** undefined: the platform's default (the first free ttunN on Linux). */
+  name: string | undefined;
+  mtu: number;
+  addresses: TunAddresses;
 }
 
 export function openTun(
   native: NativeBinding,
-  role: Role,
-  mtu: number,
+  { name, mtu, addresses }: TunSettings,
   onFatal: (message: string) => void,
 ): { device: NativeTunDevice; info: TunInfo } {
-  const a = TUNNEL_ADDRESSES[role];
+  const { ipv4, ipv6 } = addresses;
   let device: NativeTunDevice;
   // Windows: the win32 platform package ships wintun.dll beside the addon.
   const dir = nativeLibraryDir();
@@ -27,7 +35,15 @@ export function openTun(
     process.platform === 'win32' && dir !== undefined && existsSync(join(dir, 'wintun.dll')) ? join(dir, 'wintun.dll') : undefined;
   try {
     device = native.createTun(
-      { mtu, ipv4: a.ipv4, ipv4Prefix: a.ipv4Prefix, ipv6: a.ipv6, ipv6Prefix: a.ipv6Prefix, wintunFile: wintun },
+      {
+        name,
+        mtu,
+        ipv4: ipv4?.address,
+        ipv4Prefix: ipv4?.prefix,
+        ipv6: ipv6?.address,
+        ipv6Prefix: ipv6?.prefix,
+        wintunFile: wintun,
+      },
       onFatal,
     );
   } catch (err) {
@@ -42,5 +58,6 @@ export function openTun(
     }
     throw new TtunError(message, code ?? 'ETUN');
   }
-  return { device, info: { name: device.name, mtu, ipv4: `${a.ipv4}/${a.ipv4Prefix}`, ipv6: `${a.ipv6}/${a.ipv6Prefix}` } };
+  const info = { name: device.name, mtu, ipv4: ipv4 && formatCidr(ipv4), ipv6: ipv6 && formatCidr(ipv6), routes: [] };
+  return { device, info };
 }

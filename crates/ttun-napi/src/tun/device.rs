@@ -10,11 +10,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
 
 pub struct DeviceConfig {
+    /// None: the platform's default name (see `build`).
+    pub name: Option<String>,
     pub mtu: u16,
-    pub ipv4: Ipv4Addr,
-    pub ipv4_prefix: u8,
-    pub ipv6: Ipv6Addr,
-    pub ipv6_prefix: u8,
+    pub ipv4: Option<(Ipv4Addr, u8)>,
+    pub ipv6: Option<(Ipv6Addr, u8)>,
     #[cfg_attr(not(target_os = "windows"), allow(dead_code))]
     pub wintun_file: Option<String>,
 }
@@ -58,14 +58,37 @@ impl Device {
     }
 }
 
-fn with_addresses(config: &DeviceConfig, builder: DeviceBuilder) -> DeviceBuilder {
-    builder.mtu(config.mtu).ipv4(config.ipv4, config.ipv4_prefix, None).ipv6(config.ipv6, config.ipv6_prefix)
+fn with_addresses(config: &DeviceConfig, mut builder: DeviceBuilder) -> DeviceBuilder {
+    builder = builder.mtu(config.mtu);
+    if let Some((address, prefix)) = config.ipv4 {
+        builder = builder.ipv4(address, prefix, None);
+    }
+    if let Some((address, prefix)) = config.ipv6 {
+        builder = builder.ipv6(address, prefix);
+    }
+    builder
+}
+
+/// Whether creating a device failed because its name belongs to another device: one that exists
+/// already (checked first, see `build`), or a TUN another process holds (EBUSY from the kernel).
+pub fn is_name_taken(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::AlreadyExists || (cfg!(unix) && err.raw_os_error() == Some(libc::EBUSY))
 }
 
 #[cfg(target_os = "linux")]
 fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
-    // "ttun%d": the kernel picks the first free ttunN, as v1 does.
-    let builder = || with_addresses(config, DeviceBuilder::new().name("ttun%d"));
+    // The kernel would attach to an idle persistent TUN of that name, or refuse another kind of
+    // device with a bare EINVAL: a name that exists is refused here, by name. "%d" picks a number.
+    let name = config.name.as_deref().unwrap_or("ttun%d");
+    if !name.contains('%') {
+        let c_name = std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: a NUL-terminated name; the call only reads it.
+        if unsafe { libc::if_nametoindex(c_name.as_ptr()) } != 0 {
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+    }
+    // "ttun%d" by default: the kernel picks the first free ttunN, as v1 does.
+    let builder = || with_addresses(config, DeviceBuilder::new().name(name));
     match builder().offload(true).build_sync() {
         Ok(device) => Ok((device, true)),
         // Offload is an optimisation: a kernel that refuses it still gets a working tunnel.
@@ -76,8 +99,12 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
 
 #[cfg(target_os = "macos")]
 fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
-    // No name: the kernel assigns the next free utunN.
-    Ok((with_addresses(config, DeviceBuilder::new()).build_sync()?, false))
+    // No name: the kernel assigns the next free utunN (a name given must be utunN).
+    let builder = match &config.name {
+        Some(name) => DeviceBuilder::new().name(name.clone()),
+        None => DeviceBuilder::new(),
+    };
+    Ok((with_addresses(config, builder).build_sync()?, false))
 }
 
 #[cfg(target_os = "windows")]
@@ -91,6 +118,9 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
             None => builder,
         }
     };
+    if let Some(name) = &config.name {
+        return Ok((builder(name.clone()).build_sync()?, false));
+    }
     match builder("ttun".into()).build_sync() {
         Ok(device) => Ok((device, false)),
         Err(_) => Ok((builder(format!("ttun{}", std::process::id())).build_sync()?, false)),

@@ -83,14 +83,35 @@ impl Shared {
 
 #[napi(object)]
 pub struct TunOptions {
+    /// The device's name; absent: the platform's default (the first free `ttunN` on Linux).
+    pub name: Option<String>,
     pub mtu: u32,
-    pub ipv4: String,
-    pub ipv4_prefix: u32,
-    pub ipv6: String,
-    pub ipv6_prefix: u32,
+    /// Each family is optional: a device may have only an IPv4 or only an IPv6 address.
+    pub ipv4: Option<String>,
+    pub ipv4_prefix: Option<u32>,
+    pub ipv6: Option<String>,
+    pub ipv6_prefix: Option<u32>,
     /// Windows: the path of wintun.dll (the win32 package ships it beside the addon); else the
     /// DLL search path is used. Ignored elsewhere.
     pub wintun_file: Option<String>,
+}
+
+/// An address and its prefix length, both given or both absent.
+fn address_with_prefix<A: std::str::FromStr>(
+    family: &str,
+    address: &Option<String>,
+    prefix: Option<u32>,
+    max_prefix: u32,
+) -> Result<Option<(A, u8)>> {
+    match (address, prefix) {
+        (None, None) => Ok(None),
+        (Some(text), Some(prefix)) if prefix <= max_prefix => {
+            let address = text.parse().map_err(|_| error("EINVAL", format!("bad {family} address {text:?}")))?;
+            Ok(Some((address, prefix as u8)))
+        }
+        (Some(_), Some(prefix)) => Err(error("EINVAL", format!("{family} prefix /{prefix} is out of range"))),
+        _ => Err(error("EINVAL", format!("the {family} address and its prefix go together"))),
+    }
 }
 
 fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
@@ -98,21 +119,9 @@ fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
         .ok()
         .filter(|m| (1280..=ttun_proto::MAX_PLAINTEXT_LEN as u16).contains(m))
         .ok_or_else(|| error("EBADMTU", format!("MTU {} is out of range 1280..65519", options.mtu)))?;
-    let ipv4: Ipv4Addr =
-        options.ipv4.parse().map_err(|_| error("EINVAL", format!("bad IPv4 address {:?}", options.ipv4)))?;
-    let ipv6: Ipv6Addr =
-        options.ipv6.parse().map_err(|_| error("EINVAL", format!("bad IPv6 address {:?}", options.ipv6)))?;
-    if options.ipv4_prefix > 32 || options.ipv6_prefix > 128 {
-        return Err(error("EINVAL", "address prefix out of range"));
-    }
-    Ok(DeviceConfig {
-        mtu,
-        ipv4,
-        ipv4_prefix: options.ipv4_prefix as u8,
-        ipv6,
-        ipv6_prefix: options.ipv6_prefix as u8,
-        wintun_file: options.wintun_file.clone(),
-    })
+    let ipv4 = address_with_prefix::<Ipv4Addr>("IPv4", &options.ipv4, options.ipv4_prefix, 32)?;
+    let ipv6 = address_with_prefix::<Ipv6Addr>("IPv6", &options.ipv6, options.ipv6_prefix, 128)?;
+    Ok(DeviceConfig { name: options.name.clone(), mtu, ipv4, ipv6, wintun_file: options.wintun_file.clone() })
 }
 
 /// Creates the TUN device (name, MTU, addresses, up) and starts its reader thread. `onFatal`
@@ -123,6 +132,8 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
     let device = Device::create(&config).map_err(|err| {
         if err.kind() == std::io::ErrorKind::PermissionDenied {
             error("EPERM", format!("cannot create a TUN device ({err}): run as root or with CAP_NET_ADMIN"))
+        } else if let (Some(name), true) = (&config.name, device::is_name_taken(&err)) {
+            error("EEXIST", format!("cannot create TUN device {name}: a network device of that name already exists"))
         } else {
             from_io("cannot create a TUN device", &err)
         }
