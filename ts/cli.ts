@@ -14,6 +14,7 @@ import {
   type Logger,
   logClientEvents,
   logCounters,
+  logProxy,
   logServerEvents,
   logStatsEvery,
   logTun,
@@ -26,7 +27,7 @@ const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
 
 /** Errors about the command line itself: they exit like yargs' usage errors. */
-const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR']);
+const USAGE_CODES = new Set(['ENOPSK', 'EPSKSOURCE', 'ENOSERVER', 'EBADCIPHER', 'EBADMTU', 'EBADADDR', 'EBADPROXY']);
 
 /**
  * What bin/ttun.js set up before this module was loaded: the SIGUSR1 listener (installed first, so
@@ -220,14 +221,24 @@ async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): P
   logServerEvents(server, log);
 }
 
-async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): Promise<void> {
+async function runClient(args: CommonArgs & { s?: string; proxy?: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
-  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  // A proxy password on the command line is as visible in the process list as -k's key.
+  if (args.proxy?.includes('@')) hideArguments();
+  const client = await connect({
+    psk: key.psk,
+    server: args.s,
+    cipher: args.m as never,
+    mtu: parseMtu(args.mtu),
+    mptcp: args.mptcp,
+    proxy: args.proxy,
+  });
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTun(log, client.tun!);
+  logProxy(client, log);
   afterStartup(client, args, early, log);
   logClientEvents(client, log);
 }
@@ -277,8 +288,19 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126, connect to the server', (y) =>
       commonOptions(y)
         .option('s', { alias: 'server', type: 'string', describe: 'server HOST:PORT (required)', requiresArg: true })
+        .option('proxy', {
+          type: 'string',
+          describe:
+            'connect through a proxy: http://[USER:PASS@]HOST:PORT (HTTP CONNECT), socks5://… (server name resolved here) or socks5h://… (resolved by the proxy); "none" ignores the environment. Default: HTTPS_PROXY / ALL_PROXY unless NO_PROXY covers the server (as curl)',
+          requiresArg: true,
+        })
         .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203', 'connect; reconnects by itself')
-        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment'),
+        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment')
+        .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --proxy http://proxy.corp:3128', 'through an HTTP proxy')
+        .example(
+          'sudo HTTPS_PROXY=socks5h://user:pass@gw:1080 $0 client --psk-file /etc/ttun.key -s vpn.internal:20203',
+          'through SOCKS5 named in the environment; the proxy resolves the name',
+        ),
     )
     .command('genpsk', 'print a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
       y.example('$0 genpsk > /etc/ttun.key && chmod 600 /etc/ttun.key', 'make a key file'),
