@@ -185,6 +185,7 @@ export function parseProxyUrl(text: string, where: string): ProxyConfig {
     portText = bracketed[2];
     if (!net.isIPv6(host)) bad(`${JSON.stringify(host)} is not an IPv6 address`);
   } else {
+    if (rest.split(':').length > 2) bad('write an IPv6 address as [ADDR]:PORT');
     const colon = rest.indexOf(':');
     host = colon === -1 ? rest : rest.slice(0, colon);
     portText = colon === -1 ? undefined : rest.slice(colon + 1);
@@ -280,7 +281,8 @@ async function httpConnect(socket: Socket, reader: SocketReader, proxy: ProxyCon
   const code = Number(status[1]);
   const shown = `${code} ${printable(status[2] ?? '')}`.trim();
   if (code >= 200 && code < 300) return;
-  if (code === 407) {
+  // 407 is the proxy's own; some proxies (tinyproxy among them) answer a CONNECT with bad credentials 401.
+  if (code === 407 || code === 401) {
     throw new ProxyError(
       'proxy-auth',
       proxy.username === undefined
