@@ -137,7 +137,12 @@ export class TtunClient extends Endpoint {
     let fromServer: Buffer | undefined;
     if (this.proxyConfig) {
       try {
-        fromServer = await openThroughProxy(socket, this.proxyConfig, { host: this.server.host!, port: this.server.port }, this.handshake.timeoutMs);
+        fromServer = await openThroughProxy(
+          socket,
+          this.proxyConfig,
+          { host: this.server.host!, port: this.server.port },
+          this.handshake.timeoutMs,
+        );
       } catch (err) {
         socket.destroy();
         if (!this.closed) this.emit('failed', err instanceof ProxyError ? err.reason : 'proxy', (err as Error).message);

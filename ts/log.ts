@@ -140,7 +140,10 @@ export function logProxy(client: TtunClient, log: Logger): void {
     log('info', 'proxy', `connections go through proxy ${url}${from === 'option' ? '' : ` (from ${from})`}`, { proxy: url, from });
   } else if (client.proxyBypass !== undefined) {
     const { variable, noProxy } = client.proxyBypass;
-    log('info', 'proxy', `connecting directly: ${noProxy} covers the server, so the proxy in ${variable} is not used`, { variable, noProxy });
+    log('info', 'proxy', `connecting directly: ${noProxy} covers the server, so the proxy in ${variable} is not used`, {
+      variable,
+      noProxy,
+    });
   }
 }
 

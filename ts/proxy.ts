@@ -111,7 +111,10 @@ export function noProxyMatches(list: string, host: string, port: number): boolea
     if (entryPort !== undefined && Number(entryPort) !== port) continue;
     if (addressMatches(pattern, name, family)) return true;
     if (family !== 0) continue;
-    const domain = pattern.replace(/^\*?\./, '').replace(/\.$/, '').toLowerCase();
+    const domain = pattern
+      .replace(/^\*?\./, '')
+      .replace(/\.$/, '')
+      .toLowerCase();
     if (domain !== '' && (name === domain || name.endsWith(`.${domain}`))) return true;
   }
   return false;

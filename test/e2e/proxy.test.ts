@@ -103,7 +103,9 @@ async function withLab(body: (lab: Lab, dir: string) => Promise<void>): Promise<
   }
 }
 
-test('HTTP CONNECT with Basic auth (tinyproxy): the tunnel carries ping both ways; credentials never shown', { timeout: 120_000 }, async () => {
+test('HTTP CONNECT with Basic auth (tinyproxy): the tunnel carries ping both ways; credentials never shown', {
+  timeout: 120_000,
+}, async () => {
   await withLab(async (lab, dir) => {
     const proxy = await startTinyproxy(lab, dir);
     const server = await startServer(lab);
@@ -132,7 +134,9 @@ test('SOCKS5 with username/password (microsocks): the tunnel carries ping both w
   });
 });
 
-test('socks5h: a server name only the proxy can resolve works; socks5 (resolved here) says why it cannot', { timeout: 120_000 }, async () => {
+test('socks5h: a server name only the proxy can resolve works; socks5 (resolved here) says why it cannot', {
+  timeout: 120_000,
+}, async () => {
   await withLab(async (lab) => {
     mkdirSync(join('/etc/netns', lab.server), { recursive: true });
     writeFileSync(join('/etc/netns', lab.server, 'hosts'), `127.0.0.1 localhost\n127.0.0.1 ${INTERNAL_NAME}\n`);
@@ -140,11 +144,15 @@ test('socks5h: a server name only the proxy can resolve works; socks5 (resolved 
     const server = await startServer(lab);
     const target = `${INTERNAL_NAME}:20203`;
     const local = startClient(lab, ['-s', target, '--proxy', `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
-    await local.waitForLine(new RegExp(`WARN: proxy failed: cannot resolve ${INTERNAL_NAME} here \\(\\w+\\); with socks5h:// the proxy resolves it$`));
+    await local.waitForLine(
+      new RegExp(`WARN: proxy failed: cannot resolve ${INTERNAL_NAME} here \\(\\w+\\); with socks5h:// the proxy resolves it$`),
+    );
     local.kill();
     await local.exited;
     const remote = startClient(lab, ['-s', target, '--proxy', `socks5h://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
-    await remote.waitForLine(new RegExp(`connected to ${INTERNAL_NAME}:20203 via proxy socks5h://10\\.200\\.0\\.1:1080, authenticated, session up`));
+    await remote.waitForLine(
+      new RegExp(`connected to ${INTERNAL_NAME}:20203 via proxy socks5h://10\\.200\\.0\\.1:1080, authenticated, session up`),
+    );
     await server.waitForLine(/peer 127\.0\.0\.1:\d+ authenticated, session up/);
     // The proxy was given the name, not an address.
     await proxy.waitForLine(new RegExp(`connected to ${INTERNAL_NAME}:20203`));
@@ -153,7 +161,9 @@ test('socks5h: a server name only the proxy can resolve works; socks5 (resolved 
   });
 });
 
-test('with --mptcp the connection to the proxy is the MPTCP one (a proxy made MPTCP-capable with mptcpize)', { timeout: 120_000 }, async () => {
+test('with --mptcp the connection to the proxy is the MPTCP one (a proxy made MPTCP-capable with mptcpize)', {
+  timeout: 120_000,
+}, async () => {
   await withLab(async (lab) => {
     const proxy = lab.spawn(lab.server, [
       'mptcpize',
@@ -170,14 +180,22 @@ test('with --mptcp the connection to the proxy is the MPTCP one (a proxy made MP
     ]);
     await waitForListener(lab, lab.server, SOCKS_PORT);
     await startServer(lab);
-    const client = startClient(lab, ['-s', BEHIND, '--mptcp', '--proxy', `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
+    const client = startClient(lab, [
+      '-s',
+      BEHIND,
+      '--mptcp',
+      '--proxy',
+      `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`,
+    ]);
     await client.waitForLine(/via proxy socks5:\/\/10\.200\.0\.1:1080, authenticated, session up \(chacha20-poly1305, MPTCP\)$/);
     await proxy.waitForLine(/connected to 127\.0\.0\.1:20203/);
     await pingsBothWays(lab);
   });
 });
 
-test('a wrong password is one line per attempt (HTTP 401/407, SOCKS5 auth failure), the client keeps trying, the password appears nowhere', { timeout: 120_000 }, async () => {
+test('a wrong password is one line per attempt (HTTP 401/407, SOCKS5 auth failure), the client keeps trying, the password appears nowhere', {
+  timeout: 120_000,
+}, async () => {
   await withLab(async (lab, dir) => {
     await startTinyproxy(lab, dir);
     await startMicrosocks(lab);
@@ -189,7 +207,9 @@ test('a wrong password is one line per attempt (HTTP 401/407, SOCKS5 auth failur
     await http.waitForLine(
       /WARN: proxy authentication failed: proxy http:\/\/10\.200\.0\.1:3128 rejected the user name or password \(40[17] [A-Za-z ]+\)$/,
     );
-    await socks.waitForLine(/WARN: proxy authentication failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 rejected the user name or password$/);
+    await socks.waitForLine(
+      /WARN: proxy authentication failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 rejected the user name or password$/,
+    );
     for (const client of [http, socks]) {
       const first = client.lines.findIndex((l) => /proxy authentication failed/.test(l));
       await client.waitForLine(/reconnecting in/, WAIT_MS, first);
@@ -207,8 +227,15 @@ test('a proxy refusing the target: the status line (HTTP) or the SOCKS5 reply in
     await startMicrosocks(lab);
     // tinyproxy allows CONNECT to port 20203 only; nothing listens on 20209 for microsocks.
     const http = startClient(lab, ['-s', '127.0.0.1:20204', '--proxy', `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:${TINYPROXY_PORT}`]);
-    const socks = startClient(lab, ['-s', '127.0.0.1:20209', '--proxy', `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
-    await http.waitForLine(/WARN: proxy failed: proxy http:\/\/10\.200\.0\.1:3128 refused the connection to 127\.0\.0\.1:20204: 403 Access violation$/);
+    const socks = startClient(lab, [
+      '-s',
+      '127.0.0.1:20209',
+      '--proxy',
+      `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`,
+    ]);
+    await http.waitForLine(
+      /WARN: proxy failed: proxy http:\/\/10\.200\.0\.1:3128 refused the connection to 127\.0\.0\.1:20204: 403 Access violation$/,
+    );
     await socks.waitForLine(
       /WARN: proxy failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 could not connect to 127\.0\.0\.1:20209: connection refused$/,
     );
@@ -220,7 +247,10 @@ test('an unreachable proxy: connect failed, naming the proxy, and the client ret
   await withLab(async (lab) => {
     const client = startClient(lab, ['-s', BEHIND, '--proxy', `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:3999`]);
     const line = await client.waitForLine(/WARN: connect failed:/);
-    assert.match(line, /WARN: connect failed: cannot connect to proxy http:\/\/10\.200\.0\.1:3999: connect ECONNREFUSED 10\.200\.0\.1:3999$/);
+    assert.match(
+      line,
+      /WARN: connect failed: cannot connect to proxy http:\/\/10\.200\.0\.1:3999: connect ECONNREFUSED 10\.200\.0\.1:3999$/,
+    );
     await client.waitForLine(/reconnecting in 1 s/);
     assert.ok(client.running);
     assertNoSecret(client);
@@ -283,7 +313,10 @@ test('reconnects go through the proxy again: server restarted, a second CONNECT 
 /** The real CLI outside any namespace (it must stop before it needs one), with `env` added. */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_FLAGS, TTUN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...NODE_FLAGS, TTUN, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', reject);
@@ -293,8 +326,16 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 test('a proxy URL ttun cannot use exits 2 with one line, from --proxy or from HTTPS_PROXY, without the password', async () => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
-    [['--proxy', `http://${HTTP_USER}:${HTTP_PASS}@proxy:31x8`], {}, /^ttun: bad proxy "http:\/\/\*\*\*@proxy:31x8": the port must be 1\.\.65535$/],
-    [['--proxy', `socks4://${HTTP_USER}:${HTTP_PASS}@proxy:1080`], {}, /^ttun: bad proxy "socks4:\/\/\*\*\*@proxy:1080": unknown scheme "socks4"/],
+    [
+      ['--proxy', `http://${HTTP_USER}:${HTTP_PASS}@proxy:31x8`],
+      {},
+      /^ttun: bad proxy "http:\/\/\*\*\*@proxy:31x8": the port must be 1\.\.65535$/,
+    ],
+    [
+      ['--proxy', `socks4://${HTTP_USER}:${HTTP_PASS}@proxy:1080`],
+      {},
+      /^ttun: bad proxy "socks4:\/\/\*\*\*@proxy:1080": unknown scheme "socks4"/,
+    ],
     [
       [],
       { HTTPS_PROXY: `https://${HTTP_USER}:${HTTP_PASS}@proxy:443` },

@@ -9,7 +9,15 @@ import { TtunError } from '../../ts/errors.js';
 import { connect } from '../../ts/index.js';
 import { loadCore } from '../../ts/native.js';
 import { Direction, MAGIC } from '../../ts/protocol.js';
-import { chooseProxy, noProxyMatches, openThroughProxy, type ProxyConfig, ProxyError, parseProxyUrl, redactUrlText } from '../../ts/proxy.js';
+import {
+  chooseProxy,
+  noProxyMatches,
+  openThroughProxy,
+  type ProxyConfig,
+  ProxyError,
+  parseProxyUrl,
+  redactUrlText,
+} from '../../ts/proxy.js';
 
 const SECRET = 'pa:ss@w/rd';
 const ENCODED_SECRET = encodeURIComponent(SECRET);
@@ -51,7 +59,10 @@ test('proxy URLs: schemes, credentials (percent-decoded), default port, IPv6, di
 });
 
 test('proxy URLs ttun cannot use are EBADPROXY errors on one line, credentials replaced by ***', () => {
-  assert.throws(() => parseProxyUrl(`ftp://u:${ENCODED_SECRET}@h:1`, 'proxy'), badProxy(/^bad proxy "ftp:\/\/\*\*\*@h:1": unknown scheme "ftp"/));
+  assert.throws(
+    () => parseProxyUrl(`ftp://u:${ENCODED_SECRET}@h:1`, 'proxy'),
+    badProxy(/^bad proxy "ftp:\/\/\*\*\*@h:1": unknown scheme "ftp"/),
+  );
   assert.throws(() => parseProxyUrl('https://h:443', 'proxy'), badProxy(/TLS/));
   assert.throws(() => parseProxyUrl('socks4://h:1080', 'proxy'), badProxy(/unknown scheme "socks4"/));
   assert.throws(() => parseProxyUrl(`http://u:${ENCODED_SECRET}@h:0`, 'proxy'), badProxy(/port must be 1\.\.65535/));
@@ -245,7 +256,10 @@ test('a proxy that never answers fails within the deadline', async () => {
   const proxy = await scriptedProxy(() => {});
   try {
     const started = Date.now();
-    await assert.rejects(negotiate(parseProxyUrl(`socks5h://127.0.0.1:${proxy.port}`, 'proxy'), target, 300), /did not complete the connection within 0\.3 s/);
+    await assert.rejects(
+      negotiate(parseProxyUrl(`socks5h://127.0.0.1:${proxy.port}`, 'proxy'), target, 300),
+      /did not complete the connection within 0\.3 s/,
+    );
     assert.ok(Date.now() - started < 2000);
   } finally {
     proxy.close();
@@ -253,7 +267,12 @@ test('a proxy that never answers fails within the deadline', async () => {
 });
 
 /** A SOCKS5 proxy script: checks the greeting and auth, records the CONNECT request, answers `reply` (+ bytes behind it). */
-function socks5Script(options: { expectAuth: boolean; authStatus?: number; reply: Buffer; record: (request: Buffer, auth?: Buffer) => void }) {
+function socks5Script(options: {
+  expectAuth: boolean;
+  authStatus?: number;
+  reply: Buffer;
+  record: (request: Buffer, auth?: Buffer) => void;
+}) {
   return (socket: net.Socket) => {
     onRequest(
       socket,
@@ -338,8 +357,20 @@ test('SOCKS5 failures: rejected password, no acceptable method, reply codes in w
   const record = () => {};
   const wrongPassword = await scriptedProxy(socks5Script({ expectAuth: true, authStatus: 1, reply: Buffer.alloc(0), record }));
   const refused = await scriptedProxy(socks5Script({ expectAuth: false, reply: Buffer.from([5, 2, 0, 1, 0, 0, 0, 0, 0, 0]), record }));
-  const noMethod = await scriptedProxy((socket) => onRequest(socket, (b) => b.length >= 3, () => socket.write(Buffer.from([5, 0xff]))));
-  const http = await scriptedProxy((socket) => onRequest(socket, (b) => b.length >= 3, () => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n')));
+  const noMethod = await scriptedProxy((socket) =>
+    onRequest(
+      socket,
+      (b) => b.length >= 3,
+      () => socket.write(Buffer.from([5, 0xff])),
+    ),
+  );
+  const http = await scriptedProxy((socket) =>
+    onRequest(
+      socket,
+      (b) => b.length >= 3,
+      () => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n'),
+    ),
+  );
   try {
     await assert.rejects(
       negotiate(parseProxyUrl(`socks5h://bob:${ENCODED_SECRET}@127.0.0.1:${wrongPassword.port}`, 'proxy')),
@@ -349,8 +380,14 @@ test('SOCKS5 failures: rejected password, no acceptable method, reply codes in w
       negotiate(parseProxyUrl(`socks5h://127.0.0.1:${refused.port}`, 'proxy')),
       failsWith('proxy', /could not connect to vpn\.example\.com:20203: connection not allowed by ruleset$/),
     );
-    await assert.rejects(negotiate(parseProxyUrl(`socks5h://127.0.0.1:${noMethod.port}`, 'proxy')), failsWith('proxy-auth', /requires authentication/));
-    await assert.rejects(negotiate(parseProxyUrl(`socks5h://127.0.0.1:${http.port}`, 'proxy')), failsWith('proxy', /is not a SOCKS5 proxy \(it answered version 72\)/));
+    await assert.rejects(
+      negotiate(parseProxyUrl(`socks5h://127.0.0.1:${noMethod.port}`, 'proxy')),
+      failsWith('proxy-auth', /requires authentication/),
+    );
+    await assert.rejects(
+      negotiate(parseProxyUrl(`socks5h://127.0.0.1:${http.port}`, 'proxy')),
+      failsWith('proxy', /is not a SOCKS5 proxy \(it answered version 72\)/),
+    );
     await assert.rejects(
       negotiate(parseProxyUrl(`socks5://127.0.0.1:${http.port}`, 'proxy'), { host: 'no-such-host.invalid', port: 1 }),
       failsWith('proxy', /cannot resolve no-such-host\.invalid here .*socks5h:\/\/ the proxy resolves it/),
@@ -373,7 +410,9 @@ function ipv4Packet(n: number): Buffer {
   return p;
 }
 
-test('a client through a proxy whose 200 and the server nonce share one write completes the handshake and gets packets', { timeout: 20_000 }, async () => {
+test('a client through a proxy whose 200 and the server nonce share one write completes the handshake and gets packets', {
+  timeout: 20_000,
+}, async () => {
   const core = loadCore();
   const psk = 'proxy unit test key';
   const pskKey = core.pskKey(Buffer.from(psk));
@@ -393,7 +432,7 @@ test('a client through a proxy whose 200 and the server nonce share one write co
         (bytes) => {
           const sessionKey = core.sessionKey(pskKey, bytes.subarray(0, 16), ns);
           const magic = core.openFrame(cipher, sessionKey, Direction.ClientToServer, 0, bytes.subarray(18, 42));
-          verified = magic !== null && magic.equals(MAGIC);
+          verified = magic?.equals(MAGIC) === true;
           socket.write(
             Buffer.concat([
               core.sealFrame(cipher, sessionKey, Direction.ServerToClient, 0, MAGIC),
@@ -419,7 +458,9 @@ test('a client through a proxy whose 200 and the server nonce share one write co
   }
 });
 
-test('through a refusing proxy the client emits failed (proxy) with the status line, no credentials, and tries again through it', { timeout: 20_000 }, async () => {
+test('through a refusing proxy the client emits failed (proxy) with the status line, no credentials, and tries again through it', {
+  timeout: 20_000,
+}, async () => {
   let attempts = 0;
   const proxy = await scriptedProxy((socket) =>
     onRequest(socket, headerDone, () => {
@@ -427,7 +468,12 @@ test('through a refusing proxy the client emits failed (proxy) with the status l
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
     }),
   );
-  const client = await connect({ psk: 'k', server: '192.0.2.1:20203', tun: false, proxy: `http://u:${ENCODED_SECRET}@127.0.0.1:${proxy.port}` });
+  const client = await connect({
+    psk: 'k',
+    server: '192.0.2.1:20203',
+    tun: false,
+    proxy: `http://u:${ENCODED_SECRET}@127.0.0.1:${proxy.port}`,
+  });
   const events: string[] = [];
   client.on('connecting', (server: string, via: string) => events.push(`connecting ${server} ${via}`));
   client.on('failed', (reason: string, message: string) => events.push(`failed ${reason} ${message}`));
