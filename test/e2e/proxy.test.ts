@@ -5,7 +5,7 @@
 // comes up went through the proxy (and the server sees it coming from 127.0.0.1).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -109,7 +109,14 @@ test('HTTP CONNECT with Basic auth (tinyproxy): the tunnel carries ping both way
   await withLab(async (lab, dir) => {
     const proxy = await startTinyproxy(lab, dir);
     const server = await startServer(lab);
-    const client = startClient(lab, ['-s', BEHIND, '--proxy', `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:${TINYPROXY_PORT}`]);
+    // The key from the environment, so that only the proxy password can make ttun hide its command line.
+    const client = lab.ttun(
+      lab.clients[0]!,
+      ['client', '-s', BEHIND, '--proxy', `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:${TINYPROXY_PORT}`],
+      {
+        TTUN_PSK: PSK,
+      },
+    );
     await client.waitForLine(/connections go through proxy http:\/\/10\.200\.0\.1:3128$/);
     await client.waitForLine(/connecting to 127\.0\.0\.1:20203 through proxy http:\/\/10\.200\.0\.1:3128$/);
     await client.waitForLine(/connected to 127\.0\.0\.1:20203 via proxy http:\/\/10\.200\.0\.1:3128, authenticated, session up/);
@@ -118,6 +125,8 @@ test('HTTP CONNECT with Basic auth (tinyproxy): the tunnel carries ping both way
     await proxy.waitForLine(/CONNECT 127\.0\.0\.1:20203 HTTP\/1\.1/);
     await pingsBothWays(lab);
     assertNoSecret(client, server);
+    // Nor in the process list: a password in --proxy is hidden like -k's key.
+    assert.ok(!readFileSync(`/proc/${client.pid}/cmdline`, 'utf8').includes(HTTP_PASS));
   });
 });
 
@@ -193,7 +202,7 @@ test('with --mptcp the connection to the proxy is the MPTCP one (a proxy made MP
   });
 });
 
-test('a wrong password is one line per attempt (HTTP 401/407, SOCKS5 auth failure), the client keeps trying, the password appears nowhere', {
+test('a wrong or missing password is one line per attempt (HTTP 401/407, SOCKS5 auth failure), the client keeps trying, the password appears nowhere', {
   timeout: 120_000,
 }, async () => {
   await withLab(async (lab, dir) => {
@@ -204,18 +213,28 @@ test('a wrong password is one line per attempt (HTTP 401/407, SOCKS5 auth failur
     const wrongSocks = `wrong-${SOCKS_PASS}`;
     const http = startClient(lab, ['-s', BEHIND, '--proxy', `http://${HTTP_USER}:${wrongHttp}@${PROXY_HOST}:${TINYPROXY_PORT}`]);
     const socks = startClient(lab, ['-s', BEHIND, '--proxy', `socks5://${SOCKS_USER}:${wrongSocks}@${PROXY_HOST}:${SOCKS_PORT}`]);
+    const httpNone = startClient(lab, ['-s', BEHIND, '--proxy', `http://${PROXY_HOST}:${TINYPROXY_PORT}`]);
+    const socksNone = startClient(lab, ['-s', BEHIND, '--proxy', `socks5://${PROXY_HOST}:${SOCKS_PORT}`]);
+    // tinyproxy answers a CONNECT with bad or missing credentials 401 rather than 407; both mean the same here.
     await http.waitForLine(
       /WARN: proxy authentication failed: proxy http:\/\/10\.200\.0\.1:3128 rejected the user name or password \(40[17] [A-Za-z ]+\)$/,
     );
     await socks.waitForLine(
       /WARN: proxy authentication failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 rejected the user name or password$/,
     );
-    for (const client of [http, socks]) {
+    await httpNone.waitForLine(
+      /WARN: proxy authentication failed: proxy http:\/\/10\.200\.0\.1:3128 requires authentication \(40[17] [A-Za-z ]+\): put user:password@ in the proxy URL$/,
+    );
+    await socksNone.waitForLine(
+      /WARN: proxy authentication failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 requires authentication: put user:password@ in the proxy URL$/,
+    );
+    for (const client of [http, socks, httpNone, socksNone]) {
       const first = client.lines.findIndex((l) => /proxy authentication failed/.test(l));
       await client.waitForLine(/reconnecting in/, WAIT_MS, first);
       await client.waitForLine(/proxy authentication failed/, WAIT_MS, first + 1);
       assert.ok(client.running, 'a refused attempt is not fatal');
       assert.ok(!client.output.includes(wrongHttp) && !client.output.includes(wrongSocks), client.output);
+      assert.ok(!client.output.includes('session up'), client.output);
     }
     assertNoSecret(http, socks);
   });
