@@ -49,6 +49,8 @@ export class SocketReader {
     socket.on('error', this.onError);
     // An earlier reader's detach() left the socket paused, and a new 'data' listener does not undo an explicit pause.
     socket.resume();
+    // An end the earlier reader saw (a proxy that closed right behind its reply) is not emitted again.
+    if (socket.readableEnded || socket.destroyed) this.failure = new SocketClosedError();
   }
 
   /** Resolves with exactly `length` bytes, or rejects if the socket ends first. */

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { TtunError } from '../../ts/errors.js';
+import { HandshakeError, TtunError } from '../../ts/errors.js';
+import { clientHandshake } from '../../ts/handshake.js';
 import { connect } from '../../ts/index.js';
 import { loadCore } from '../../ts/native.js';
 import { Direction, MAGIC } from '../../ts/protocol.js';
@@ -248,6 +249,30 @@ test('HTTP CONNECT refusals: the status line quoted; 401/407 are authentication 
     reply = 'HTTP/1.1 200 OK\r\n';
     await assert.rejects(negotiate(without), failsWith('proxy', /closed the connection before it was set up/));
   } finally {
+    proxy.close();
+  }
+});
+
+test('a proxy that closes right behind its 200 and a few server bytes: the handshake sees the close at once, not a timeout', async () => {
+  const core = loadCore();
+  const proxy = await scriptedProxy((socket) => onRequest(socket, headerDone, () => socket.end('HTTP/1.1 200 OK\r\n\r\nabcde')));
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    await once(socket, 'connect');
+    const leftover = await openThroughProxy(socket, parseProxyUrl(`http://127.0.0.1:${proxy.port}`, 'proxy'), target, 3000);
+    assert.equal(leftover.toString(), 'abcde');
+    // Let the end arrive while nobody listens, as between the proxy's reply and the handshake.
+    await new Promise((r) => setTimeout(r, 50));
+    const params = { core, cipher: 'chacha20-poly1305' as const, pskKey: core.pskKey(Buffer.from('k')), timeoutMs: 5000 };
+    const started = Date.now();
+    await assert.rejects(
+      clientHandshake(socket, params, leftover),
+      (err: unknown) => err instanceof HandshakeError && err.reason === 'closed',
+    );
+    assert.ok(Date.now() - started < 1000);
+  } finally {
+    socket.destroy();
     proxy.close();
   }
 });
