@@ -16,6 +16,9 @@ command -v ps >/dev/null || need_apt+=(procps)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v cc >/dev/null || need_apt+=(build-essential)
+command -v tinyproxy >/dev/null || need_apt+=(tinyproxy)
+command -v microsocks >/dev/null || need_apt+=(microsocks)
+command -v mptcpize >/dev/null || need_apt+=(mptcpd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -67,6 +67,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'server', short: 's', type: 'string', describe: 'server HOST:PORT (required)', commands: ['client'] },
   {
+    name: 'proxy',
+    type: 'string',
+    describe:
+      'connect through a proxy: http://[USER:PASS@]HOST:PORT (HTTP CONNECT), socks5://… (server name resolved here) or socks5h://… (resolved by the proxy); "none" ignores the environment. Default: HTTPS_PROXY / ALL_PROXY unless NO_PROXY covers the server (as curl)',
+    commands: ['client'],
+  },
+  {
     name: 'listen',
     short: 'l',
     type: 'string',

@@ -11,7 +11,17 @@ import { checkClientOptions } from './client.js';
 import { formatHostPort } from './config.js';
 import { TtunError } from './errors.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
-import { type LogFormat, type Logger, logClientEvents, logCounters, logServerEvents, logStatsEvery, logTun, stderrLogger } from './log.js';
+import {
+  type LogFormat,
+  type Logger,
+  logClientEvents,
+  logCounters,
+  logProxy,
+  logServerEvents,
+  logStatsEvery,
+  logTun,
+  stderrLogger,
+} from './log.js';
 import { metricsUrl } from './metrics.js';
 import { dropPrivileges, groupToDropTo } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
@@ -33,6 +43,7 @@ const USAGE_CODES = new Set([
   'EBADTUNADDR',
   'EBADROUTE',
   'EBADHOOK',
+  'EBADPROXY',
   CONFIG_ERROR,
 ]);
 
@@ -232,8 +243,8 @@ function serverOptions(args: CommonArgs & { listen: string }, psk: string | Buff
   return { psk, listen: args.listen, ...endpointOptionsOf(args) };
 }
 
-function clientOptions(args: CommonArgs & { server?: string }, psk: string | Buffer): ClientOptions {
-  return { psk, server: requiredServer(args), ...endpointOptionsOf(args) };
+function clientOptions(args: CommonArgs & { server?: string; proxy?: string }, psk: string | Buffer): ClientOptions {
+  return { psk, server: requiredServer(args), proxy: args.proxy, ...endpointOptionsOf(args) };
 }
 
 /** Checked before the key is read, so a missing -s is reported whatever is wrong with the key. */
@@ -260,14 +271,17 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
 }
 
 async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
-  const args = argsOf<CommonArgs & { server?: string }>(settings);
+  const args = argsOf<CommonArgs & { server?: string; proxy?: string }>(settings);
   const log = stderrLogger('client', args['log-format']);
   requiredServer(args);
   const key = pskFrom(settings);
+  // A proxy password on the command line is as visible in the process list as -k's key.
+  if (args.proxy?.includes('@')) hideArguments();
   const client = await connect(clientOptions(args, key.psk));
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTunSetup(log, client, args);
+  logProxy(client, log);
   afterStartup(client, args, early, log);
   logClientEvents(client, log);
 }
@@ -344,6 +358,11 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
         .example(
           "sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --route 198.51.100.0/24 --up 'logger ttun up on $TTUN_DEV'",
           'reach a network behind the server',
+        )
+        .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --proxy http://proxy.corp:3128', 'through an HTTP proxy')
+        .example(
+          'sudo HTTPS_PROXY=socks5h://user:pass@gw:1080 $0 client --psk-file /etc/ttun.key -s vpn.internal:20203',
+          'through SOCKS5 named in the environment; the proxy resolves the name',
         )
         .example('sudo TTUN_MTU=1400 $0 client --config /etc/ttun/office.json', 'a file, one option overridden by TTUN_<FLAG>'),
     )

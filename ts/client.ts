@@ -3,7 +3,8 @@
  * forever. Backoff between attempts: 1 s doubling to 30 s, back to 1 s after a session that
  * lasted over 60 s (v1's schedule). The delay separates the starts of two attempts, so a session
  * that was up longer than the delay is retried at once rather than after a further dead wait.
- * The TUN and its addresses survive reconnects.
+ * The TUN and its addresses survive reconnects. Through a proxy (proxy.ts), every attempt, reconnects
+ * included, connects to the proxy and asks it for the server before the handshake starts.
  */
 import { lookup } from 'node:dns/promises';
 import type { Socket } from 'node:net';
@@ -12,11 +13,28 @@ import { formatHostPort, type HostPort, parseHostPort } from './config.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
+import { chooseProxy, openThroughProxy, type ProxyConfig, ProxyError } from './proxy.js';
 import type { DataSession } from './session.js';
 
 export interface ClientOptions extends CommonOptions {
   /** The server, HOST:PORT or [IPV6]:PORT (port defaults to 20203). */
   server: string;
+  /**
+   * Reach the server through a proxy: `http://[user:password@]host:port` (HTTP CONNECT, Basic
+   * authentication), `socks5://[user:password@]host:port` (SOCKS5 with username/password; the
+   * server's name is resolved here) or `socks5h://…` (the proxy resolves it). Credentials are
+   * percent-encoded in the URL and never appear in events or errors. No port means 1080 (as curl).
+   *
+   * When undefined, the environment decides, as curl reads it for https: https_proxy, HTTPS_PROXY,
+   * all_proxy, ALL_PROXY (the first one set), unless no_proxy / NO_PROXY matches the server
+   * (`*`, names with their subdomains, IP addresses, CIDR blocks, entries with :PORT). `'none'`
+   * ignores the environment and connects directly. A URL ttun cannot use, in the option or in the
+   * variable chosen, rejects connect() with a TtunError (EBADPROXY).
+   *
+   * With `mptcp`, the connection to the proxy is the one made with MPTCP (the proxy's own
+   * connection to the server is up to the proxy).
+   */
+  proxy?: string;
 }
 
 export const BACKOFF_INITIAL_MS = 1_000;
@@ -47,16 +65,22 @@ export function reconnectWait(delayMs: number, sinceLastAttemptMs: number): numb
 export function checkClientOptions(options: ClientOptions): HostPort {
   if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
   const server = parseHostPort(options.server, 'server address', { hostRequired: true });
+  chooseProxy(options.proxy, server, process.env);
   parseCommonOptions(options, 'client').psk.fill(0);
   return server;
 }
 
 /**
- * Events: 'connecting' (server), 'up' (peer, { mptcp }), 'failed' (reason, message) when a connection or
+ * Events: 'connecting' (server, proxy URL or undefined), 'up' (peer, { mptcp }), 'failed' (reason, message) when a connection or
  * handshake fails, 'down' (peer, reason) when a session ends, 'reconnecting' (delayMs), 'fatal' (message).
  */
 export class TtunClient extends Endpoint {
   readonly server: HostPort;
+  /** The proxy connections go through, without credentials, and where it was named ('option' or a variable); undefined: direct. */
+  readonly proxy: { url: string; from: string } | undefined;
+  /** Set when the environment named a proxy that NO_PROXY bypasses for this server: both variables. */
+  readonly proxyBypass: { variable: string; noProxy: string } | undefined;
+  private readonly proxyConfig: ProxyConfig | undefined;
   private socket: Socket | undefined;
   private session: DataSession | undefined;
   private wakeSleep: (() => void) | undefined;
@@ -64,8 +88,12 @@ export class TtunClient extends Endpoint {
 
   private constructor(options: ClientOptions) {
     const server = parseHostPort(options.server, 'server address', { hostRequired: true });
+    const route = chooseProxy(options.proxy, server, process.env);
     super('client', options);
     this.server = server;
+    this.proxyConfig = route.proxy;
+    this.proxy = route.proxy && { url: route.proxy.display, from: route.from! };
+    this.proxyBypass = route.bypass;
   }
 
   /**
@@ -125,18 +153,35 @@ export class TtunClient extends Endpoint {
   /** One connection: connect, handshake, carry packets until it ends. Returns the session length, if one came up. */
   private async attempt(): Promise<number | undefined> {
     const target = formatHostPort(this.server);
-    this.emit('connecting', target);
+    const via = this.proxyConfig?.display;
+    this.emit('connecting', target, via);
     let socket: Socket;
     try {
       socket = await this.connectSocket();
     } catch (err) {
-      this.emit('failed', 'connect', `cannot connect to ${target}: ${(err as Error).message}`);
+      const what = via === undefined ? target : `proxy ${via}`;
+      this.emit('failed', 'connect', `cannot connect to ${what}: ${(err as Error).message}`);
       return undefined;
     }
-    const peer = describePeer(socket);
+    let fromServer: Buffer | undefined;
+    if (this.proxyConfig) {
+      try {
+        fromServer = await openThroughProxy(
+          socket,
+          this.proxyConfig,
+          { host: this.server.host!, port: this.server.port },
+          this.handshake.timeoutMs,
+        );
+      } catch (err) {
+        socket.destroy();
+        if (!this.closed) this.emit('failed', err instanceof ProxyError ? err.reason : 'proxy', (err as Error).message);
+        return undefined;
+      }
+    }
+    const peer = via === undefined ? describePeer(socket) : `${target} via proxy ${via}`;
     let result: HandshakeResult;
     try {
-      result = await clientHandshake(socket, this.handshake);
+      result = await clientHandshake(socket, this.handshake, fromServer);
     } catch (err) {
       socket.destroy();
       const reason = err instanceof HandshakeError ? err.reason : 'bad-frame';
@@ -166,17 +211,18 @@ export class TtunClient extends Endpoint {
     return Date.now() - session.startedAt;
   }
 
+  /** A connection to the server, or to the proxy when there is one (made the same way, MPTCP included). */
   private async connectSocket(): Promise<Socket> {
+    const destination = this.proxyConfig ?? this.server;
     if (this.mptcp) {
-      const socket = await this.connectMptcp();
+      const socket = await this.connectMptcp(destination);
       if (socket) return socket;
     }
-    return this.connectTcp();
+    return this.connectTcp(destination);
   }
 
   /** An MPTCP connection, or undefined where the kernel has no MPTCP (then plain TCP from now on). */
-  private async connectMptcp(): Promise<Socket | undefined> {
-    const { host, port } = this.server;
+  private async connectMptcp({ host, port }: HostPort): Promise<Socket | undefined> {
     const address = net.isIP(host!) ? host! : (await lookup(host!)).address;
     let fd: number;
     try {
@@ -193,9 +239,9 @@ export class TtunClient extends Endpoint {
     return socket;
   }
 
-  private connectTcp(): Promise<Socket> {
+  private connectTcp({ host, port }: HostPort): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.server.host, port: this.server.port });
+      const socket = net.connect({ host, port });
       this.socket = socket;
       const timer = setTimeout(() => socket.destroy(new Error('timed out')), this.handshake.timeoutMs);
       socket.once('connect', () => {

@@ -121,7 +121,7 @@ export function sourceOf(address: string | undefined): string {
 }
 
 /** The eight 16-bit groups of an IPv6 address (zone dropped, embedded dotted IPv4 allowed). */
-function ipv6Groups(address: string): number[] | undefined {
+export function ipv6Groups(address: string): number[] | undefined {
   let text = address.split('%')[0]!;
   if (!net.isIPv6(text)) return undefined;
   const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);

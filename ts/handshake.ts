@@ -57,8 +57,9 @@ const CLIENT_AWAITING_MAGIC: Phase = {
   awaiting: "the server's authentication frame",
 };
 
-export function clientHandshake(socket: Socket, params: HandshakeParams): Promise<HandshakeResult> {
-  return runWithDeadline(socket, params.timeoutMs, CLIENT_AWAITING_NONCE, async (reader, enter) => {
+/** `initial`: bytes from the server already read off the socket (behind a proxy's reply). */
+export function clientHandshake(socket: Socket, params: HandshakeParams, initial?: Buffer): Promise<HandshakeResult> {
+  return runWithDeadline(socket, params.timeoutMs, CLIENT_AWAITING_NONCE, initial, async (reader, enter) => {
     const clientNonce = randomBytes(HANDSHAKE_NONCE_LEN);
     socket.write(clientNonce);
     const serverNonce = await reader.read(HANDSHAKE_NONCE_LEN);
@@ -76,7 +77,7 @@ export function serverHandshake(socket: Socket, params: HandshakeParams): Promis
     closed: 'connection closed by peer before its authentication frame',
     awaiting: "the client's authentication frame",
   };
-  return runWithDeadline(socket, params.timeoutMs, awaitingNonce, async (reader, enter) => {
+  return runWithDeadline(socket, params.timeoutMs, awaitingNonce, undefined, async (reader, enter) => {
     const nonceMs = Math.min(params.nonceTimeoutMs ?? params.timeoutMs, params.timeoutMs);
     const clientNonce = await within(
       reader.read(HANDSHAKE_NONCE_LEN),
@@ -117,8 +118,14 @@ async function within<T>(work: Promise<T>, ms: number, error: () => Error): Prom
   }
 }
 
-async function runWithDeadline(socket: Socket, timeoutMs: number, first: Phase, steps: Steps): Promise<HandshakeResult> {
-  const reader = new SocketReader(socket);
+async function runWithDeadline(
+  socket: Socket,
+  timeoutMs: number,
+  first: Phase,
+  initial: Buffer | undefined,
+  steps: Steps,
+): Promise<HandshakeResult> {
+  const reader = new SocketReader(socket, initial);
   let phase = first;
   try {
     const work = steps(reader, (next) => (phase = next));

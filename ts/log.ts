@@ -33,6 +33,8 @@ const REASONS: Record<string, string> = {
   busy: 'too many pending handshakes',
   attach: 'cannot start session',
   connect: 'connect failed',
+  proxy: 'proxy failed',
+  'proxy-auth': 'proxy authentication failed',
 };
 
 const DROPS: Record<string, string> = {
@@ -114,7 +116,11 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
 }
 
 export function logClientEvents(client: TtunClient, log: Logger): void {
-  client.on('connecting', (server: string) => log('info', 'connecting', `connecting to ${server}`, { server }));
+  client.on('connecting', (server: string, proxy: string | undefined) =>
+    proxy === undefined
+      ? log('info', 'connecting', `connecting to ${server}`, { server })
+      : log('info', 'connecting', `connecting to ${server} through proxy ${proxy}`, { server, proxy }),
+  );
   client.on('up', (peer: string, { mptcp }: { mptcp: boolean }) =>
     log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher}, ${transport(mptcp, client.mptcp)})`, {
       peer,
@@ -128,6 +134,20 @@ export function logClientEvents(client: TtunClient, log: Logger): void {
     log('info', 'reconnecting', delayMs === 0 ? 'reconnecting now' : `reconnecting in ${Math.round(delayMs / 100) / 10} s`, { delayMs }),
   );
   logDrops(client, log);
+}
+
+/** Once at start: which proxy the client goes through and why, or that NO_PROXY bypasses one. Never credentials. */
+export function logProxy(client: TtunClient, log: Logger): void {
+  if (client.proxy !== undefined) {
+    const { url, from } = client.proxy;
+    log('info', 'proxy', `connections go through proxy ${url}${from === 'option' ? '' : ` (from ${from})`}`, { proxy: url, from });
+  } else if (client.proxyBypass !== undefined) {
+    const { variable, noProxy } = client.proxyBypass;
+    log('info', 'proxy', `connecting directly: ${noProxy} covers the server, so the proxy in ${variable} is not used`, {
+      variable,
+      noProxy,
+    });
+  }
 }
 
 function rate(value: number, seconds: number, unit: string): string {
