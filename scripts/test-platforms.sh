@@ -76,7 +76,7 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
     m.loadNative();
     if (m.loadCore().kind !== 'native') throw new Error('core ' + m.loadCore().kind);
     console.log(process.arch, process.version, m.platformTriple(), m.nativeLibraryDir());"
-  for t in vectors handshake userspace; do
+  for t in vectors handshake userspace paths; do
     check "$label: unit test $t (native core)" "${run[@]}" --import ./dist/test/platforms/require-native.js "dist/test/unit/$t.test.js"
   done
   check "$label: client pings an x64 server through TUN" env TTUN_EMU_CLIENT="$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' "${run[@]}")" \
@@ -115,7 +115,7 @@ for part in $parts; do
         m.loadNative();
         if (m.loadCore().kind !== 'native') throw new Error('not native');
         console.log(process.platform, process.arch, process.version, m.nativeLibraryDir());"
-      for t in vectors handshake userspace; do
+      for t in vectors handshake userspace paths; do
         check "win32-x64-gnu: unit test $t (native core)" "$wine" "$node" --import ./dist/test/platforms/require-native.js "dist/test/unit/$t.test.js"
       done
       ;;

@@ -19,6 +19,7 @@ import {
   logTun,
   stderrLogger,
 } from './log.js';
+import { DATA_PATHS, type DataPath } from './paths.js';
 import { dropPrivileges } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 
@@ -90,6 +91,13 @@ function commonOptions<T>(y: Argv<T>) {
         default: false,
         describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP',
       })
+      .option('datapath', {
+        type: 'string',
+        choices: DATA_PATHS,
+        default: 'auto',
+        describe: 'who carries the connection: auto (native threads where the socket has an fd) or event-loop (Node; slower, for testing)',
+        requiresArg: true,
+      })
       .option('log-format', {
         type: 'string',
         choices: LOG_FORMATS,
@@ -156,6 +164,7 @@ interface CommonArgs {
   group?: string;
   'log-format': LogFormat;
   mptcp: boolean;
+  datapath: string;
   stats?: number;
 }
 
@@ -208,7 +217,7 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early
 async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
-  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp, dataPath: args.datapath as DataPath });
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
@@ -224,7 +233,7 @@ async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): 
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
-  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp });
+  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp, dataPath: args.datapath as DataPath });
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTun(log, client.tun!);

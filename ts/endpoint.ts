@@ -17,7 +17,7 @@ import {
 import { TtunError } from './errors.js';
 import type { HandshakeParams } from './handshake.js';
 import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
-import { type PacketPath, TunPath, UserspacePath } from './paths.js';
+import { type DataPath, type PacketPath, parseDataPath, TunPath, UserspacePath } from './paths.js';
 import { DataSession } from './session.js';
 import { socketFd, tuneSocket } from './socket-options.js';
 import { openTun, type TunInfo } from './tun.js';
@@ -43,6 +43,13 @@ export interface CommonOptions {
    * and send() takes packets for the peer. Default true.
    */
   tun?: boolean;
+  /**
+   * Who carries the connection once a session is up (with a TUN). 'auto' (default): the addon's
+   * threads read and write the socket themselves wherever Node has an fd for it, else (Windows)
+   * Node does and packet batches cross the JS event loop. 'event-loop': Node always does; slower,
+   * for testing and measuring that path on systems where it would not be taken.
+   */
+  dataPath?: DataPath;
 }
 
 /** How often dropped-packet counters are checked and reported. */
@@ -82,6 +89,7 @@ export abstract class Endpoint extends EventEmitter {
     const useTun = parseBoolean(options.tun, 'tun', true);
     const mtu = parseMtu(options.mtu);
     const timeoutMs = parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS);
+    const dataPath = parseDataPath(options.dataPath);
     const psk = parsePsk(options.psk);
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
@@ -99,7 +107,7 @@ export abstract class Endpoint extends EventEmitter {
       this.path = new UserspacePath(this.core);
     } else {
       const { device, info } = openTun(this.native!, role, mtu, (message) => this.emit('fatal', message));
-      this.path = new TunPath(device, info);
+      this.path = new TunPath(device, info, dataPath);
     }
     this.tun = this.path.tun;
     this.dropWatch = this.watchDrops();

@@ -12,11 +12,10 @@ pub fn parse_cipher(name: &str) -> Result<CipherKind> {
         .ok_or_else(|| error("EBADCIPHER", format!("unknown cipher {name:?}: use chacha20-poly1305 or aes-256-gcm")))
 }
 
-/// The AEAD for `kind`: ring (this build's fastest) unless `TTUN_AEAD=rustcrypto` asks for the
-/// pure-Rust implementation, which the benchmark uses to show what ring is worth in one run.
+/// The AEAD for `kind`, as the build chose it (Cargo.toml features): ring by default, RustCrypto's
+/// pure Rust with the `rustcrypto` feature (what the wasm core always uses).
 pub fn make_cipher(kind: CipherKind, key: &[u8; 32]) -> Cipher {
-    static PORTABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *PORTABLE.get_or_init(|| std::env::var("TTUN_AEAD").is_ok_and(|v| v == "rustcrypto")) {
+    if cfg!(feature = "rustcrypto") {
         Cipher::portable(kind, key)
     } else {
         Cipher::new(kind, key)

@@ -49,9 +49,12 @@ impl FlowControl {
     /// queued); panics after `timeout`.
     #[cfg(test)]
     pub fn wait_until_parked(&self, timeout: std::time::Duration) {
-        let (state, result) =
+        let (state, _) =
             self.changed.wait_timeout_while(self.state.lock().unwrap(), timeout, |state| !state.parked).unwrap();
-        assert!(!result.timed_out() && state.parked, "the reader was not held back");
+        let parked = state.parked;
+        // Unlocked first: a failing test must not poison the lock the device's close needs.
+        drop(state);
+        assert!(parked, "the reader was not held back");
     }
 
     pub fn batch_queued(&self) {
