@@ -217,7 +217,14 @@ function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early
 async function runServer(args: CommonArgs & { l: string }, early: EarlyStart): Promise<void> {
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(args);
-  const server = await createServer({ psk: key.psk, listen: args.l, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp, dataPath: args.datapath as DataPath });
+  const server = await createServer({
+    psk: key.psk,
+    listen: args.l,
+    cipher: args.m as never,
+    mtu: parseMtu(args.mtu),
+    mptcp: args.mptcp,
+    dataPath: args.datapath as DataPath,
+  });
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
@@ -233,7 +240,14 @@ async function runClient(args: CommonArgs & { s?: string }, early: EarlyStart): 
   const log = stderrLogger('client', args['log-format']);
   if (args.s === undefined || args.s === '') throw new TtunError('the server address is required: give -s HOST:PORT', 'ENOSERVER');
   const key = pskFrom(args);
-  const client = await connect({ psk: key.psk, server: args.s, cipher: args.m as never, mtu: parseMtu(args.mtu), mptcp: args.mptcp, dataPath: args.datapath as DataPath });
+  const client = await connect({
+    psk: key.psk,
+    server: args.s,
+    cipher: args.m as never,
+    mtu: parseMtu(args.mtu),
+    mptcp: args.mptcp,
+    dataPath: args.datapath as DataPath,
+  });
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTun(log, client.tun!);

@@ -18,7 +18,9 @@ function startTunnel(lab: Lab, cipher: string, extra: string[] = []) {
  */
 function hasSocketReaderThread(pid: number): boolean {
   const tasks = readdirSync(`/proc/${pid}/task`);
-  return tasks.some((task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === 'ttun-sock-reader');
+  // Linux keeps 15 bytes of a thread's name: "ttun-sock-reader" reads back as "ttun-sock-reade".
+  const comm = 'ttun-sock-reader'.slice(0, 15);
+  return tasks.some((task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === comm);
 }
 
 for (const cipher of ['chacha20-poly1305', 'aes-256-gcm']) {

@@ -6,9 +6,13 @@
 //! into one contiguous buffer and writes it to the socket; the session's socket-reader thread
 //! reads the socket, opens the frames in place and writes the packets to the TUN in one batched
 //! write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
-//! trip to the minimum (one per side). Where no fd is available (or for comparison),
-//! `attachCallback` keeps Node on the socket: batches go to a JS callback, chunks come back
-//! through [`TunSession::receive`].
+//! trip to the minimum (one per side). Where no fd is available (Windows), or when asked
+//! (`dataPath: 'event-loop'`), `attachCallback` keeps Node on the socket: batches go to a JS
+//! callback, chunks come back through [`TunSession::receive`].
+//!
+//! This module is the Node-facing side only. The data path itself ([`shared`], [`outbound`],
+//! [`inbound`]) is generic over the device ([`device::PacketDevice`]) and takes plain closures
+//! for JavaScript's callbacks, so its unit tests (tests.rs) run it on an in-memory device.
 #[cfg(unix)]
 mod connection;
 mod device;
