@@ -326,8 +326,9 @@ fn a_peer_that_stops_reading_holds_the_reader_back_and_memory_stays_bounded() {
     let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
     rig.shared.attach_connection(&keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
     let mut peer = Peer::new(theirs);
-    // The peer reads nothing: offer far more than the socket holds (64 MB) until the socket is
-    // full and the device's queue with it, which means the reader is waiting for the socket.
+    // The peer reads nothing: offer packets until the socket is full and the device's queue with
+    // it, which means the reader is waiting for the socket. A reader that kept taking packets
+    // (buffering them somewhere) would never let the queue fill: 64 MB offered is the limit.
     let mut accepted = Vec::new();
     let mut seq = 0u32;
     loop {
