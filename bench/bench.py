@@ -129,15 +129,15 @@ def measure(result, target, runs, duration, idle_count, endpoints=()):
         result.endpoints[e.name] = (e.peak_rss_mb(), cpu / (carried_bytes / 1e9))
 
 
-def run_ttun(cipher, mtu, args, name=None, env_extra=None):
+def run_ttun(cipher, mtu, args, name=None, env_extra=None, args_extra=()):
     result = Result(name or f"ttun {cipher}", mtu)
     node = shutil.which("node") or "node"
     env = dict(os.environ, **(env_extra or {}))
     server = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, node, str(ROOT / "bin/ttun.js"), "server",
-                               "-k", PSK, "-m", cipher, "-mtu", str(mtu)], stderr=subprocess.PIPE, text=True, env=env)
+                               "-k", PSK, "-m", cipher, "-mtu", str(mtu), *args_extra], stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(0.7)
     client = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, node, str(ROOT / "bin/ttun.js"), "client",
-                               "-k", PSK, "-s", "192.0.2.1:20203", "-m", cipher, "-mtu", str(mtu)],
+                               "-k", PSK, "-s", "192.0.2.1:20203", "-m", cipher, "-mtu", str(mtu), *args_extra],
                               stderr=subprocess.PIPE, text=True, env=env)
     try:
         wait_ping(NS_CLIENT, "10.1.1.1")
@@ -188,13 +188,27 @@ def table(results):
     return "\n".join(rows)
 
 
-# The optimisation steps of the data path, each still selectable at run time, so one run shows
-# what each step bought (ttun chacha20-poly1305, MTU 1280).
+# The optimisation steps of the data path, so one run shows what each step bought (ttun
+# chacha20-poly1305, MTU 1280): the data path is a CLI option (--datapath), the AEAD backend a
+# cargo feature of the addon, so the RustCrypto steps load a second build of it (rustcrypto_addon).
 LADDER = [
-    ("1. batches through the JS event loop, RustCrypto", {"TTUN_DATAPATH": "js", "TTUN_AEAD": "rustcrypto"}),
-    ("2. Rust threads own the socket, RustCrypto", {"TTUN_AEAD": "rustcrypto"}),
-    ("3. Rust threads, ring AEAD (as shipped)", {}),
+    ("1. batches through the JS event loop, RustCrypto", ["--datapath", "event-loop"], "rustcrypto"),
+    ("2. Rust threads own the socket, RustCrypto", [], "rustcrypto"),
+    ("3. Rust threads, ring AEAD (as shipped)", [], "ring"),
 ]
+
+
+def rustcrypto_addon(out_dir):
+    """Builds the addon with the `rustcrypto` feature (no ring) into out_dir; returns the .node file.
+    The shipped build (ring) in packages/ is left alone; ttun loads this one through
+    TTUN_NATIVE_LIBRARY_PATH."""
+    sh("npx", "napi", "build", "--platform", "--release", "--manifest-path", "crates/ttun-napi/Cargo.toml",
+       "--output-dir", str(out_dir), "--no-js", "--no-default-features", "--features", "rustcrypto",
+       cwd=ROOT, timeout=1800)
+    built = sorted(Path(out_dir).glob("*.node"))
+    if len(built) != 1:
+        raise RuntimeError(f"expected one .node file in {out_dir}, found {built}")
+    return built[0]
 
 
 def ladder_table(results):
@@ -232,14 +246,19 @@ def write_report(path, title, md, notes):
 
 
 def run_ladder(args):
-    steps = [(f"ladder: {label}", lambda label=label, env=env: run_ttun("chacha20-poly1305", 1280, args, name=label, env_extra=env))
-             for label, env in LADDER]
-    results = run_all(steps)
+    print("bench: building the addon with the rustcrypto feature", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="ttun-rustcrypto-") as build_dir:
+        addons = {"rustcrypto": {"TTUN_NATIVE_LIBRARY_PATH": str(rustcrypto_addon(build_dir))}, "ring": {}}
+        steps = [(f"ladder: {label}", lambda label=label, extra=extra, aead=aead:
+                  run_ttun("chacha20-poly1305", 1280, args, name=label, env_extra=addons[aead], args_extra=extra))
+                 for label, extra, aead in LADDER]
+        results = run_all(steps)
     write_report(args.out / "ladder.md", "ttun data path, step by step", ladder_table(results),
                  f"ttun chacha20-poly1305 at MTU 1280, measured as in results.md ({args.runs} × {args.duration} s iperf3, "
-                 f"median; {args.idle_count} idle pings). Each step is selected at run time: `TTUN_DATAPATH=js` keeps the "
-                 f"socket in Node and moves batches through the event loop; `TTUN_AEAD=rustcrypto` uses the pure-Rust AEAD "
-                 f"instead of ring. Command: `bash bench/run.sh --ladder`.")
+                 f"median; {args.idle_count} idle pings). `--datapath event-loop` keeps the socket in Node and moves "
+                 f"batches through the event loop (the path Windows takes); the RustCrypto steps run an addon built with "
+                 f"the `rustcrypto` cargo feature (pure-Rust AEAD) instead of the shipped ring build. "
+                 f"Command: `bash bench/run.sh --ladder`.")
 
 
 def machine():

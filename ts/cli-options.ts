@@ -5,6 +5,7 @@
  */
 import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU } from './config.js';
 import { LOG_FORMATS } from './log.js';
+import { DATA_PATHS } from './paths.js';
 
 export const ENDPOINT_COMMANDS = ['server', 'client'] as const;
 export type EndpointCommand = (typeof ENDPOINT_COMMANDS)[number];
@@ -92,6 +93,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP',
     commands: BOTH,
     default: false,
+  },
+  {
+    name: 'datapath',
+    type: 'string',
+    describe: 'who carries the connection: auto (native threads where the socket has an fd) or event-loop (Node; slower, for testing)',
+    commands: BOTH,
+    default: 'auto',
+    choices: DATA_PATHS,
+    // A choice for tests and measurements, made on the command line of that run only: a
+    // TTUN_DATAPATH variable was exactly the kind of switch that changed production behaviour unseen.
+    alsoFrom: 'nowhere',
   },
   { name: 'log-format', type: 'string', describe: 'log lines as text or JSON', commands: BOTH, default: 'text', choices: LOG_FORMATS },
   {

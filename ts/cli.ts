@@ -23,6 +23,7 @@ import {
   stderrLogger,
 } from './log.js';
 import { metricsUrl } from './metrics.js';
+import type { DataPath } from './paths.js';
 import { dropPrivileges, groupToDropTo } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 import { checkServerOptions } from './server.js';
@@ -139,6 +140,7 @@ interface CommonArgs {
   group?: string;
   'log-format': LogFormat;
   mptcp: boolean;
+  datapath: string;
   stats?: number;
   metrics?: string;
   dev?: string;
@@ -159,6 +161,7 @@ function endpointOptionsOf(args: CommonArgs) {
     mtu: args.mtu,
     mptcp: args.mptcp,
     metrics: args.metrics,
+    dataPath: args.datapath as DataPath,
     dev: args.dev,
     address: args.address,
     route: args.route,

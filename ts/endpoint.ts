@@ -26,7 +26,7 @@ import type { HandshakeParams } from './handshake.js';
 import { hookEnvironment, runHook } from './hooks.js';
 import { MetricsServer, parseMetricsAddress } from './metrics.js';
 import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
-import { type PacketPath, TunPath, UserspacePath } from './paths.js';
+import { type DataPath, type PacketPath, parseDataPath, TunPath, UserspacePath } from './paths.js';
 import { addRoutes } from './routes.js';
 import { DataSession } from './session.js';
 import { socketFd, tuneSocket } from './socket-options.js';
@@ -59,6 +59,13 @@ export interface CommonOptions {
    * endpoint starts (a port in use fails the start) and closed by close(). Default: no metrics.
    */
   metrics?: string;
+  /**
+   * Who carries the connection once a session is up (with a TUN). 'auto' (default): the addon's
+   * threads read and write the socket themselves wherever Node has an fd for it, else (Windows)
+   * Node does and packet batches cross the JS event loop. 'event-loop': Node always does; slower,
+   * for testing and measuring that path on systems where it would not be taken.
+   */
+  dataPath?: DataPath;
   /** The TUN's name; default the first free ttunN (Linux). Linux: up to 15 characters, `%d` for the first free number. */
   dev?: string;
   /** "CIDR[,CIDR]": this end's IPv4 and/or IPv6 address with prefix; default v1's for the role (server .1 / ::1, client .2 / ::2). */
@@ -104,6 +111,7 @@ export function parseCommonOptions(options: CommonOptions, role: Role) {
     useTun,
     mtu: parseMtu(options.mtu),
     timeoutMs: parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS),
+    dataPath: parseDataPath(options.dataPath),
     metricsAt: options.metrics === undefined ? undefined : parseMetricsAddress(options.metrics),
     name: parseDevName(options.dev),
     addresses: parseTunAddresses(options.address, role),
@@ -151,7 +159,7 @@ export abstract class Endpoint extends EventEmitter {
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
-    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, name, addresses, setup, psk } = parseCommonOptions(options, role);
+    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, dataPath, name, addresses, setup, psk } = parseCommonOptions(options, role);
     this.role = role;
     this.cipher = cipher;
     this.metricsAt = metricsAt;
@@ -173,7 +181,7 @@ export abstract class Endpoint extends EventEmitter {
       this.path = new UserspacePath(this.core);
     } else {
       const { device, info } = openTun(this.native!, { name, mtu, addresses }, (message) => this.emit('fatal', message));
-      this.path = new TunPath(device, { ...info, routes: this.setup.routes.map(formatCidr) });
+      this.path = new TunPath(device, { ...info, routes: this.setup.routes.map(formatCidr) }, dataPath);
     }
     this.tun = this.path.tun;
     this.dropWatch = this.watchDrops();

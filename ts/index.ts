@@ -17,6 +17,7 @@ export { type ClientOptions, TtunClient } from './client.js';
 export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
 export type { CommonOptions, EndpointStats } from './endpoint.js';
 export { HandshakeError, type RejectReason, TtunError } from './errors.js';
+export type { DataPath } from './paths.js';
 export { type ServerOptions, TtunServer } from './server.js';
 export type { TunInfo } from './tun.js';
 export { openTun, TunDevice, type TunOptions } from './tun-device.js';

@@ -1,7 +1,8 @@
 /**
  * Where an endpoint's packets come from and go to once a session is up:
- * - TunPath: a TUN device; the connection is handed to the native data path (or, with no fd or
- *   TTUN_DATAPATH=js, Node keeps the socket and batches cross the event loop).
+ * - TunPath: a TUN device; the connection is handed to the native data path, or, for a socket
+ *   Node holds no fd for (Windows) or with `dataPath: 'event-loop'`, Node keeps the socket and
+ *   batches cross the event loop (chooseCarrier).
  * - UserspacePath (`tun: false`): no device, no root; JavaScript reads the packets the peer sends
  *   (an async iterable) and gives packets to send.
  */
@@ -53,24 +54,55 @@ function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) =
   return () => socket.off('data', onData);
 }
 
+/**
+ * Who carries a session's connection. 'auto': the addon's threads wherever the socket has an fd
+ * they can take over (not on Windows), else the JS event loop. 'event-loop': the event loop
+ * always (slower; it is the path Windows takes, and choosing it elsewhere lets it be tested and
+ * measured there).
+ */
+export const DATA_PATHS = ['auto', 'event-loop'] as const;
+export type DataPath = (typeof DATA_PATHS)[number];
+
+export function parseDataPath(value: unknown): DataPath {
+  if (value === undefined) return 'auto';
+  if (!DATA_PATHS.includes(value as DataPath)) {
+    throw new TtunError(`bad dataPath ${JSON.stringify(String(value)).slice(0, 40)}: use ${DATA_PATHS.join(' or ')}`, 'EBADOPTION');
+  }
+  return value as DataPath;
+}
+
+/** How one connection is carried: by the addon's threads (which take `fd`) or through Node. */
+export type Carrier = { kind: 'native'; fd: number; leftover: Buffer } | { kind: 'event-loop' };
+
+/**
+ * Picks the carrier by what the socket offers. Taking the native one stops Node reading the
+ * socket; what Node had read and not delivered is appended to the handshake's leftover.
+ */
+export function chooseCarrier(socket: Socket, leftover: Buffer, dataPath: DataPath): Carrier {
+  if (dataPath === 'event-loop') return { kind: 'event-loop' };
+  const fd = socketFd(socket);
+  const unread = fd === undefined ? undefined : stopReading(socket);
+  if (fd === undefined || unread === undefined) return { kind: 'event-loop' };
+  return { kind: 'native', fd, leftover: Buffer.concat([leftover, unread]) };
+}
+
 export class TunPath implements PacketPath {
   constructor(
     private readonly device: NativeTunDevice,
     readonly tun: TunInfo,
+    private readonly dataPath: DataPath = 'auto',
   ) {}
 
   attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
     const direction = sendDirection(params.role);
-    const fd = process.env.TTUN_DATAPATH === 'js' ? undefined : socketFd(socket);
-    const unread = fd === undefined ? undefined : stopReading(socket);
-    if (fd !== undefined && unread !== undefined) {
-      const leftover = Buffer.concat([params.leftover, unread]);
-      return this.device.attachSocket(params.cipher, params.sessionKey, direction, fd, leftover, end);
+    const carrier = chooseCarrier(socket, params.leftover, this.dataPath);
+    if (carrier.kind === 'native') {
+      return this.device.attachSocket(params.cipher, params.sessionKey, direction, carrier.fd, carrier.leftover, end);
     }
     return this.attachThroughEventLoop(socket, params, direction, end);
   }
 
-  /** The fallback: Node reads and writes the socket, batches cross the event loop. */
+  /** Node reads and writes the socket, batches cross the event loop. */
   private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (reason: string) => void): Link {
     let waitingForDrain = false;
     let session: NativeTunSession | undefined;

@@ -6,13 +6,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, TOOLS } from './harness.js';
 
-for (const datapath of ['native', 'js']) {
+for (const datapath of ['auto', 'event-loop']) {
   test(`close() removes the TUN device at once and the process exits by itself (${datapath} data path)`, { timeout: 60_000 }, async (t) => {
     const lab = await Lab.create();
     t.after(() => lab.destroy());
     const ns = lab.clients[0]!;
-    const env = datapath === 'js' ? { TTUN_DATAPATH: 'js' } : undefined;
-    const script = lab.spawn(ns, [process.execPath, join(TOOLS, 'close-device.js')], env);
+    const script = lab.spawn(ns, [process.execPath, join(TOOLS, 'close-device.js'), datapath]);
     // Resolves only if the script reaches its end: every assertion in it held.
     await script.waitForLine(/^ok done$/, 30_000);
     // Nothing left running may hold the event loop: the script ends on its own.

@@ -1,14 +1,26 @@
 // The tunnel carries traffic: ping and ping6 both ways with each cipher, and 64 MiB of TCP each
 // way whose sha256 matches on the far side. Real CLI, real TUN devices, real namespaces.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: tunnel';
 
-function startTunnel(lab: Lab, cipher: string, env?: Record<string, string>) {
-  return lab.tunnel(PSK, { args: ['-m', cipher], env });
+function startTunnel(lab: Lab, cipher: string, extra: string[] = []) {
+  return lab.tunnel(PSK, { args: ['-m', cipher, ...extra] });
+}
+
+/**
+ * Whether process `pid` has the addon's socket-reader thread, which exists only while the
+ * native data path carries a session (the event-loop path leaves the socket to Node).
+ */
+function hasSocketReaderThread(pid: number): boolean {
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  // Linux keeps 15 bytes of a thread's name: "ttun-sock-reader" reads back as "ttun-sock-reade".
+  const comm = 'ttun-sock-reader'.slice(0, 15);
+  return tasks.some((task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === comm);
 }
 
 for (const cipher of ['chacha20-poly1305', 'aes-256-gcm']) {
@@ -18,6 +30,8 @@ for (const cipher of ['chacha20-poly1305', 'aes-256-gcm']) {
     const { server, client } = await startTunnel(lab, cipher);
     assert.match(server.output, /TUN ttun0 up: 10\.1\.1\.1\/30 fc11::1\/126 mtu 1280/);
     assert.match(client.output, /TUN ttun0 up: 10\.1\.1\.2\/30 fc11::2\/126 mtu 1280/);
+    // By default the native threads carry the session on both ends.
+    assert.ok(hasSocketReaderThread(server.pid) && hasSocketReaderThread(client.pid));
     const client0 = lab.clients[0]!;
     for (const [ns, address] of [
       [client0, '10.1.1.1'],
@@ -65,12 +79,13 @@ test('64 MiB of TCP arrives intact (sha256), aes-256-gcm', { timeout: 240_000 },
   assert.match(up.received, new RegExp(`^bytes=${64 * 1024 * 1024} sha256=`));
 });
 
-test('the fallback data path through the JS event loop (TTUN_DATAPATH=js) carries ping and 64 MiB intact', {
+test('the data path through the JS event loop (--datapath event-loop, as Windows takes) carries ping and 64 MiB intact', {
   timeout: 240_000,
 }, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
-  await startTunnel(lab, 'chacha20-poly1305', { TTUN_DATAPATH: 'js' });
+  const { server, client } = await startTunnel(lab, 'chacha20-poly1305', ['--datapath', 'event-loop']);
+  assert.ok(!hasSocketReaderThread(server.pid) && !hasSocketReaderThread(client.pid), 'a native thread reads the socket');
   assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
   const up = await transfer(lab, lab.clients[0]!, lab.server, '10.1.1.1', 64);
   assert.equal(up.received, up.sent);

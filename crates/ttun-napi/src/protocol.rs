@@ -45,11 +45,10 @@ impl From<Direction> for ttun_proto::Direction {
     }
 }
 
-/// The AEAD for `kind`: ring (this build's fastest) unless `TTUN_AEAD=rustcrypto` asks for the
-/// pure-Rust implementation, which the benchmark uses to show what ring is worth in one run.
+/// The AEAD for `kind`, as the build chose it (Cargo.toml features): ring by default, RustCrypto's
+/// pure Rust with the `rustcrypto` feature (what the wasm core always uses).
 pub fn make_cipher(kind: CipherKind, key: &[u8; 32]) -> Cipher {
-    static PORTABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *PORTABLE.get_or_init(|| std::env::var("TTUN_AEAD").is_ok_and(|v| v == "rustcrypto")) {
+    if cfg!(feature = "rustcrypto") {
         Cipher::portable(kind, key)
     } else {
         Cipher::new(kind, key)

@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, openTun } from '../../../ts/index.js';
+import { connect, createServer, type DataPath, openTun } from '../../../ts/index.js';
 
 const PSK = 'close-device test key';
+/** Who carries the sessions' connections (argument 1): auto (the native threads) or event-loop. */
+const dataPath = (process.argv[2] ?? 'auto') as DataPath;
 
 function tunLinks(): string[] {
   const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
@@ -25,7 +27,7 @@ function step(name: string): void {
 
 // A server alone, twice: the second one must get the name (and addresses) the first gave back.
 for (const round of [1, 2]) {
-  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0' });
+  const server = await createServer({ psk: PSK, dataPath, listen: '127.0.0.1:0' });
   assert.equal(server.tun?.name, 'ttun0', `round ${round}`);
   assert.deepEqual(tunLinks(), ['ttun0']);
   await server.close();
@@ -35,7 +37,7 @@ for (const round of [1, 2]) {
 
 // A client alone (no server to reach: it keeps retrying), closed while it waits.
 {
-  const client = await connect({ psk: PSK, server: '127.0.0.1:9' });
+  const client = await connect({ psk: PSK, dataPath, server: '127.0.0.1:9' });
   assert.equal(client.tun?.name, 'ttun0');
   await client.close();
   assert.deepEqual(tunLinks(), [], 'the device outlived client.close()');
@@ -60,14 +62,14 @@ for (const round of [1, 2]) {
 // A live session in both directions (server ttun0, client ttun1 in this one namespace), then
 // both closed: every thread of both data paths must stop and both devices go.
 {
-  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0' });
-  const client = await connect({ psk: PSK, server: `127.0.0.1:${server.address().port}` });
+  const server = await createServer({ psk: PSK, dataPath, listen: '127.0.0.1:0' });
+  const client = await connect({ psk: PSK, dataPath, server: `127.0.0.1:${server.address().port}` });
   await Promise.all([once(server, 'up'), once(client, 'up')]);
   assert.deepEqual(tunLinks().sort(), ['ttun0', 'ttun1']);
   await server.close();
   await client.close();
   assert.deepEqual(tunLinks(), [], 'a device outlived close() with a live session');
-  const again = await createServer({ psk: PSK, listen: '127.0.0.1:0' });
+  const again = await createServer({ psk: PSK, dataPath, listen: '127.0.0.1:0' });
   assert.equal(again.tun?.name, 'ttun0');
   assert.equal(again.tun?.ipv4, '10.1.1.1/30');
   await again.close();

@@ -4,8 +4,6 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::sink::Delivery;
-
 /// How often a wait on the socket re-checks that the session is still wanted. As a safety net
 /// it could be long: every path that ends a session (detach, replacement, close) shuts the
 /// socket down, which wakes the wait at once. But on this VM a thread that sleeps for long wakes
@@ -36,14 +34,16 @@ impl Connection {
         Ok(Self { fd: unsafe { OwnedFd::from_raw_fd(dup) } })
     }
 
-    pub fn send_all(&self, mut data: &[u8], still_wanted: impl Fn() -> bool) -> Delivery {
+    /// Writes all of `data`, waiting for room as long as `still_wanted`. Ok(false): no longer
+    /// wanted, the rest is not written. Err: the message that ends the session.
+    pub fn send_all(&self, mut data: &[u8], still_wanted: impl Fn() -> bool) -> Result<bool, String> {
         while !data.is_empty() {
             // Wait for POLLOUT first even when a write would succeed: with TCP_NOTSENT_LOWAT
             // that keeps the unsent queue (and so the latency it adds) small.
             match self.wait_writable(&still_wanted) {
                 Ok(true) => {}
-                Ok(false) => return Delivery::Abandoned,
-                Err(err) => return Delivery::Failed(format!("socket wait failed: {err}")),
+                Ok(false) => return Ok(false),
+                Err(err) => return Err(format!("socket wait failed: {err}")),
             }
             // SAFETY: data points to data.len() readable bytes; the fd is ours.
             let n = unsafe { libc::send(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len(), SEND_FLAGS) };
@@ -51,12 +51,12 @@ impl Connection {
                 let err = io::Error::last_os_error();
                 match err.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
-                    _ => return Delivery::Failed(format!("connection write failed: {err}")),
+                    _ => return Err(format!("connection write failed: {err}")),
                 }
             }
             data = &data[n as usize..];
         }
-        Delivery::Done
+        Ok(true)
     }
 
     fn wait_writable(&self, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {

@@ -11,6 +11,10 @@ struct State {
     paused: bool,
     stopped: bool,
     queued: usize,
+    /// The reader is blocked in [`FlowControl::wait_for_permission`]: it takes nothing from the
+    /// device until let go. Tests wait for this instead of for time to pass.
+    #[cfg(test)]
+    parked: bool,
 }
 
 pub struct FlowControl {
@@ -27,9 +31,30 @@ impl FlowControl {
     pub fn wait_for_permission(&self) -> bool {
         let mut state = self.state.lock().unwrap();
         while !state.stopped && (state.paused || state.queued >= MAX_QUEUED_BATCHES) {
+            #[cfg(test)]
+            {
+                state.parked = true;
+                self.changed.notify_all();
+            }
             state = self.changed.wait(state).unwrap();
         }
+        #[cfg(test)]
+        {
+            state.parked = false;
+        }
         !state.stopped
+    }
+
+    /// Waits until the reader is held back by this flow control (paused or too many batches
+    /// queued); panics after `timeout`.
+    #[cfg(test)]
+    pub fn wait_until_parked(&self, timeout: std::time::Duration) {
+        let (state, _) =
+            self.changed.wait_timeout_while(self.state.lock().unwrap(), timeout, |state| !state.parked).unwrap();
+        let parked = state.parked;
+        // Unlocked first: a failing test must not poison the lock the device's close needs.
+        drop(state);
+        assert!(parked, "the reader was not held back");
     }
 
     pub fn batch_queued(&self) {

@@ -7,12 +7,14 @@ use std::sync::Arc;
 pub use ttun_proto::is_ip_packet;
 use ttun_proto::Receiver;
 
-use super::device::PacketWriter;
 #[cfg(unix)]
-use super::outbound::{send_answers, AnswerBuffers, OutboundSession};
+use super::connection::Connection;
+use super::device::{PacketDevice, PacketWriter};
+#[cfg(unix)]
+use super::outbound::OutboundSession;
+use super::outbound::{send_answers, AnswerBuffers};
+use super::shared::Shared;
 use super::stats::add;
-use super::Shared;
-use crate::errors::{from_proto, Result};
 
 /// Bytes taken from the socket per read: large reads amortise the wake-up over many frames.
 const SOCKET_READ_SIZE: usize = 256 * 1024;
@@ -24,14 +26,14 @@ const SOCKET_READ_SIZE: usize = 256 * 1024;
 /// malloc arena, which keeps the memory after the thread exits, and RSS would creep up reconnect
 /// by reconnect.
 #[cfg(unix)]
-pub struct InboundBuffers {
+pub struct InboundBuffers<D: PacketDevice> {
     read: Vec<u8>,
-    writer: PacketWriter,
-    answers: AnswerBuffers,
+    writer: PacketWriter<D>,
+    answers: AnswerBuffers<D>,
 }
 
 #[cfg(unix)]
-impl InboundBuffers {
+impl<D: PacketDevice> InboundBuffers<D> {
     fn new() -> Self {
         Self {
             read: Vec::with_capacity(SOCKET_READ_SIZE),
@@ -44,10 +46,10 @@ impl InboundBuffers {
 /// The socket-reader thread of one session: reads the connection, opens frames, writes packets
 /// to the TUN, sends what the kernel answered, until the connection ends or the session is detached.
 #[cfg(unix)]
-pub fn run_socket_reader(
-    shared: Arc<Shared>,
+pub fn run_socket_reader<D: PacketDevice>(
+    shared: Arc<Shared<D>>,
     session: Arc<OutboundSession>,
-    connection: Arc<super::connection::Connection>,
+    connection: Arc<Connection>,
     mut receiver: Receiver,
     leftover: Vec<u8>,
 ) {
@@ -64,13 +66,13 @@ pub fn run_socket_reader(
 /// The loop of [`run_socket_reader`]: Some(reason) when the connection ended the session, None
 /// when the session was detached from elsewhere.
 #[cfg(unix)]
-fn read_until_end(
-    shared: &Shared,
+fn read_until_end<D: PacketDevice>(
+    shared: &Shared<D>,
     session: &OutboundSession,
-    connection: &super::connection::Connection,
+    connection: &Connection,
     receiver: &mut Receiver,
     leftover: &[u8],
-    buffers: &mut InboundBuffers,
+    buffers: &mut InboundBuffers<D>,
 ) -> Option<String> {
     let InboundBuffers { read: buffer, writer, answers } = buffers;
     let still_wanted = || shared.is_current(session.id);
@@ -79,7 +81,7 @@ fn read_until_end(
     let reason = loop {
         if !buffer.is_empty() {
             if let Err(err) = receive(shared, receiver, writer, buffer) {
-                break format!("bad frame from peer: {}", err.reason);
+                break format!("bad frame from peer: {err}");
             }
             send_answers(shared, session.id, answers);
         }
@@ -99,7 +101,36 @@ fn read_until_end(
     Some(reason)
 }
 
-pub fn receive(shared: &Shared, receiver: &mut Receiver, writer: &mut PacketWriter, chunk: &mut [u8]) -> Result<()> {
+/// A session whose socket someone else reads (JavaScript, on its thread): it hands each chunk
+/// it reads to [`BatchInbound::receive`].
+pub struct BatchInbound<D: PacketDevice> {
+    pub id: u64,
+    receiver: Receiver,
+    writer: PacketWriter<D>,
+    answers: AnswerBuffers<D>,
+}
+
+impl<D: PacketDevice> BatchInbound<D> {
+    pub fn new(id: u64, receiver: Receiver) -> Self {
+        Self { id, receiver, writer: PacketWriter::new(), answers: AnswerBuffers::default() }
+    }
+
+    /// Opens the complete frames of `chunk` in place and writes their packets to the device; a
+    /// frame split across chunks waits for the rest. An error on a frame that cannot be opened:
+    /// the connection must then end.
+    pub fn receive(&mut self, shared: &Shared<D>, chunk: &mut [u8]) -> Result<(), ttun_proto::Error> {
+        let result = receive(shared, &mut self.receiver, &mut self.writer, chunk);
+        send_answers(shared, self.id, &mut self.answers);
+        result
+    }
+}
+
+pub fn receive<D: PacketDevice>(
+    shared: &Shared<D>,
+    receiver: &mut Receiver,
+    writer: &mut PacketWriter<D>,
+    chunk: &mut [u8],
+) -> Result<(), ttun_proto::Error> {
     let result = receiver.receive(chunk, |packet| {
         if !is_ip_packet(packet) {
             // An authenticated peer sent something that is not one IP packet: v1 would end the
@@ -115,10 +146,10 @@ pub fn receive(shared: &Shared, receiver: &mut Receiver, writer: &mut PacketWrit
     });
     // Packets opened before a bad frame are still delivered.
     flush(shared, writer);
-    result.map_err(from_proto)
+    result
 }
 
-fn flush(shared: &Shared, writer: &mut PacketWriter) {
+fn flush<D: PacketDevice>(shared: &Shared<D>, writer: &mut PacketWriter<D>) {
     let outcome = writer.flush(&shared.device);
     let refused = u64::from(outcome.error.is_some());
     add(&shared.stats.rx_packets, outcome.written as u64 - refused);

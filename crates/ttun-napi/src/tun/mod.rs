@@ -6,79 +6,67 @@
 //! into one contiguous buffer and writes it to the socket; the session's socket-reader thread
 //! reads the socket, opens the frames in place and writes the packets to the TUN in one batched
 //! write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
-//! trip to the minimum (one per side). Where no fd is available (or for comparison),
-//! `attachCallback` keeps Node on the socket: batches go to a JS callback, chunks come back
-//! through [`TunSession::receive`].
+//! trip to the minimum (one per side). Where no fd is available (Windows), or when asked
+//! (`dataPath: 'event-loop'`), `attachCallback` keeps Node on the socket: batches go to a JS
+//! callback, chunks come back through [`TunSession::receive`].
+//!
+//! This module is the Node-facing side only. The data path itself ([`shared`], [`outbound`],
+//! [`inbound`]) is generic over the device ([`device::PacketDevice`]) and takes plain closures
+//! for JavaScript's callbacks, so its unit tests (tests.rs) run it on an in-memory device.
 #[cfg(unix)]
 mod connection;
 mod device;
 mod flow;
 mod inbound;
 mod outbound;
+mod shared;
 mod sink;
 mod stats;
+#[cfg(all(test, unix))]
+mod tests;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
-use napi::bindgen_prelude::{Buffer, Function};
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::bindgen_prelude::{Buffer, Function, JsValuesTupleIntoVec};
+use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use ttun_proto::{Direction, FrameOpener, FrameSealer, Receiver};
+use ttun_proto::Direction;
 
-use crate::errors::{error, from_io, Result};
+use crate::errors::{error, from_io, from_proto, Result};
 use crate::protocol::{keyed_cipher, CipherName, Direction as JsDirection};
-use device::{Device, DeviceConfig, PacketWriter};
+use device::os::{DeviceConfig, OsDevice};
+use device::PacketDevice;
 use flow::FlowControl;
-use outbound::{AnswerBuffers, Framer, OutboundSession};
-use sink::Sink;
+use inbound::BatchInbound;
+use shared::{SessionKeys, Shared};
 use stats::{Stats, TunStats};
 
-/// Called on the JS thread with each batch. Strong: for a TUN read by JavaScript it is what keeps
-/// Node alive while the reader is attached; it is released when the session is detached.
-type BatchCallback = ThreadsafeFunction<Vec<u8>, (), Buffer, napi::Status, false, false>;
-/// Called once on the JS thread if the reader thread stops on an error.
-type FatalCallback = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
-
-/// Called once on the JS thread when a Rust thread ends the session (EOF, error, bad frame).
-type EndCallback = ThreadsafeFunction<String, (), String, napi::Status, false, false>;
-
-/// What the threads of a device share. Only the device's own handle and its threads hold it
-/// strongly, and close() joins those threads, so the device (and its fd) goes when close()
-/// returns; JavaScript session handles and the batch callback hold it weakly or not at all.
-struct Shared {
-    device: Device,
-    current: Mutex<Option<Arc<OutboundSession>>>,
-    next_session_id: AtomicU64,
-    flow: Arc<FlowControl>,
-    stats: Arc<Stats>,
-    /// The socket-reader threads' buffers, passed from one session's thread to the next.
-    #[cfg(unix)]
-    inbound_buffers: Mutex<Option<inbound::InboundBuffers>>,
-    /// Socket-reader threads not yet joined (finished ones are dropped at the next attach).
-    #[cfg(unix)]
-    socket_readers: Mutex<Vec<JoinHandle<()>>>,
+/// Wraps a JavaScript function for calls from any thread: `prepare` turns the value into the
+/// function's argument on the JS thread, just before the call. `WEAK`: whether the function lets
+/// Node exit while it is held. The returned closure answers whether the call was queued.
+fn js_callback<T, Arg, const WEAK: bool>(
+    function: Function<Arg, ()>,
+    prepare: impl FnMut(ThreadsafeCallContext<T>) -> napi::Result<Arg> + 'static,
+) -> Result<impl Fn(T) -> bool + Send + Sync + 'static>
+where
+    T: Send + 'static,
+    Arg: JsValuesTupleIntoVec + 'static,
+{
+    let function = function
+        .build_threadsafe_function::<T>()
+        .callee_handled::<false>()
+        .weak::<WEAK>()
+        .build_callback(prepare)
+        .map_err(|e| error("EIO", e.to_string()))?;
+    Ok(move |value| function.call(value, ThreadsafeFunctionCallMode::NonBlocking) == napi::Status::Ok)
 }
 
-impl Shared {
-    fn is_current(&self, id: u64) -> bool {
-        self.current.lock().unwrap().as_ref().is_some_and(|s| s.id == id)
-    }
-
-    /// Detaches session `id` if it is the current one and shuts its connection down. Returns
-    /// whether it was.
-    fn detach(&self, id: u64) -> bool {
-        let mut current = self.current.lock().unwrap();
-        match current.take_if(|session| session.id == id) {
-            Some(session) => {
-                session.sink.shutdown();
-                true
-            }
-            None => false,
-        }
-    }
+fn session_keys(cipher: CipherName, session_key: &[u8], send_direction: JsDirection) -> Result<SessionKeys> {
+    let cipher = keyed_cipher(cipher, session_key, "session key")?;
+    let send: Direction = send_direction.into();
+    Ok(SessionKeys { cipher, send })
 }
 
 #[napi(object)]
@@ -129,37 +117,24 @@ fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
 #[napi(ts_args_type = "options: TunOptions, onFatal: (message: string) => void")]
 pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result<TunDevice> {
     let config = parse_config(&options)?;
-    let device = Device::create(&config).map_err(|err| {
+    let device = OsDevice::create(&config).map_err(|err| {
         if err.kind() == std::io::ErrorKind::PermissionDenied {
             error("EPERM", format!("cannot create a TUN device ({err}): run as root or with CAP_NET_ADMIN"))
-        } else if let (Some(name), true) = (&config.name, device::is_name_taken(&err)) {
+        } else if let (Some(name), true) = (&config.name, device::os::is_name_taken(&err)) {
             error("EEXIST", format!("cannot create TUN device {name}: a network device of that name already exists"))
         } else {
             from_io("cannot create a TUN device", &err)
         }
     })?;
-    let on_fatal: FatalCallback = on_fatal
-        .build_threadsafe_function::<String>()
-        .callee_handled::<false>()
-        .weak::<true>()
-        .build()
-        .map_err(|e| error("EIO", e.to_string()))?;
+    // Weak: a device JavaScript forgot must not keep Node running.
+    let on_fatal = js_callback::<String, String, true>(on_fatal, |ctx| Ok(ctx.value))?;
     let name = device.name().to_string();
-    let shared = Arc::new(Shared {
-        device,
-        current: Mutex::new(None),
-        next_session_id: AtomicU64::new(1),
-        flow: Arc::new(FlowControl::new()),
-        stats: Arc::new(Stats::default()),
-        #[cfg(unix)]
-        inbound_buffers: Mutex::new(None),
-        #[cfg(unix)]
-        socket_readers: Mutex::new(Vec::new()),
-    });
-    let reader_shared = shared.clone();
-    let reader = std::thread::Builder::new()
-        .name("ttun-tun-reader".into())
-        .spawn(move || outbound::run_reader(reader_shared, on_fatal))
+    let mtu = device.mtu();
+    let shared = Shared::new(device);
+    let reader = shared
+        .start_reader(move |message| {
+            on_fatal(message);
+        })
         .map_err(|e| from_io("cannot start the reader thread", &e))?;
     Ok(TunDevice {
         flow: shared.flow.clone(),
@@ -167,14 +142,14 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
         shared: Some(shared),
         reader: Some(reader),
         name,
-        mtu: config.mtu,
+        mtu,
     })
 }
 
 #[napi]
 pub struct TunDevice {
     /// None once closed.
-    shared: Option<Arc<Shared>>,
+    shared: Option<Arc<Shared<OsDevice>>>,
     reader: Option<JoinHandle<()>>,
     // Kept apart from `shared` so they still answer after close().
     name: String,
@@ -199,7 +174,7 @@ impl TunDevice {
         self.mtu as u32
     }
 
-    fn live(&self) -> Result<&Arc<Shared>> {
+    fn live(&self) -> Result<&Arc<Shared<OsDevice>>> {
         self.shared.as_ref().ok_or_else(closed)
     }
 
@@ -224,30 +199,20 @@ impl TunDevice {
     ) -> Result<TunSession> {
         #[cfg(unix)]
         {
-            let connection = Arc::new(
-                connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?,
-            );
+            let shared = self.live()?;
+            let keys = session_keys(cipher, session_key, send_direction)?;
+            let connection =
+                connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?;
             // Strong, unlike the other callbacks: Node no longer reads the socket, so this is
             // what keeps its event loop alive while Rust carries the session.
-            let on_end: EndCallback = on_end
-                .build_threadsafe_function::<String>()
-                .callee_handled::<false>()
-                .weak::<false>()
-                .build()
-                .map_err(|e| error("EIO", e.to_string()))?;
-            let (session, outbound, receiver) =
-                self.attach(cipher, session_key, send_direction, Sink::Socket(connection.clone()), Some(on_end))?;
-            let shared = self.live()?.clone();
-            let leftover = leftover.to_vec();
-            let thread = std::thread::Builder::new()
-                .name("ttun-sock-reader".into())
-                .spawn(move || inbound::run_socket_reader(shared, outbound, connection, receiver, leftover))
+            let on_end = js_callback::<String, String, false>(on_end, |ctx| Ok(ctx.value))?;
+            let on_end = Box::new(move |reason| {
+                on_end(reason);
+            });
+            let id = shared
+                .attach_connection(&keys, connection, leftover.to_vec(), on_end)
                 .map_err(|e| from_io("cannot start the socket reader thread", &e))?;
-            let mut readers = self.live()?.socket_readers.lock().unwrap();
-            // Dropping the handle of a thread that has ended only releases the handle.
-            readers.retain(|reader| !reader.is_finished());
-            readers.push(thread);
-            Ok(session)
+            Ok(TunSession { shared: Arc::downgrade(shared), id, inbound: None })
         }
         #[cfg(not(unix))]
         {
@@ -268,50 +233,22 @@ impl TunDevice {
         send_direction: JsDirection,
         on_batch: Function<Buffer, ()>,
     ) -> Result<TunSession> {
-        let sink = Sink::Js(self.batch_callback(on_batch)?);
-        let (mut session, _, receiver) = self.attach(cipher, session_key, send_direction, sink, None)?;
-        session.inbound = Some(JsInbound { receiver, writer: PacketWriter::new(), answers: AnswerBuffers::default() });
-        Ok(session)
+        let shared = self.live()?;
+        let keys = session_keys(cipher, session_key, send_direction)?;
+        let inbound = shared.attach_batches(&keys, self.batch_handler(on_batch)?);
+        Ok(TunSession { shared: Arc::downgrade(shared), id: inbound.id, inbound: Some(inbound) })
     }
 
-    fn batch_callback(&self, on_batch: Function<Buffer, ()>) -> Result<BatchCallback> {
-        self.live()?;
+    /// Hands batches to `on_batch` on the JS thread; a batch leaves the flow control's queue just
+    /// before the call.
+    fn batch_handler(&self, on_batch: Function<Buffer, ()>) -> Result<sink::BatchHandler> {
         // The flow control only, not the device: a callback JavaScript keeps must not keep it.
         let flow = self.flow.clone();
-        on_batch
-            .build_threadsafe_function::<Vec<u8>>()
-            .callee_handled::<false>()
-            .weak::<false>()
-            .build_callback(move |ctx| {
-                // Runs on the JS thread just before the callback: the batch has left the queue.
-                flow.batch_delivered();
-                Ok(Buffer::from(ctx.value))
-            })
-            .map_err(|e| error("EIO", e.to_string()))
-    }
-
-    /// Installs a new current session; returns its JS handle, its sending half and its receiver.
-    fn attach(
-        &self,
-        cipher: CipherName,
-        session_key: &[u8],
-        send_direction: JsDirection,
-        sink: Sink,
-        on_end: Option<EndCallback>,
-    ) -> Result<(TunSession, Arc<OutboundSession>, Receiver)> {
-        let shared = self.live()?;
-        let cipher = keyed_cipher(cipher, session_key, "session key")?;
-        let send: Direction = send_direction.into();
-        let id = shared.next_session_id.fetch_add(1, Ordering::Relaxed);
-        let outbound =
-            Arc::new(OutboundSession::new(id, Framer::Sealed(FrameSealer::new(cipher.clone(), send, 1)), sink, on_end));
-        if let Some(previous) = shared.current.lock().unwrap().replace(outbound.clone()) {
-            previous.sink.shutdown();
-        }
-        // A new session starts unpaused: the old socket's backpressure is not its concern.
-        shared.flow.resume();
-        let receiver = Receiver::new(FrameOpener::new(cipher, send.reverse(), 1));
-        Ok((TunSession { shared: Arc::downgrade(shared), id, inbound: None }, outbound, receiver))
+        let handler = js_callback::<Vec<u8>, Buffer, false>(on_batch, move |ctx| {
+            flow.batch_delivered();
+            Ok(Buffer::from(ctx.value))
+        })?;
+        Ok(Box::new(handler))
     }
 
     /// Takes the TUN for JavaScript itself, replacing any session: packets read from it are handed
@@ -320,14 +257,8 @@ impl TunDevice {
     /// session to give the TUN back.
     #[napi(ts_args_type = "onBatch: (records: Buffer) => void")]
     pub fn attach_packets(&self, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
-        let sink = Sink::Js(self.batch_callback(on_batch)?);
         let shared = self.live()?;
-        let id = shared.next_session_id.fetch_add(1, Ordering::Relaxed);
-        let outbound = Arc::new(OutboundSession::new(id, Framer::Plain, sink, None));
-        if let Some(previous) = shared.current.lock().unwrap().replace(outbound) {
-            previous.sink.shutdown();
-        }
-        shared.flow.resume();
+        let id = shared.attach_plain(self.batch_handler(on_batch)?);
         Ok(TunSession { shared: Arc::downgrade(shared), id, inbound: None })
     }
 
@@ -336,20 +267,7 @@ impl TunDevice {
     #[napi]
     pub fn write_packets(&self, packets: Vec<Buffer>) -> u32 {
         let Some(shared) = &self.shared else { return 0 };
-        let mut writer = PacketWriter::new();
-        let mut written = 0u32;
-        let mut flush = |writer: &mut PacketWriter| {
-            let outcome = writer.flush(&shared.device);
-            written += outcome.written as u32 - u32::from(outcome.error.is_some());
-        };
-        for packet in packets.iter().filter(|p| inbound::is_ip_packet(p)) {
-            writer.push(packet);
-            if writer.is_full() {
-                flush(&mut writer);
-            }
-        }
-        flush(&mut writer);
-        written
+        shared.write_packets(packets.iter().map(|packet| &packet[..]))
     }
 
     /// The socket cannot take more: stop reading the TUN (its queue then fills and drops, and the
@@ -376,20 +294,7 @@ impl TunDevice {
     #[napi]
     pub fn close(&mut self) {
         let Some(shared) = self.shared.take() else { return };
-        if let Some(session) = shared.current.lock().unwrap().take() {
-            session.sink.shutdown();
-        }
-        shared.flow.stop();
-        shared.device.interrupt();
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-        // No session is current any more, so each socket reader leaves its wait within one
-        // re-check interval (at once for the shut-down socket); a takeover can leave several.
-        #[cfg(unix)]
-        for reader in std::mem::take(&mut *shared.socket_readers.lock().unwrap()) {
-            let _ = reader.join();
-        }
+        shared.stop(self.reader.take());
         // The last strong reference: dropping it closes the device's fd.
         debug_assert_eq!(Arc::strong_count(&shared), 1);
     }
@@ -407,16 +312,10 @@ impl Drop for TunDevice {
 #[napi]
 pub struct TunSession {
     /// Weak: a handle JavaScript keeps must not keep the device open after close().
-    shared: Weak<Shared>,
+    shared: Weak<Shared<OsDevice>>,
     id: u64,
     /// Only for attachCallback sessions, whose socket Node reads.
-    inbound: Option<JsInbound>,
-}
-
-struct JsInbound {
-    receiver: Receiver,
-    writer: PacketWriter,
-    answers: AnswerBuffers,
+    inbound: Option<BatchInbound<OsDevice>>,
 }
 
 #[napi]
@@ -429,12 +328,10 @@ impl TunSession {
         let Some(shared) = self.shared.upgrade().filter(|shared| shared.is_current(self.id)) else {
             return Err(error("EDETACHED", "session is no longer attached"));
         };
-        let Some(JsInbound { receiver, writer, answers }) = &mut self.inbound else {
+        let Some(inbound) = &mut self.inbound else {
             return Err(error("EINVAL", "this session's socket is read by its own thread"));
         };
-        let result = inbound::receive(&shared, receiver, writer, &mut chunk);
-        outbound::send_answers(&shared, self.id, answers);
-        result
+        inbound.receive(&shared, &mut chunk).map_err(from_proto)
     }
 
     /// Detaches this session if it is still the current one (packets read afterwards are

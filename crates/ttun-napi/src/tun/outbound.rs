@@ -15,13 +15,12 @@ use std::io::{self, ErrorKind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use ttun_proto::{FrameSealer, FRAME_OVERHEAD};
 
-use super::device::{ReadBuffers, ReadOutcome};
+use super::device::{PacketDevice, ReadOutcome};
+use super::shared::{EndNotice, Shared};
 use super::sink::{Delivery, Sink};
 use super::stats::add;
-use super::{EndCallback, FatalCallback, Shared};
 
 /// Sealed bytes gathered before a batch is handed over. A batch also ends as soon as the TUN has
 /// nothing more to read, so a lone ping is never held back waiting for company.
@@ -34,7 +33,7 @@ pub const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_O
 pub struct OutboundSession {
     pub id: u64,
     pub sink: Sink,
-    on_end: Option<EndCallback>,
+    on_end: Option<EndNotice>,
     state: Mutex<OutboundState>,
 }
 
@@ -70,16 +69,16 @@ impl Framer {
 }
 
 impl OutboundSession {
-    pub fn new(id: u64, framer: Framer, sink: Sink, on_end: Option<EndCallback>) -> Self {
+    pub fn new(id: u64, framer: Framer, sink: Sink, on_end: Option<EndNotice>) -> Self {
         Self { id, sink, on_end, state: Mutex::new(OutboundState { framer, pending: Vec::new() }) }
     }
 
     /// Ends the session from a Rust thread: detaches it and tells JavaScript why, once (a
     /// session JavaScript already detached is not reported back to it).
-    pub fn end(&self, shared: &Shared, reason: String) {
+    pub fn end<D: PacketDevice>(&self, shared: &Shared<D>, reason: String) {
         if shared.detach(self.id) {
             if let Some(on_end) = &self.on_end {
-                on_end.call(reason, ThreadsafeFunctionCallMode::NonBlocking);
+                on_end(reason);
             }
         }
     }
@@ -89,10 +88,10 @@ impl OutboundSession {
 /// session), stopping at the batch target or after `max_reads` reads. A read that took a packet
 /// it could not pass on counts it dropped (`tx_dropped_unreadable`) and reading goes on; an
 /// error from the OS stops the reads and is returned (what was framed before it stays in `wire`).
-fn seal_ready(
-    shared: &Shared,
+fn seal_ready<D: PacketDevice>(
+    shared: &Shared<D>,
     mut framer: Option<&mut Framer>,
-    buffers: &mut ReadBuffers,
+    buffers: &mut D::ReadBuffers,
     wire: &mut Vec<u8>,
     max_reads: usize,
 ) -> io::Result<()> {
@@ -130,7 +129,7 @@ struct ReadFailures {
 }
 
 impl ReadFailures {
-    fn note(&mut self, shared: &Shared, result: io::Result<()>) -> Result<(), String> {
+    fn note<D: PacketDevice>(&mut self, shared: &Shared<D>, result: io::Result<()>) -> Result<(), String> {
         let Err(err) = result else {
             self.consecutive = 0;
             return Ok(());
@@ -144,14 +143,16 @@ impl ReadFailures {
     }
 }
 
-pub fn run_reader(shared: Arc<Shared>, on_fatal: FatalCallback) {
+pub fn run_reader<D: PacketDevice>(shared: Arc<Shared<D>>, on_fatal: impl FnOnce(String)) {
     if let Err(message) = read_loop(&shared) {
-        on_fatal.call(message, ThreadsafeFunctionCallMode::NonBlocking);
+        on_fatal(message);
     }
 }
 
-fn read_loop(shared: &Shared) -> Result<(), String> {
-    let mut buffers = ReadBuffers::new()
+fn read_loop<D: PacketDevice>(shared: &Shared<D>) -> Result<(), String> {
+    let mut buffers = shared
+        .device
+        .read_buffers()
         .map_err(|err| format!("cannot allocate read buffers for TUN {}: {err}", shared.device.name()))?;
     let mut failures = ReadFailures { consecutive: 0 };
     // Reused across batches by the socket sink; the JS sink takes it and leaves a fresh one.
@@ -171,7 +172,7 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
             }
             Err(err) => return Err(format!("reading from TUN {} failed: {err}", shared.device.name())),
         }
-        let Some(session) = shared.current.lock().unwrap().clone() else {
+        let Some(session) = shared.current() else {
             failures.note(shared, seal_ready(shared, None, &mut buffers, &mut wire, usize::MAX))?;
             continue;
         };
@@ -200,19 +201,24 @@ fn read_loop(shared: &Shared) -> Result<(), String> {
 }
 
 /// Buffers the receiving side keeps for [`send_answers`], made on first use.
-#[derive(Default)]
-pub struct AnswerBuffers {
-    read: Option<ReadBuffers>,
+pub struct AnswerBuffers<D: PacketDevice> {
+    read: Option<D::ReadBuffers>,
     wire: Vec<u8>,
+}
+
+impl<D: PacketDevice> Default for AnswerBuffers<D> {
+    fn default() -> Self {
+        Self { read: None, wire: Vec::new() }
+    }
 }
 
 /// Called by the receiving side (socket-reader thread or JS thread) after it wrote received
 /// packets to the TUN: sends what the kernel queued on the TUN in answer, if the reader thread is
 /// not busy with the session already.
-pub fn send_answers(shared: &Shared, session_id: u64, buffers: &mut AnswerBuffers) {
+pub fn send_answers<D: PacketDevice>(shared: &Shared<D>, session_id: u64, buffers: &mut AnswerBuffers<D>) {
     #[cfg(unix)]
     {
-        let Some(session) = shared.current.lock().unwrap().clone() else { return };
+        let Some(session) = shared.current() else { return };
         let Sink::Socket(connection) = &session.sink else { return };
         if session.id != session_id {
             return;
@@ -223,7 +229,7 @@ pub fn send_answers(shared: &Shared, session_id: u64, buffers: &mut AnswerBuffer
         }
         if buffers.read.is_none() {
             // Without them the reader thread still sends the answers, one wake-up later.
-            let Ok(read) = ReadBuffers::new() else { return };
+            let Ok(read) = shared.device.read_buffers() else { return };
             buffers.read = Some(read);
         }
         let Some(read) = buffers.read.as_mut() else { return };

@@ -1,21 +1,23 @@
 //! Where sealed batches go. On Unix the reader thread writes them straight into the connection's
 //! socket (a dup of the fd Node made): no hop through the JS event loop, so one thread wake-up
 //! less per packet, and backpressure is the socket's own (the thread waits for POLLOUT, which
-//! TCP_NOTSENT_LOWAT holds back while too much is unsent). Elsewhere, or when asked, batches go
-//! to a JavaScript callback that writes them with socket.write().
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-
+//! TCP_NOTSENT_LOWAT holds back while too much is unsent). Elsewhere, batches go to a handler
+//! (JavaScript's callback, which writes them with socket.write()).
 use super::flow::FlowControl;
-use super::BatchCallback;
+
+/// Takes one batch; false when it could not (the callback is gone, the session is closing).
+/// Batches it took count as queued in [`FlowControl`] until their consumer calls
+/// `batch_delivered`.
+pub type BatchHandler = Box<dyn Fn(Vec<u8>) -> bool + Send + Sync>;
 
 pub enum Sink {
     #[cfg(unix)]
     Socket(std::sync::Arc<super::connection::Connection>),
-    Js(BatchCallback),
+    Batches(BatchHandler),
 }
 
 pub enum Delivery {
-    /// Written to the socket or queued for JavaScript.
+    /// Written to the socket or queued for the handler's consumer.
     Done,
     /// The session ended while we waited for room; the batch is dropped with it.
     Abandoned,
@@ -25,27 +27,29 @@ pub enum Delivery {
 
 impl Sink {
     /// Hands one batch over and leaves `wire` empty. `still_wanted` is polled while waiting for the
-    /// socket to take it; `flow` counts batches queued for JavaScript.
+    /// socket to take it; `flow` counts batches queued for the handler's consumer.
     pub fn deliver(&self, wire: &mut Vec<u8>, still_wanted: impl Fn() -> bool, flow: &FlowControl) -> Delivery {
         match self {
             #[cfg(unix)]
             Sink::Socket(connection) => {
                 let result = connection.send_all(wire, still_wanted);
                 wire.clear();
-                result
+                match result {
+                    Ok(true) => Delivery::Done,
+                    Ok(false) => Delivery::Abandoned,
+                    Err(message) => Delivery::Failed(message),
+                }
             }
-            Sink::Js(callback) => {
-                // Only a socket sink waits for room; the JS sink is bounded by `flow` instead.
+            Sink::Batches(handler) => {
+                // Only a socket sink waits for room; a handler is bounded by `flow` instead.
                 let _ = &still_wanted;
                 flow.batch_queued();
                 let batch = std::mem::replace(wire, Vec::with_capacity(wire.capacity()));
-                match callback.call(batch, ThreadsafeFunctionCallMode::NonBlocking) {
-                    napi::Status::Ok => Delivery::Done,
-                    // The callback is gone (session closing): the batch is dropped with it.
-                    _ => {
-                        flow.batch_delivered();
-                        Delivery::Abandoned
-                    }
+                if handler(batch) {
+                    Delivery::Done
+                } else {
+                    flow.batch_delivered();
+                    Delivery::Abandoned
                 }
             }
         }

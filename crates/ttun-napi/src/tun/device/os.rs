@@ -9,6 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
 
+use super::{PacketDevice, ReadOutcome, MAX_PACKET};
+
 pub struct DeviceConfig {
     /// None: the platform's default name (see `build`).
     pub name: Option<String>,
@@ -20,40 +22,80 @@ pub struct DeviceConfig {
 }
 
 /// A created TUN device. `Send + Sync`: the reader thread reads while the JS thread writes.
-pub struct Device {
+pub struct OsDevice {
     inner: SyncDevice,
     name: String,
+    mtu: u16,
     /// Wakes the reader thread out of its wait for packets when the device is closed.
     interrupt: InterruptEvent,
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     offload: bool,
 }
 
-impl Device {
-    pub fn create(config: &DeviceConfig) -> io::Result<Device> {
+impl OsDevice {
+    pub fn create(config: &DeviceConfig) -> io::Result<OsDevice> {
         let (inner, offload) = build(config)?;
         let name = inner.name()?;
         // Reads are attempted until WouldBlock after each wake-up (wait_readable blocks instead).
         #[cfg(unix)]
         inner.set_nonblocking(true)?;
-        Ok(Device { inner, name, interrupt: InterruptEvent::new()?, offload })
+        Ok(OsDevice { inner, name, mtu: config.mtu, interrupt: InterruptEvent::new()?, offload })
     }
+}
 
-    pub fn name(&self) -> &str {
+impl PacketDevice for OsDevice {
+    type ReadBuffers = ReadBuffers;
+    #[cfg(target_os = "linux")]
+    type WriteState = tun_rs::GROTable;
+    #[cfg(not(target_os = "linux"))]
+    type WriteState = ();
+    /// Linux: room for the virtio-net header tun-rs writes in front of each packet.
+    #[cfg(target_os = "linux")]
+    const WRITE_HEADROOM: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+    #[cfg(not(target_os = "linux"))]
+    const WRITE_HEADROOM: usize = 0;
+
+    fn name(&self) -> &str {
         &self.name
     }
 
-    /// Blocks until a packet can be read or [`Device::interrupt`] is called (`ErrorKind::Interrupted`).
-    pub fn wait_readable(&self) -> io::Result<()> {
+    fn mtu(&self) -> u16 {
+        self.mtu
+    }
+
+    fn read_buffers(&self) -> io::Result<ReadBuffers> {
+        ReadBuffers::new()
+    }
+
+    fn read_batch(&self, buffers: &mut ReadBuffers, on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
+        self.read_ready(buffers, on_packet)
+    }
+
+    fn write_batch(&self, state: &mut Self::WriteState, packets: &mut [Vec<u8>]) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self.offload {
+            return self.inner.send_multiple(state, packets, Self::WRITE_HEADROOM).map(|_| ());
+        }
+        let _ = state;
+        let mut last_error = None;
+        for buffer in packets.iter() {
+            if let Err(err) = self.inner.send(&buffer[Self::WRITE_HEADROOM..]) {
+                last_error = Some(err);
+            }
+        }
+        last_error.map_or(Ok(()), Err)
+    }
+
+    fn wait_readable(&self) -> io::Result<()> {
         self.inner.wait_readable_intr(&self.interrupt)
     }
 
-    pub fn interrupt(&self) {
+    fn interrupt(&self) {
         let _ = self.interrupt.trigger();
     }
 
     /// Re-arms the wait after an interrupt that was not a close.
-    pub fn clear_interrupt(&self) {
+    fn clear_interrupt(&self) {
         let _ = self.interrupt.reset();
     }
 }
@@ -127,24 +169,6 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
     }
 }
 
-/// The largest IP packet a TUN can hand over: IPv4's 16-bit total length, and the largest MTU a
-/// route can have. Packets above the device MTU are normal: a route may carry a larger `mtu`
-/// than the device (`ip route add ... dev ttun0 mtu 9000`), and the kernel then hands the TUN
-/// packets of that size. The protocol carries up to 65519 bytes; bigger ones are counted
-/// (`tx_dropped_too_big`) when sealed.
-pub const MAX_PACKET: usize = 65535;
-
-/// What one read of the device gave.
-pub enum ReadOutcome {
-    /// Packets (possibly none, after an interrupted read): read again.
-    Read,
-    /// Nothing is ready.
-    Empty,
-    /// The read took one packet (or super-packet) off the device that could not be passed on,
-    /// e.g. an offload super-packet tun-rs refused to split. A drop: the next read is unaffected.
-    Unusable,
-}
-
 /// Sorts a failed read: errors the OS returned (`raw_os_error`) are the device's and may mean it
 /// is gone (EBADFD once it is deleted), so the caller retries a few times before giving up;
 /// errors tun-rs makes itself (splitting or copying what the kernel handed over) come after the
@@ -165,7 +189,7 @@ pub use linux_read::ReadBuffers;
 mod linux_read {
     use std::io;
 
-    use super::{classify, Device, ReadOutcome, MAX_PACKET};
+    use super::{classify, OsDevice, ReadOutcome, MAX_PACKET};
 
     /// Room for the IP and transport headers in front of a segment's payload when a super-packet is
     /// split (IPv6 with extension headers plus a 60-byte TCP header stays well inside).
@@ -284,9 +308,8 @@ mod linux_read {
         }
     }
 
-    impl Device {
-        /// Reads what is ready without blocking, calling `on_packet` with each IP packet.
-        pub fn read_batch(
+    impl OsDevice {
+        pub(super) fn read_ready(
             &self,
             buffers: &mut ReadBuffers,
             mut on_packet: impl FnMut(&[u8]),
@@ -323,8 +346,8 @@ impl ReadBuffers {
 }
 
 #[cfg(not(target_os = "linux"))]
-impl Device {
-    pub fn read_batch(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
+impl OsDevice {
+    fn read_ready(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
         let mut outcome = ReadOutcome::Empty;
         for _ in 0..READ_BATCH {
             // Unix: the fd is non-blocking, so recv answers WouldBlock when the device is empty.
@@ -347,82 +370,6 @@ impl Device {
         }
         Ok(outcome)
     }
-}
-
-/// Collects packets to write and writes them in one go (GRO-coalesced on Linux).
-pub struct PacketWriter {
-    buffers: Vec<Vec<u8>>,
-    count: usize,
-    #[cfg(target_os = "linux")]
-    gro: tun_rs::GROTable,
-}
-
-/// Headroom in front of each packet for the virtio-net header tun-rs writes on Linux.
-#[cfg(target_os = "linux")]
-const WRITE_OFFSET: usize = tun_rs::VIRTIO_NET_HDR_LEN;
-#[cfg(not(target_os = "linux"))]
-const WRITE_OFFSET: usize = 0;
-/// Packets gathered before a write is forced.
-pub const WRITE_BATCH: usize = 128;
-
-pub struct WriteOutcome {
-    pub written: usize,
-    /// Set when the device refused at least one packet.
-    pub error: Option<io::Error>,
-}
-
-impl PacketWriter {
-    pub fn new() -> Self {
-        Self {
-            buffers: (0..WRITE_BATCH).map(|_| Vec::new()).collect(),
-            count: 0,
-            #[cfg(target_os = "linux")]
-            gro: tun_rs::GROTable::default(),
-        }
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.count == WRITE_BATCH
-    }
-
-    pub fn push(&mut self, packet: &[u8]) {
-        let buffer = &mut self.buffers[self.count];
-        buffer.clear();
-        if buffer.capacity() == 0 {
-            // GRO appends later packets of a flow into this buffer: give it room for a super-packet.
-            buffer.reserve(2 * WRITE_OFFSET + 65535);
-        }
-        buffer.resize(WRITE_OFFSET, 0);
-        buffer.extend_from_slice(packet);
-        self.count += 1;
-    }
-
-    pub fn flush(&mut self, device: &Device) -> WriteOutcome {
-        let count = std::mem::take(&mut self.count);
-        if count == 0 {
-            return WriteOutcome { written: 0, error: None };
-        }
-        let bufs = &mut self.buffers[..count];
-        #[cfg(target_os = "linux")]
-        let result = if device.offload {
-            device.inner.send_multiple(&mut self.gro, bufs, WRITE_OFFSET).map(|_| ())
-        } else {
-            write_each(device, bufs)
-        };
-        #[cfg(not(target_os = "linux"))]
-        let result = write_each(device, bufs);
-        WriteOutcome { written: count, error: result.err() }
-    }
-}
-
-fn write_each(device: &Device, bufs: &[Vec<u8>]) -> io::Result<()> {
-    let mut last_error = None;
-    for buffer in bufs {
-        if let Err(err) = device.inner.send(&buffer[WRITE_OFFSET..]) {
-            last_error = Some(err);
-        }
-    }
-    last_error.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

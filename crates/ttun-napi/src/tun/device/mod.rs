@@ -1,0 +1,101 @@
+//! What the data path needs from a TUN: read a batch, write a batch, wait until readable, be
+//! woken out of that wait, a name and an MTU ([`PacketDevice`]). The OS device ([`os`], over
+//! tun-rs) is what ships; the in-memory one ([`memory`], tests only) lets a test play the OS:
+//! inject packets for the data path to read and collect the packets it writes.
+//!
+//! The data path is generic over the device, so the OS device costs no dynamic dispatch at all,
+//! per packet or per batch.
+use std::io;
+
+#[cfg(test)]
+pub mod memory;
+pub mod os;
+
+/// The largest IP packet a TUN can hand over: IPv4's 16-bit total length, and the largest MTU a
+/// route can have. Packets above the device MTU are normal: a route may carry a larger `mtu`
+/// than the device (`ip route add ... dev ttun0 mtu 9000`), and the kernel then hands the TUN
+/// packets of that size. The protocol carries up to 65519 bytes; bigger ones are counted
+/// (`tx_dropped_too_big`) when sealed.
+pub const MAX_PACKET: usize = 65535;
+
+/// Packets gathered before a write is forced.
+pub const WRITE_BATCH: usize = 128;
+
+/// A TUN as the data path sees it. `Sync`: the reader thread reads while other threads write.
+pub trait PacketDevice: Send + Sync + 'static {
+    /// What one reading thread reads into, made once per thread by [`PacketDevice::read_buffers`].
+    type ReadBuffers: Send;
+    /// What one writer keeps from batch to batch (the OS device's GRO table).
+    type WriteState: Default + Send;
+    /// Bytes the device wants free in front of each packet handed to [`PacketDevice::write_batch`].
+    const WRITE_HEADROOM: usize;
+
+    fn name(&self) -> &str;
+    fn mtu(&self) -> u16;
+    fn read_buffers(&self) -> io::Result<Self::ReadBuffers>;
+    /// Reads what is ready without blocking, calling `on_packet` with each IP packet.
+    fn read_batch(&self, buffers: &mut Self::ReadBuffers, on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome>;
+    /// Writes every packet (each after [`PacketDevice::WRITE_HEADROOM`] bytes of its buffer, which
+    /// the device may use); an error when it refused at least one.
+    fn write_batch(&self, state: &mut Self::WriteState, packets: &mut [Vec<u8>]) -> io::Result<()>;
+    /// Blocks until a packet can be read or [`PacketDevice::interrupt`] is called
+    /// (`ErrorKind::Interrupted`, until [`PacketDevice::clear_interrupt`]).
+    fn wait_readable(&self) -> io::Result<()>;
+    fn interrupt(&self);
+    fn clear_interrupt(&self);
+}
+
+/// What one read of the device gave.
+pub enum ReadOutcome {
+    /// Packets (possibly none, after an interrupted read): read again.
+    Read,
+    /// Nothing is ready.
+    Empty,
+    /// The read took one packet (or super-packet) off the device that could not be passed on,
+    /// e.g. an offload super-packet tun-rs refused to split. A drop: the next read is unaffected.
+    Unusable,
+}
+
+pub struct WriteOutcome {
+    pub written: usize,
+    /// Set when the device refused at least one packet.
+    pub error: Option<io::Error>,
+}
+
+/// Collects packets to write and writes them in one go (GRO-coalesced on Linux).
+pub struct PacketWriter<D: PacketDevice> {
+    buffers: Vec<Vec<u8>>,
+    count: usize,
+    state: D::WriteState,
+}
+
+impl<D: PacketDevice> PacketWriter<D> {
+    pub fn new() -> Self {
+        Self { buffers: (0..WRITE_BATCH).map(|_| Vec::new()).collect(), count: 0, state: D::WriteState::default() }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.count == WRITE_BATCH
+    }
+
+    pub fn push(&mut self, packet: &[u8]) {
+        let buffer = &mut self.buffers[self.count];
+        buffer.clear();
+        if buffer.capacity() == 0 {
+            // GRO appends later packets of a flow into this buffer: give it room for a super-packet.
+            buffer.reserve(2 * D::WRITE_HEADROOM + MAX_PACKET);
+        }
+        buffer.resize(D::WRITE_HEADROOM, 0);
+        buffer.extend_from_slice(packet);
+        self.count += 1;
+    }
+
+    pub fn flush(&mut self, device: &D) -> WriteOutcome {
+        let count = std::mem::take(&mut self.count);
+        if count == 0 {
+            return WriteOutcome { written: 0, error: None };
+        }
+        let result = device.write_batch(&mut self.state, &mut self.buffers[..count]);
+        WriteOutcome { written: count, error: result.err() }
+    }
+}
