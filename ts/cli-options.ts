@@ -3,7 +3,17 @@
  * TTUN_<FLAG> environment variables (settings.ts) are all derived from it, so an option added here
  * can be set in all three places with no more code.
  */
-import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU } from './config.js';
+import {
+  CIPHERS,
+  DEFAULT_LISTEN,
+  DEFAULT_MTU,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_MTU,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_HANDSHAKES_PER_SOURCE,
+  MIN_MTU,
+  NONCE_TIMEOUT_MS,
+} from './config.js';
 import { LOG_FORMATS } from './log.js';
 import { DATA_PATHS } from './paths.js';
 
@@ -112,6 +122,34 @@ export const OPTIONS: readonly OptionSpec[] = [
     describe: 'log rx/tx bytes/s and packets/s every SECONDS (SIGUSR1 logs the counters any time)',
     commands: BOTH,
     check: (value) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : 'takes a number of seconds above 0'),
+  },
+  {
+    name: 'handshake-timeout-ms',
+    type: 'number',
+    describe: 'the whole handshake must complete within this many milliseconds (v1: 10000)',
+    commands: BOTH,
+    default: HANDSHAKE_TIMEOUT_MS,
+  },
+  {
+    name: 'nonce-timeout-ms',
+    type: 'number',
+    describe: 'server: a new connection must send its 16-byte nonce within this many milliseconds',
+    commands: ['server'],
+    default: NONCE_TIMEOUT_MS,
+  },
+  {
+    name: 'max-pending-handshakes',
+    type: 'number',
+    describe: 'server: connections in their handshake at once; a newcomer beyond it evicts one',
+    commands: ['server'],
+    default: MAX_PENDING_HANDSHAKES,
+  },
+  {
+    name: 'max-pending-handshakes-per-source',
+    type: 'number',
+    // No default here: the API's (MAX_PENDING_HANDSHAKES_PER_SOURCE, lowered to max-pending-handshakes when that is smaller).
+    describe: `server: of those, how many from one IPv4 address or IPv6 /64, beyond which a source evicts its own oldest (default ${MAX_PENDING_HANDSHAKES_PER_SOURCE}, at most max-pending-handshakes)`,
+    commands: ['server'],
   },
   {
     name: 'dev',

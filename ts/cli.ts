@@ -44,6 +44,7 @@ const USAGE_CODES = new Set([
   'EBADTUNADDR',
   'EBADROUTE',
   'EBADHOOK',
+  'EBADOPTION',
   'EBADPROXY',
   CONFIG_ERROR,
 ]);
@@ -142,12 +143,20 @@ interface CommonArgs {
   mptcp: boolean;
   datapath: string;
   stats?: number;
+  'handshake-timeout-ms': number;
   metrics?: string;
   dev?: string;
   address?: string;
   route?: string[];
   up?: string;
   down?: string;
+}
+
+interface ServerArgs extends CommonArgs {
+  listen: string;
+  'nonce-timeout-ms': number;
+  'max-pending-handshakes': number;
+  'max-pending-handshakes-per-source': number;
 }
 
 function argsOf<T extends CommonArgs>(settings: Settings): T {
@@ -160,6 +169,7 @@ function endpointOptionsOf(args: CommonArgs) {
     cipher: args.cipher as never,
     mtu: args.mtu,
     mptcp: args.mptcp,
+    handshakeTimeoutMs: args['handshake-timeout-ms'],
     metrics: args.metrics,
     dataPath: args.datapath as DataPath,
     dev: args.dev,
@@ -242,8 +252,15 @@ function logTunSetup(log: Logger, endpoint: TtunServer | TtunClient, args: Commo
 }
 
 /** What the API is given: the same for a run and for `ttun check`. */
-function serverOptions(args: CommonArgs & { listen: string }, psk: string | Buffer): ServerOptions {
-  return { psk, listen: args.listen, ...endpointOptionsOf(args) };
+function serverOptions(args: ServerArgs, psk: string | Buffer): ServerOptions {
+  return {
+    psk,
+    listen: args.listen,
+    nonceTimeoutMs: args['nonce-timeout-ms'],
+    maxPendingHandshakes: args['max-pending-handshakes'],
+    maxPendingHandshakesPerSource: args['max-pending-handshakes-per-source'],
+    ...endpointOptionsOf(args),
+  };
 }
 
 function clientOptions(args: CommonArgs & { server?: string; proxy?: string }, psk: string | Buffer): ClientOptions {
@@ -258,7 +275,7 @@ function requiredServer(args: { server?: string }): string {
 }
 
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
-  const args = argsOf<CommonArgs & { listen: string }>(settings);
+  const args = argsOf<ServerArgs>(settings);
   const log = stderrLogger('server', args['log-format']);
   const key = pskFrom(settings);
   const server = await createServer(serverOptions(args, key.psk));
@@ -294,7 +311,7 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
  * problem is the configuration's, so it exits 2 whatever the check that found it.
  */
 function runCheck(settings: Settings): void {
-  const args = argsOf<CommonArgs & { listen: string; server?: string }>(settings);
+  const args = argsOf<ServerArgs & { server?: string; proxy?: string }>(settings);
   if (settings.command === 'client') requiredServer(args);
   const sources = keySources(settings);
   const key = pskFrom(settings);

@@ -352,3 +352,25 @@ test('ttun check redacts credentials in URL values', (t) => {
     (OPTIONS as OptionSpec[]).splice(OPTIONS.indexOf(proxy), 1);
   }
 });
+
+test('the server admission limits and the handshake deadlines are options too; ttun check applies the API checks to them', () => {
+  const env = { TTUN_PSK: SECRET, TTUN_NONCE_TIMEOUT_MS: '2500' };
+  const ok = ttunCheck(
+    ['server', '--max-pending-handshakes', '16', '--max-pending-handshakes-per-source', '4', '--handshake-timeout-ms', '8000'],
+    env,
+  );
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /max-pending-handshakes\s+16\s+flag \(--max-pending-handshakes\)/);
+  assert.match(ok.stdout, /max-pending-handshakes-per-source\s+4\s+flag/);
+  assert.match(ok.stdout, /nonce-timeout-ms\s+2500\s+env \(TTUN_NONCE_TIMEOUT_MS\)/);
+  assert.match(ok.stdout, /handshake-timeout-ms\s+8000\s+flag/);
+  // A per-source bound above the total is the API's error, so the CLI's too: one line, exit 2.
+  const over = ttunCheck(['server', '--max-pending-handshakes', '4', '--max-pending-handshakes-per-source', '8'], env);
+  assert.equal(over.code, 2);
+  assert.equal(over.stderr.trim().split('\n').length, 1);
+  assert.match(over.stderr, /maxPendingHandshakesPerSource 8: it cannot exceed maxPendingHandshakes \(4\)/);
+  // Only the server has them.
+  const client = ttunCheck(['client', '-s', 'vpn.example.com:443', '--max-pending-handshakes', '4'], env);
+  assert.equal(client.code, 2);
+  assert.match(client.stderr, /unknown option --max-pending-handshakes/);
+});
