@@ -7,6 +7,7 @@ import { parseDevName, parseMtu, parseTunAddresses, type Role } from './config.j
 import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
 import { forEachRecord } from './protocol.js';
 import { openTun as createNativeTun, type TunInfo } from './tun.js';
+import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface TunOptions {
   /** Which v1 addresses the device gets: server 10.1.1.1/30 + fc11::1/126, client .2 / ::2. */
@@ -19,9 +20,6 @@ export interface TunOptions {
   address?: string;
 }
 
-/** Packets queued for a slow consumer before the reader thread is paused. */
-const QUEUE_HIGH = 4096;
-const QUEUE_LOW = 1024;
 
 export class TunDevice {
   readonly info: TunInfo;
@@ -53,7 +51,7 @@ export class TunDevice {
     let paused = false;
     const session = this.device.attachPackets((records) => {
       forEachRecord(records, (packet) => queue.push(packet));
-      if (queue.length > QUEUE_HIGH && !paused) {
+      if (queue.length > PACKET_QUEUE_HIGH && !paused) {
         paused = true;
         this.device.pause();
       }
@@ -77,7 +75,7 @@ export class TunDevice {
           await new Promise<void>((resolve) => (wake = resolve));
           wake = undefined;
         }
-        if (paused && queue.length < QUEUE_LOW) {
+        if (paused && queue.length < PACKET_QUEUE_LOW) {
           paused = false;
           this.device.resume();
         }
