@@ -5,8 +5,8 @@
 import type { TtunClient } from './client.js';
 import type { Endpoint, EndpointStats } from './endpoint.js';
 import type { TtunServer } from './server.js';
-import { LOG_LINES_PER_SECOND } from './tunables.js';
 import type { TunInfo } from './tun.js';
+import { LOG_LINES_PER_SECOND } from './tunables.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export const LOG_FORMATS = ['text', 'json'] as const;

@@ -138,7 +138,6 @@ export class TunPath implements PacketPath {
   }
 }
 
-
 export class UserspacePath implements PacketPath {
   readonly tun = null;
   private current: { socket: Socket; seal: (packets: Buffer[]) => Buffer } | undefined;

@@ -20,7 +20,6 @@ export interface TunOptions {
   address?: string;
 }
 
-
 export class TunDevice {
   readonly info: TunInfo;
   private readonly device: NativeTunDevice;
