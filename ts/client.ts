@@ -6,15 +6,15 @@
  * The TUN and its addresses survive reconnects. Through a proxy (proxy.ts), every attempt, reconnects
  * included, connects to the proxy and asks it for the server before the handshake starts.
  */
-import { lookup } from 'node:dns/promises';
 import type { Socket } from 'node:net';
-import net from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from './config.js';
+import type { Opened } from './connections.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
-import { chooseProxy, openThroughProxy, type ProxyConfig, ProxyError } from './proxy.js';
+import { chooseProxy, type ProxyConfig } from './proxy.js';
 import type { DataSession } from './session.js';
+import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from './tunables.js';
 
 export interface ClientOptions extends CommonOptions {
   /** The server, HOST:PORT or [IPV6]:PORT (port defaults to 20203). */
@@ -37,11 +37,6 @@ export interface ClientOptions extends CommonOptions {
   proxy?: string;
 }
 
-export const BACKOFF_INITIAL_MS = 1_000;
-export const BACKOFF_MAX_MS = 30_000;
-/** A session that lasted longer than this resets the backoff. */
-export const BACKOFF_RESET_AFTER_MS = 60_000;
-
 /** The next reconnect delay after one that was `previousMs`, given how long the last session lasted. */
 export function nextBackoff(previousMs: number | undefined, lastSessionMs: number | undefined): number {
   if (previousMs === undefined || (lastSessionMs !== undefined && lastSessionMs > BACKOFF_RESET_AFTER_MS)) {
@@ -57,6 +52,9 @@ export function nextBackoff(previousMs: number | undefined, lastSessionMs: numbe
 export function reconnectWait(delayMs: number, sinceLastAttemptMs: number): number {
   return Math.max(0, delayMs - sinceLastAttemptMs);
 }
+
+/** The 'failed' reason of a connection that could not be opened, by the error's code; any other code: 'connect'. */
+const FAILURE_BY_CODE: Record<string, string> = { EPROXY: 'proxy', EPROXYAUTH: 'proxy-auth' };
 
 /**
  * Every check connect makes before it creates the TUN or a socket (`ttun check` runs exactly this);
@@ -83,6 +81,8 @@ export class TtunClient extends Endpoint {
   private readonly proxyConfig: ProxyConfig | undefined;
   private socket: Socket | undefined;
   private session: DataSession | undefined;
+  /** Aborted by close(): a connect still under way gives up at once. */
+  private readonly closing = new AbortController();
   private wakeSleep: (() => void) | undefined;
   private loop: Promise<void> = Promise.resolve();
 
@@ -103,14 +103,7 @@ export class TtunClient extends Endpoint {
   static async start(options: ClientOptions): Promise<TtunClient> {
     checkClientOptions(options);
     const client = new TtunClient(options);
-    try {
-      await client.startMetrics();
-      await client.setUpTun();
-    } catch (err) {
-      await client.closeDevice();
-      await client.stopMetrics();
-      throw err;
-    }
+    await client.startUp();
     // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
     client.loop = new Promise((resolve) => setImmediate(resolve)).then(() => client.run());
     return client;
@@ -128,6 +121,7 @@ export class TtunClient extends Endpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     this.wakeSleep?.();
     this.session?.end('client closing');
     this.socket?.destroy();
@@ -155,29 +149,19 @@ export class TtunClient extends Endpoint {
     const target = formatHostPort(this.server);
     const via = this.proxyConfig?.display;
     this.emit('connecting', target, via);
-    let socket: Socket;
+    let opened: Opened;
     try {
-      socket = await this.connectSocket();
+      opened = await this.connections.open({ server: this.server, proxy: this.proxyConfig }, this.handshake.timeoutMs, this.closing.signal);
     } catch (err) {
-      const what = via === undefined ? target : `proxy ${via}`;
-      this.emit('failed', 'connect', `cannot connect to ${what}: ${(err as Error).message}`);
+      if (!this.closed) this.emit('failed', FAILURE_BY_CODE[(err as { code?: string }).code ?? ''] ?? 'connect', (err as Error).message);
       return undefined;
     }
-    let fromServer: Buffer | undefined;
-    if (this.proxyConfig) {
-      try {
-        fromServer = await openThroughProxy(
-          socket,
-          this.proxyConfig,
-          { host: this.server.host!, port: this.server.port },
-          this.handshake.timeoutMs,
-        );
-      } catch (err) {
-        socket.destroy();
-        if (!this.closed) this.emit('failed', err instanceof ProxyError ? err.reason : 'proxy', (err as Error).message);
-        return undefined;
-      }
+    const { socket, fromServer } = opened;
+    if (this.closed) {
+      socket.destroy();
+      return undefined;
     }
+    this.socket = socket;
     const peer = via === undefined ? describePeer(socket) : `${target} via proxy ${via}`;
     let result: HandshakeResult;
     try {
@@ -193,7 +177,7 @@ export class TtunClient extends Endpoint {
       socket.destroy();
       return undefined;
     }
-    const mptcp = this.negotiatedMptcp(socket);
+    const mptcp = this.connections.negotiatedMptcp(socket);
     let session: DataSession;
     try {
       session = this.startSession(socket, 'client', result.sessionKey, result.leftover);
@@ -209,53 +193,6 @@ export class TtunClient extends Endpoint {
     this.socket = undefined;
     if (!this.closed) this.emit('down', peer, reason);
     return Date.now() - session.startedAt;
-  }
-
-  /** A connection to the server, or to the proxy when there is one (made the same way, MPTCP included). */
-  private async connectSocket(): Promise<Socket> {
-    const destination = this.proxyConfig ?? this.server;
-    if (this.mptcp) {
-      const socket = await this.connectMptcp(destination);
-      if (socket) return socket;
-    }
-    return this.connectTcp(destination);
-  }
-
-  /** An MPTCP connection, or undefined where the kernel has no MPTCP (then plain TCP from now on). */
-  private async connectMptcp({ host, port }: HostPort): Promise<Socket | undefined> {
-    const address = net.isIP(host!) ? host! : (await lookup(host!)).address;
-    let fd: number;
-    try {
-      fd = await this.native!.mptcpConnect(address, port, this.handshake.timeoutMs);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EPROTONOSUPPORT') throw err;
-      this.mptcp = false;
-      return undefined;
-    }
-    const socket = new net.Socket({ fd, readable: true, writable: true });
-    this.socket = socket;
-    socket.on('error', () => {});
-    this.tune(socket);
-    return socket;
-  }
-
-  private connectTcp({ host, port }: HostPort): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      this.socket = socket;
-      const timer = setTimeout(() => socket.destroy(new Error('timed out')), this.handshake.timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeListener('error', reject);
-        socket.on('error', () => {});
-        this.tune(socket);
-        resolve(socket);
-      });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
   }
 
   private sleep(ms: number): Promise<void> {

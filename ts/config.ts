@@ -14,17 +14,6 @@ export const DEFAULT_MTU = 1280;
 /** IPv6 needs 1280; a frame carries at most 65535 - 16 bytes of plaintext. */
 export const MIN_MTU = 1280;
 export const MAX_MTU = 65519;
-/** v1 gives the whole handshake 10 s on each side. */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** The first phase alone: a new connection that has not sent its 16-byte nonce by then is closed. */
-export const NONCE_TIMEOUT_MS = 5_000;
-/** Connections in their handshake that the server holds at once; a newcomer beyond it evicts one. */
-export const MAX_PENDING_HANDSHAKES = 64;
-/**
- * Of those, how many may come from one source (an IPv4 address, an IPv6 /64); a newcomer beyond it
- * evicts that source's own oldest, so one address flooding the port cannot push anyone else out.
- */
-export const MAX_PENDING_HANDSHAKES_PER_SOURCE = 8;
 /** setTimeout's limit: longer delays fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 

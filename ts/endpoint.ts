@@ -9,7 +9,6 @@ import {
   type CipherName,
   formatCidr,
   formatHostPort,
-  HANDSHAKE_TIMEOUT_MS,
   parseBoolean,
   parseCipher,
   parseDevName,
@@ -21,6 +20,7 @@ import {
   parseTunAddresses,
   type Role,
 } from './config.js';
+import { Connections } from './connections.js';
 import { TtunError } from './errors.js';
 import type { HandshakeParams } from './handshake.js';
 import { hookEnvironment, runHook } from './hooks.js';
@@ -29,8 +29,8 @@ import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, 
 import { type DataPath, type PacketPath, parseDataPath, TunPath, UserspacePath } from './paths.js';
 import { addRoutes } from './routes.js';
 import { DataSession } from './session.js';
-import { socketFd, tuneSocket } from './socket-options.js';
 import { openTun, type TunInfo } from './tun.js';
+import { DROP_REPORT_INTERVAL_MS, HANDSHAKE_TIMEOUT_MS } from './tunables.js';
 
 export interface CommonOptions {
   /** The pre-shared key: the raw bytes of the string (UTF-8), as v1 takes `-k`. */
@@ -120,9 +120,6 @@ export function parseCommonOptions(options: CommonOptions, role: Role) {
   };
 }
 
-/** How often dropped-packet counters are checked and reported. */
-export const DROP_REPORT_INTERVAL_MS = 2_000;
-
 export interface EndpointStats extends NativeStats {
   /** Sessions that completed the handshake. */
   sessions: number;
@@ -134,7 +131,9 @@ export abstract class Endpoint extends EventEmitter {
   readonly role: Role;
   readonly cipher: CipherName;
   /** Whether connections are made with MPTCP (requested, and available on this system). */
-  mptcp: boolean;
+  get mptcp(): boolean {
+    return this.connections.mptcp;
+  }
   /** Which protocol core this endpoint runs on: the native addon, or WebAssembly (userspace mode only). */
   get coreKind(): 'native' | 'wasm' {
     return this.core.kind;
@@ -144,6 +143,8 @@ export abstract class Endpoint extends EventEmitter {
   /** The addon: always there with a TUN; in userspace mode only where it exists (else the WebAssembly core). */
   protected readonly native: NativeBinding | undefined;
   protected readonly core: Core;
+  /** Makes this endpoint's connections: listener, connect, TCP options, MPTCP. */
+  protected readonly connections: Connections;
   private readonly path: PacketPath;
   protected readonly handshake: HandshakeParams;
   protected closed = false;
@@ -163,12 +164,10 @@ export abstract class Endpoint extends EventEmitter {
     this.role = role;
     this.cipher = cipher;
     this.metricsAt = metricsAt;
-    this.mptcp = mptcp;
     this.setup = setup;
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
-    // MPTCP sockets are made by the addon.
-    if (!this.native) this.mptcp = false;
+    this.connections = new Connections(this.native, mptcp, (message) => this.emit('degraded', message));
     // Only K is kept; the PSK bytes are dropped here.
     this.handshake = {
       core: this.core,
@@ -227,7 +226,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   /** Binds the `metrics` listener, if asked for; the start-up calls this before the endpoint is announced. */
-  protected async startMetrics(): Promise<void> {
+  private async startMetrics(): Promise<void> {
     if (this.metricsAt !== undefined) this.metrics = await MetricsServer.listen(this, this.metricsAt);
   }
 
@@ -256,29 +255,6 @@ export abstract class Endpoint extends EventEmitter {
     return this.path;
   }
 
-  private reportedRefusedOptions = false;
-
-  /** TCP options for a new connection; options the socket refuses are reported once ('degraded'). */
-  protected tune(socket: Socket): void {
-    if (!this.native) {
-      // The WebAssembly core cannot set socket options: Node's own nodelay and keepalive only.
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 15_000);
-      return;
-    }
-    const refused = tuneSocket(socket, this.native);
-    if (refused.length > 0 && !this.reportedRefusedOptions) {
-      this.reportedRefusedOptions = true;
-      this.emit('degraded', `the connection refused ${refused.join(', ')}: a dead peer may take longer to notice`);
-    }
-  }
-
-  /** Whether an established connection runs MPTCP (checked before the data path takes its fd). */
-  protected negotiatedMptcp(socket: Socket): boolean {
-    const fd = socketFd(socket);
-    return this.mptcp && fd !== undefined && this.native?.isMptcp(fd) === true;
-  }
-
   /**
    * Hands an authenticated connection to the data path. Throws (and destroys the socket) if the
    * path cannot take it, e.g. the addon cannot dup the fd (EMFILE) or start its thread: the caller
@@ -298,10 +274,27 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   /**
+   * The start-up both roles share: the metrics listener, the TUN's routes and --up, then `open`
+   * (the server's listener). If a step fails, what the earlier ones made is undone (--down if --up
+   * ran, the TUN removed, metrics closed) and the error thrown.
+   */
+  protected async startUp(open?: () => Promise<void>): Promise<void> {
+    try {
+      await this.startMetrics();
+      await this.setUpTun();
+      await open?.();
+    } catch (err) {
+      await this.closeDevice();
+      await this.stopMetrics();
+      throw err;
+    }
+  }
+
+  /**
    * Once the TUN exists: its routes, then the --up command. If either fails the TUN is removed
    * and the error thrown (start-up fails). Userspace mode: nothing to do.
    */
-  protected async setUpTun(): Promise<void> {
+  private async setUpTun(): Promise<void> {
     const tun = this.tun;
     if (tun === null) return;
     try {

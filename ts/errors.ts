@@ -12,6 +12,21 @@ export class TtunError extends Error {
   }
 }
 
+/** Why a file could not be read, in a few words for a one-line error, by its errno code (Node's message repeats the path). */
+export function unreadableBecause(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return code ?? 'unreadable';
+  }
+}
+
 /**
  * Why a connection did not become a session. The server logs it and goes on serving. busy: evicted
  * to make room for a newer handshake; attach: authenticated, but the session could not be started

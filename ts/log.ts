@@ -6,6 +6,7 @@ import type { TtunClient } from './client.js';
 import type { Endpoint, EndpointStats } from './endpoint.js';
 import type { TtunServer } from './server.js';
 import type { TunInfo } from './tun.js';
+import { LOG_LINES_PER_SECOND } from './tunables.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export const LOG_FORMATS = ['text', 'json'] as const;
@@ -51,10 +52,7 @@ export function logTun(log: Logger, tun: TunInfo): void {
   log('info', 'tun', `TUN ${name} up: ${addresses} mtu ${mtu}`, { name, mtu, ipv4, ipv6 });
 }
 
-/** Lines per second before connection and rejection lines are summarised (a flood must not flood the log). */
-const LINES_PER_SECOND = 10;
-
-/** Passes the first LINES_PER_SECOND lines of each second, then one summary of what it held back. */
+/** Passes the first LOG_LINES_PER_SECOND lines of each second, then one summary of what it held back. */
 function rateLimited(log: Logger): Logger {
   let windowStart = 0;
   let passed = 0;
@@ -67,7 +65,7 @@ function rateLimited(log: Logger): Logger {
       windowStart = now;
       passed = 0;
     }
-    if (passed < LINES_PER_SECOND) {
+    if (passed < LOG_LINES_PER_SECOND) {
       passed += 1;
       log(level, event, message, fields);
       return;

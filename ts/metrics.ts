@@ -16,6 +16,7 @@ import type { CipherName, HostPort, Role } from './config.js';
 import { parseHostPort } from './config.js';
 import type { EndpointStats } from './endpoint.js';
 import { type RejectReason, TtunError } from './errors.js';
+import { METRICS_REQUEST_TIMEOUT_MS } from './tunables.js';
 
 /**
  * Where metrics are served when only a port is given: this host only. They tell whoever can read
@@ -244,8 +245,8 @@ export class MetricsServer {
   static async listen(source: MetricsSource, address: { host: string; port: number }): Promise<MetricsServer> {
     const server = http.createServer((request, response) => answer(source, request, response));
     // A scraper holds its connection open between scrapes; a stalled request must not hold a socket for long.
-    server.requestTimeout = 10_000;
-    server.headersTimeout = 10_000;
+    server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
+    server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
     const shown = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, shown)));

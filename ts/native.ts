@@ -85,19 +85,23 @@ export function tryLoadNative(): NativeBinding | undefined {
         errors.push(`${local}: ${(err as Error).message.split('\n')[0]}`);
       }
     }
+    // Resolved first, so that "not installed" is told apart from a package that fails to load by the step that failed.
+    let path: string | undefined;
     try {
-      cached = load(require, pkg);
-      return cached;
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'MODULE_NOT_FOUND' && e.message.includes(`'${pkg}'`)) {
-        const v = ownVersion(here);
-        errors.push(
-          `the platform package ${pkg} is not installed (npm leaves optional dependencies out with --omit=optional): ` +
-            `install it with \`npm install -g ${pkg}@${v}\` beside a global ttun, \`npm install ${pkg}@${v}\` in a project`,
-        );
-      } else {
-        errors.push(`${pkg}: ${e.message.split('\n')[0]}`);
+      path = require.resolve(pkg);
+    } catch {
+      const v = ownVersion(here);
+      errors.push(
+        `the platform package ${pkg} is not installed (npm leaves optional dependencies out with --omit=optional): ` +
+          `install it with \`npm install -g ${pkg}@${v}\` beside a global ttun, \`npm install ${pkg}@${v}\` in a project`,
+      );
+    }
+    if (path !== undefined) {
+      try {
+        cached = load(require, path);
+        return cached;
+      } catch (err) {
+        errors.push(`${pkg}: ${(err as Error).message.split('\n')[0]}`);
       }
     }
   }

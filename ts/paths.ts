@@ -13,6 +13,7 @@ import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from './nat
 import { type Direction, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from './protocol.js';
 import { socketFd, stopReading } from './socket-options.js';
 import type { TunInfo } from './tun.js';
+import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface SessionParams {
   cipher: CipherName;
@@ -137,10 +138,6 @@ export class TunPath implements PacketPath {
   }
 }
 
-/** Packets queued for a slow reader before the socket is paused. */
-const QUEUE_HIGH = 4096;
-const QUEUE_LOW = 1024;
-
 export class UserspacePath implements PacketPath {
   readonly tun = null;
   private current: { socket: Socket; seal: (packets: Buffer[]) => Buffer } | undefined;
@@ -192,7 +189,7 @@ export class UserspacePath implements PacketPath {
     this.counters.rxPackets += 1;
     this.counters.rxBytes += packet.length;
     this.queue.push(packet);
-    if (this.queue.length > QUEUE_HIGH) socket.pause();
+    if (this.queue.length > PACKET_QUEUE_HIGH) socket.pause();
     this.wake?.();
   }
 
@@ -228,7 +225,7 @@ export class UserspacePath implements PacketPath {
           await new Promise<void>((resolve) => (this.wake = resolve));
           this.wake = undefined;
         }
-        if (this.queue.length === QUEUE_LOW) this.current?.socket.resume();
+        if (this.queue.length === PACKET_QUEUE_LOW) this.current?.socket.resume();
         return { done: false, value: this.queue.shift()! };
       },
       return: async () => {

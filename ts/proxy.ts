@@ -9,6 +9,7 @@ import net, { type Socket } from 'node:net';
 import { formatHostPort, type HostPort, ipv6Groups } from './config.js';
 import { TtunError } from './errors.js';
 import { DelimiterMissingError, SocketClosedError, SocketReader } from './socket-reader.js';
+import { PROXY_MAX_REPLY_HEADER_BYTES } from './tunables.js';
 
 export const PROXY_SCHEMES = ['http', 'socks5', 'socks5h'] as const;
 export type ProxyScheme = (typeof PROXY_SCHEMES)[number];
@@ -44,12 +45,16 @@ export interface ProxyChoice {
 export type ProxyFailure = 'proxy' | 'proxy-auth';
 
 export class ProxyError extends Error {
+  /** EPROXY or EPROXYAUTH, as other connection errors carry theirs. */
+  readonly code: string;
+
   constructor(
     readonly reason: ProxyFailure,
     message: string,
   ) {
     super(message);
     this.name = 'ProxyError';
+    this.code = reason === 'proxy-auth' ? 'EPROXYAUTH' : 'EPROXY';
   }
 }
 
@@ -215,8 +220,6 @@ export function redactUrlText(text: string): string {
   return `${text.slice(0, start)}***${text.slice(at)}`;
 }
 
-/** Longest header a proxy may answer CONNECT with. */
-const MAX_HTTP_REPLY = 16 * 1024;
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 /**
@@ -271,10 +274,10 @@ async function httpConnect(socket: Socket, reader: SocketReader, proxy: ProxyCon
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   let head: Buffer;
   try {
-    head = await reader.readUntil(HEADER_END, MAX_HTTP_REPLY);
+    head = await reader.readUntil(HEADER_END, PROXY_MAX_REPLY_HEADER_BYTES);
   } catch (err) {
     if (err instanceof DelimiterMissingError) {
-      throw new ProxyError('proxy', `proxy ${proxy.display} sent no end of its reply header within ${MAX_HTTP_REPLY} bytes`);
+      throw new ProxyError('proxy', `proxy ${proxy.display} sent no end of its reply header within ${PROXY_MAX_REPLY_HEADER_BYTES} bytes`);
     }
     throw err;
   }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { TtunError } from './errors.js';
+import { TtunError, unreadableBecause } from './errors.js';
 
 /** Below this many bytes a key recorded handshakes could be brute-forced against offline. */
 export const SHORT_PSK_BYTES = 16;
@@ -62,16 +62,7 @@ function readPskFile(path: string, warnings: string[]): Buffer {
     bytes = readFileSync(path);
     if ((statSync(path).mode & 0o077) !== 0) warnings.push(`key file ${path} is readable by other users: chmod 600 it`);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : (code ?? 'unreadable');
-    throw new TtunError(`cannot read the key file ${path}: ${why}`, 'EPSKFILE');
+    throw new TtunError(`cannot read the key file ${path}: ${unreadableBecause(err)}`, 'EPSKFILE');
   }
   // One trailing newline is the file's, not the key's (echo, editors); anything else is kept.
   let end = bytes.length;

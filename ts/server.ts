@@ -8,25 +8,13 @@
  * maxPendingHandshakesPerSource from one source (IPv4 address, IPv6 /64); a newcomer beyond either
  * bound evicts an older handshake, chosen so that a source can only push out its own.
  */
-import { lookup } from 'node:dns/promises';
-import type { AddressInfo, Socket } from 'node:net';
-import net from 'node:net';
-import {
-  DEFAULT_LISTEN,
-  formatHostPort,
-  type HostPort,
-  MAX_PENDING_HANDSHAKES,
-  MAX_PENDING_HANDSHAKES_PER_SOURCE,
-  NONCE_TIMEOUT_MS,
-  parseCount,
-  parseHostPort,
-  parseTimeoutMs,
-  sourceOf,
-} from './config.js';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs, sourceOf } from './config.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, type RejectReason, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
 import type { DataSession } from './session.js';
+import { MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from './tunables.js';
 
 export interface ServerOptions extends CommonOptions {
   /** HOST:PORT, [IPV6]:PORT or :PORT (every address, IPv4 and IPv6). Default ":20203". */
@@ -85,12 +73,6 @@ export function checkServerOptions(options: ServerOptions): HostPort {
   return listen;
 }
 
-/**
- * Accept errors that say the system is short of something for now (file descriptors, buffers) or
- * that one connection went away before it was accepted: the next accept may well succeed.
- */
-const TEMPORARY_ACCEPT_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'ECONNABORTED', 'EAGAIN', 'EINTR', 'EPROTO', 'EPERM']);
-
 interface Pending {
   socket: Socket;
   source: string;
@@ -102,7 +84,8 @@ interface Pending {
  * passing reason (the server goes on), 'fatal' (message).
  */
 export class TtunServer extends Endpoint {
-  private readonly listener: net.Server;
+  /** Set by start() once listening. */
+  private listener: Server | undefined;
   /** Every pending handshake, oldest first (Map keeps insertion order). */
   private readonly pending = new Map<Socket, Pending>();
   /** The same, per source, each oldest first. */
@@ -115,62 +98,27 @@ export class TtunServer extends Endpoint {
     super('server', options);
     this.limits = limits;
     this.handshake.nonceTimeoutMs = limits.nonceTimeoutMs;
-    this.listener = net.createServer((socket) => this.onConnection(socket));
   }
 
   /** Creates the TUN device and starts listening. Rejects with a TtunError on bad options or when either fails. */
   static async start(options: ServerOptions): Promise<TtunServer> {
-    const { host, port } = checkServerOptions(options);
+    const listen = checkServerOptions(options);
     const server = new TtunServer(options, parseServerLimits(options));
-    try {
-      await server.startMetrics();
-      // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
-      await server.setUpTun();
-    } catch (err) {
-      await server.closeDevice();
-      await server.stopMetrics();
-      throw err;
-    }
-    try {
-      const fd = server.mptcp ? await server.mptcpListenFd(host, port) : undefined;
-      await new Promise<void>((resolve, reject) => {
-        server.listener.once('error', reject);
-        // No host: Node binds :: with IPv4-mapped addresses, i.e. every IPv4 and IPv6 address.
-        const done = () => {
-          server.listener.off('error', reject);
-          resolve();
-        };
-        if (fd !== undefined) server.listener.listen({ fd }, done);
-        else server.listener.listen({ host, port }, done);
+    // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
+    await server.startUp(async () => {
+      server.listener = await server.connections.listen(listen, {
+        connection: (socket) => server.onConnection(socket),
+        // A passing accept failure: log and go on.
+        acceptError: (code, message) => server.emit('accept-error', code, message),
+        failed: (message) => server.emit('fatal', message),
       });
-    } catch (err) {
-      await server.closeDevice();
-      await server.stopMetrics();
-      throw listenError(err as NodeJS.ErrnoException, formatHostPort({ host, port }));
-    }
-    server.listener.on('error', (err: NodeJS.ErrnoException) => {
-      // Node's accept loop reports these on the listener and keeps listening: log and go on.
-      if (err.code !== undefined && TEMPORARY_ACCEPT_ERRORS.has(err.code)) server.emit('accept-error', err.code, err.message);
-      else server.emit('fatal', `listener failed: ${err.message}`);
     });
     return server;
   }
 
-  /** An MPTCP listening socket, or undefined (plain TCP) where the kernel has no MPTCP. */
-  private async mptcpListenFd(host: string | undefined, port: number): Promise<number | undefined> {
-    const address = host === undefined ? null : net.isIP(host) ? host : (await lookup(host)).address;
-    try {
-      return this.native!.mptcpListen(address, port, 511);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EPROTONOSUPPORT') throw err;
-      this.mptcp = false;
-      return undefined;
-    }
-  }
-
   /** The address actually bound (useful with port 0). */
   address(): AddressInfo {
-    return this.listener.address() as AddressInfo;
+    return this.listener!.address() as AddressInfo;
   }
 
   /** The authenticated peer, if a session is up. */
@@ -195,7 +143,7 @@ export class TtunServer extends Endpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const listenerClosed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const listenerClosed = new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
     for (const socket of this.pending.keys()) socket.destroy();
     this.pending.clear();
     this.pendingBySource.clear();
@@ -214,9 +162,6 @@ export class TtunServer extends Endpoint {
     this.makeRoomFor(source);
     this.emit('connection', peer);
     this.addPending(socket, source);
-    // Errors before the handshake takes over must not become uncaught exceptions.
-    socket.on('error', () => {});
-    this.tune(socket);
     serverHandshake(socket, this.handshake).then(
       ({ sessionKey, leftover }) => {
         this.removePending(socket);
@@ -294,7 +239,7 @@ export class TtunServer extends Endpoint {
   }
 
   private replaceLiveSession(socket: Socket, peer: string, sessionKey: Buffer, leftover: Buffer): void {
-    const mptcp = this.negotiatedMptcp(socket);
+    const mptcp = this.connections.negotiatedMptcp(socket);
     let session: DataSession;
     try {
       // Attached before the old session ends: if this fails, the live session is kept.
@@ -312,21 +257,5 @@ export class TtunServer extends Endpoint {
       if (this.live === live) this.live = undefined;
       this.emit('down', peer, reason);
     });
-  }
-}
-
-function listenError(err: NodeJS.ErrnoException, address: string): Error {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return new TtunError(`cannot listen on ${address}: the port is already in use`, err.code);
-    case 'EADDRNOTAVAIL':
-      return new TtunError(`cannot listen on ${address}: no such local address`, err.code);
-    case 'EACCES':
-      return new TtunError(`cannot listen on ${address}: permission denied`, err.code);
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new TtunError(`cannot listen on ${address}: host name not found`, err.code);
-    default:
-      return new TtunError(`cannot listen on ${address}: ${err.message}`, err.code ?? 'ELISTEN');
   }
 }

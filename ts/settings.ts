@@ -17,7 +17,7 @@ import {
   type OptionValue,
   optionsOf,
 } from './cli-options.js';
-import { TtunError } from './errors.js';
+import { TtunError, unreadableBecause } from './errors.js';
 import { JsonSyntaxError, type JsonValue, parseJsonText } from './json-text.js';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
@@ -137,16 +137,7 @@ function readConfigFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : (code ?? 'unreadable');
-    return fail(`cannot read the config file ${path}: ${why}`);
+    return fail(`cannot read the config file ${path}: ${unreadableBecause(err)}`);
   }
 }
 

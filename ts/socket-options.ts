@@ -1,26 +1,9 @@
 /**
- * The one place that sets TCP options on tunnel connections: TCP_NODELAY and 15 s keepalive
- * through Node, and through the addon what Node has no API for (TCP_USER_TIMEOUT, keepalive
- * interval, TCP_NOTSENT_LOWAT). v1 frames have no room for keepalive messages, so dead-peer
- * detection lives here, in TCP.
+ * The Node internals a socket's hand-over needs, kept in one place: its file descriptor and a way
+ * to make Node stop reading it. Only connections.ts (TCP options, MPTCP checks) and the data
+ * path's carrier choice (paths.ts) use them.
  */
 import type { Socket } from 'node:net';
-import type { NativeBinding } from './native.js';
-
-export const KEEPALIVE_SECS = 15;
-/** Unacknowledged data older than this ends the connection (with keepalive: idle peers too). */
-export const USER_TIMEOUT_MS = 30_000;
-/** Unsent bytes the kernel may hold for us; beyond it the socket reports backpressure. */
-export const NOTSENT_LOWAT = 128 * 1024;
-
-/** Returns the options the socket refused (e.g. TCP_USER_TIMEOUT on an MPTCP socket of an older kernel). */
-export function tuneSocket(socket: Socket, native: NativeBinding): string[] {
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, KEEPALIVE_SECS * 1000);
-  const fd = socketFd(socket);
-  if (fd === undefined) return [];
-  return native.tuneSocket(fd, { keepaliveSecs: KEEPALIVE_SECS, userTimeoutMs: USER_TIMEOUT_MS, notsentLowat: NOTSENT_LOWAT });
-}
 
 /**
  * The OS file descriptor of a connected socket, where there is one (not on Windows). Node has no

@@ -7,6 +7,7 @@ import { parseDevName, parseMtu, parseTunAddresses, type Role } from './config.j
 import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
 import { forEachRecord } from './protocol.js';
 import { openTun as createNativeTun, type TunInfo } from './tun.js';
+import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface TunOptions {
   /** Which v1 addresses the device gets: server 10.1.1.1/30 + fc11::1/126, client .2 / ::2. */
@@ -18,10 +19,6 @@ export interface TunOptions {
   /** "CIDR[,CIDR]": one IPv4 and/or one IPv6 address with prefix; default the role's v1 addresses. */
   address?: string;
 }
-
-/** Packets queued for a slow consumer before the reader thread is paused. */
-const QUEUE_HIGH = 4096;
-const QUEUE_LOW = 1024;
 
 export class TunDevice {
   readonly info: TunInfo;
@@ -53,7 +50,7 @@ export class TunDevice {
     let paused = false;
     const session = this.device.attachPackets((records) => {
       forEachRecord(records, (packet) => queue.push(packet));
-      if (queue.length > QUEUE_HIGH && !paused) {
+      if (queue.length > PACKET_QUEUE_HIGH && !paused) {
         paused = true;
         this.device.pause();
       }
@@ -77,7 +74,7 @@ export class TunDevice {
           await new Promise<void>((resolve) => (wake = resolve));
           wake = undefined;
         }
-        if (paused && queue.length < QUEUE_LOW) {
+        if (paused && queue.length < PACKET_QUEUE_LOW) {
           paused = false;
           this.device.resume();
         }

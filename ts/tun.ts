@@ -51,7 +51,8 @@ export function openTun(
     if (code === 'EPERM') throw new TtunError('cannot create a TUN device: permission denied (run as root or with CAP_NET_ADMIN)', 'EPERM');
     if (process.platform === 'win32' && wintun === undefined) {
       throw new TtunError(
-        `${message.startsWith('cannot create a TUN device') ? '' : 'cannot create a TUN device: '}${message}. Windows needs wintun.dll (the ttun-win32-x64-gnu package ships it ` +
+        // The addon's message already says what failed ("cannot create a TUN device: ...").
+        `${message}. Windows needs wintun.dll (the ttun-win32-x64-gnu package ships it ` +
           'beside the addon; else get it from https://www.wintun.net and put the amd64 DLL beside node.exe)',
         code ?? 'ETUN',
       );
