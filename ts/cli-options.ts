@@ -3,19 +3,10 @@
  * TTUN_<FLAG> environment variables (settings.ts) are all derived from it, so an option added here
  * can be set in all three places with no more code.
  */
-import {
-  CIPHERS,
-  DEFAULT_LISTEN,
-  DEFAULT_MTU,
-  HANDSHAKE_TIMEOUT_MS,
-  MAX_MTU,
-  MAX_PENDING_HANDSHAKES,
-  MAX_PENDING_HANDSHAKES_PER_SOURCE,
-  MIN_MTU,
-  NONCE_TIMEOUT_MS,
-} from './config.js';
+import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU } from './config.js';
 import { LOG_FORMATS } from './log.js';
 import { DATA_PATHS } from './paths.js';
+import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from './tunables.js';
 
 export const ENDPOINT_COMMANDS = ['server', 'client'] as const;
 export type EndpointCommand = (typeof ENDPOINT_COMMANDS)[number];
