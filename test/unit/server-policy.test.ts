@@ -9,7 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { sourceOf } from '../../ts/config.js';
 import { TtunError } from '../../ts/errors.js';
-import { connect, createServer, type TtunClient, type TtunServer } from '../../ts/index.js';
+import { connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../../ts/index.js';
 import { loadCore } from '../../ts/native.js';
 import { Direction, MAGIC } from '../../ts/protocol.js';
 import { SocketReader } from '../../ts/socket-reader.js';
@@ -61,6 +61,18 @@ function connections(server: TtunServer, count: number): Promise<void> {
 
 const fromSource = (address: string) => (r: Rejection) => r.peer.startsWith(`${address}:`);
 
+/** A userspace server on loopback with bounds small enough to reach: 4 pending handshakes, 2 per source. */
+function policyServer(options: Partial<ServerOptions> = {}): Promise<TtunServer> {
+  return createServer({
+    psk: PSK,
+    listen: '127.0.0.1:0',
+    tun: false,
+    maxPendingHandshakes: 4,
+    maxPendingHandshakesPerSource: 2,
+    ...options,
+  });
+}
+
 test('sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
   assert.equal(sourceOf('192.0.2.7'), '192.0.2.7');
   assert.equal(sourceOf('::ffff:192.0.2.7'), '192.0.2.7');
@@ -72,13 +84,7 @@ test('sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
 });
 
 test('connections from one address evict only their own; a handshake from another source completes', { timeout: 30_000 }, async () => {
-  const server = await createServer({
-    psk: PSK,
-    listen: '127.0.0.1:0',
-    tun: false,
-    maxPendingHandshakes: 4,
-    maxPendingHandshakesPerSource: 2,
-  });
+  const server = await policyServer();
   const log = rejections(server);
   const sockets: net.Socket[] = [];
   try {
@@ -118,13 +124,7 @@ test('connections from one address evict only their own; a handshake from anothe
 });
 
 test('when the total is full, the source holding the most loses its oldest', { timeout: 30_000 }, async () => {
-  const server = await createServer({
-    psk: PSK,
-    listen: '127.0.0.1:0',
-    tun: false,
-    maxPendingHandshakes: 4,
-    maxPendingHandshakesPerSource: 2,
-  });
+  const server = await policyServer();
   const log = rejections(server);
   const sockets: net.Socket[] = [];
   try {
