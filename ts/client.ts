@@ -24,12 +24,30 @@ export const BACKOFF_MAX_MS = 30_000;
 /** A session that lasted longer than this resets the backoff. */
 export const BACKOFF_RESET_AFTER_MS = 60_000;
 
+/** The reconnect schedule: the first delay, doubling up to the cap, reset by a session that lasted long. */
+export interface ReconnectSchedule {
+  initialMs: number;
+  maxMs: number;
+  resetAfterMs: number;
+}
+
+/** v1's schedule, the only one connect() and the CLI use. */
+export const V1_RECONNECT_SCHEDULE: Readonly<ReconnectSchedule> = Object.freeze({
+  initialMs: BACKOFF_INITIAL_MS,
+  maxMs: BACKOFF_MAX_MS,
+  resetAfterMs: BACKOFF_RESET_AFTER_MS,
+});
+
 /** The next reconnect delay after one that was `previousMs`, given how long the last session lasted. */
-export function nextBackoff(previousMs: number | undefined, lastSessionMs: number | undefined): number {
-  if (previousMs === undefined || (lastSessionMs !== undefined && lastSessionMs > BACKOFF_RESET_AFTER_MS)) {
-    return BACKOFF_INITIAL_MS;
+export function nextBackoff(
+  previousMs: number | undefined,
+  lastSessionMs: number | undefined,
+  schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE,
+): number {
+  if (previousMs === undefined || (lastSessionMs !== undefined && lastSessionMs > schedule.resetAfterMs)) {
+    return schedule.initialMs;
   }
-  return Math.min(previousMs * 2, BACKOFF_MAX_MS);
+  return Math.min(previousMs * 2, schedule.maxMs);
 }
 
 /**
@@ -51,16 +69,23 @@ export class TtunClient extends Endpoint {
   private wakeSleep: (() => void) | undefined;
   private loop: Promise<void> = Promise.resolve();
 
-  private constructor(options: ClientOptions) {
+  private constructor(
+    options: ClientOptions,
+    private readonly schedule: ReconnectSchedule,
+  ) {
     const server = parseHostPort(options.server, 'server address', { hostRequired: true });
     super('client', options);
     this.server = server;
   }
 
-  /** Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN. */
-  static async start(options: ClientOptions): Promise<TtunClient> {
+  /**
+   * Creates the TUN device and starts connecting. Rejects with a TtunError on bad options or no TUN.
+   * `schedule` is internal, not an option: tests shorten it so that a whole schedule (cap, reset)
+   * plays out in seconds rather than minutes; connect() and the CLI always use v1's.
+   */
+  static async start(options: ClientOptions, schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE): Promise<TtunClient> {
     if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
-    const client = new TtunClient(options);
+    const client = new TtunClient(options, schedule);
     try {
       await client.startMetrics();
     } catch (err) {
@@ -98,7 +123,7 @@ export class TtunClient extends Endpoint {
       const attemptStartedAt = Date.now();
       const sessionMs = await this.attempt();
       if (this.closed) break;
-      delay = nextBackoff(delay, sessionMs);
+      delay = nextBackoff(delay, sessionMs, this.schedule);
       const wait = reconnectWait(delay, Date.now() - attemptStartedAt);
       this.reconnects += 1;
       this.emit('reconnecting', wait);
@@ -114,7 +139,7 @@ export class TtunClient extends Endpoint {
     try {
       socket = await this.connectSocket();
     } catch (err) {
-      this.emit('failed', 'connect', `cannot connect to ${target}: ${(err as Error).message}`);
+      if (!this.closed) this.emit('failed', 'connect', `cannot connect to ${target}: ${(err as Error).message}`);
       return undefined;
     }
     const peer = describePeer(socket);
@@ -183,9 +208,16 @@ export class TtunClient extends Endpoint {
       const socket = net.connect({ host: this.server.host, port: this.server.port });
       this.socket = socket;
       const timer = setTimeout(() => socket.destroy(new Error('timed out')), this.handshake.timeoutMs);
+      // close() destroys a connecting socket without an error: only 'close' says the attempt is over.
+      const closedWhileConnecting = () => {
+        clearTimeout(timer);
+        reject(new Error('closed while connecting'));
+      };
+      socket.once('close', closedWhileConnecting);
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeListener('error', reject);
+        socket.removeListener('close', closedWhileConnecting);
         socket.on('error', () => {});
         this.tune(socket);
         resolve(socket);
