@@ -37,12 +37,30 @@ export interface ClientOptions extends CommonOptions {
   proxy?: string;
 }
 
+/** The reconnect schedule: the first delay, doubling up to the cap, reset by a session that lasted long. */
+export interface ReconnectSchedule {
+  initialMs: number;
+  maxMs: number;
+  resetAfterMs: number;
+}
+
+/** v1's schedule, the only one connect() and the CLI use. */
+export const V1_RECONNECT_SCHEDULE: Readonly<ReconnectSchedule> = Object.freeze({
+  initialMs: BACKOFF_INITIAL_MS,
+  maxMs: BACKOFF_MAX_MS,
+  resetAfterMs: BACKOFF_RESET_AFTER_MS,
+});
+
 /** The next reconnect delay after one that was `previousMs`, given how long the last session lasted. */
-export function nextBackoff(previousMs: number | undefined, lastSessionMs: number | undefined): number {
-  if (previousMs === undefined || (lastSessionMs !== undefined && lastSessionMs > BACKOFF_RESET_AFTER_MS)) {
-    return BACKOFF_INITIAL_MS;
+export function nextBackoff(
+  previousMs: number | undefined,
+  lastSessionMs: number | undefined,
+  schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE,
+): number {
+  if (previousMs === undefined || (lastSessionMs !== undefined && lastSessionMs > schedule.resetAfterMs)) {
+    return schedule.initialMs;
   }
-  return Math.min(previousMs * 2, BACKOFF_MAX_MS);
+  return Math.min(previousMs * 2, schedule.maxMs);
 }
 
 /**
@@ -86,7 +104,10 @@ export class TtunClient extends Endpoint {
   private wakeSleep: (() => void) | undefined;
   private loop: Promise<void> = Promise.resolve();
 
-  private constructor(options: ClientOptions) {
+  private constructor(
+    options: ClientOptions,
+    private readonly schedule: ReconnectSchedule,
+  ) {
     const server = parseHostPort(options.server, 'server address', { hostRequired: true });
     const route = chooseProxy(options.proxy, server, process.env);
     super('client', options);
@@ -98,11 +119,13 @@ export class TtunClient extends Endpoint {
 
   /**
    * Creates the TUN device (with its routes and --up) and starts connecting. Rejects with a
-   * TtunError on bad options, no TUN, or a route or --up that failed.
+   * TtunError on bad options, no TUN, or a route or --up that failed. `schedule` is internal, not
+   * an option: tests shorten it so that a whole schedule (cap, reset) plays out in seconds rather
+   * than minutes; connect() and the CLI always use v1's.
    */
-  static async start(options: ClientOptions): Promise<TtunClient> {
+  static async start(options: ClientOptions, schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE): Promise<TtunClient> {
     checkClientOptions(options);
-    const client = new TtunClient(options);
+    const client = new TtunClient(options, schedule);
     await client.startUp();
     // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
     client.loop = new Promise((resolve) => setImmediate(resolve)).then(() => client.run());
@@ -136,7 +159,7 @@ export class TtunClient extends Endpoint {
       const attemptStartedAt = Date.now();
       const sessionMs = await this.attempt();
       if (this.closed) break;
-      delay = nextBackoff(delay, sessionMs);
+      delay = nextBackoff(delay, sessionMs, this.schedule);
       const wait = reconnectWait(delay, Date.now() - attemptStartedAt);
       this.reconnects += 1;
       this.emit('reconnecting', wait);

@@ -1,6 +1,8 @@
 // The server's admission policy and the options that set it, over loopback in userspace mode
-// (tun: false, no root): pending handshakes bounded per source and in total, the silent phase's
-// own deadline, the client's failure wording by phase, option validation, accept errors.
+// (tun: false, no root): pending handshakes bounded per source and in total (who is evicted), the
+// silent phase's own deadline, replacement of the live session by an authenticated newcomer only,
+// the client's failure wording by phase, option validation, accept errors. Observed through the
+// events API and userspace send()/packets(), never through log wording.
 // Loopback is 127.0.0.0/8: a socket bound to 127.0.0.2 is a second source on the same machine.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,10 +11,11 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { sourceOf } from '../../ts/config.js';
 import { TtunError } from '../../ts/errors.js';
-import { connect, createServer, type TtunClient, type TtunServer } from '../../ts/index.js';
+import { connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../../ts/index.js';
 import { loadCore } from '../../ts/native.js';
 import { Direction, MAGIC } from '../../ts/protocol.js';
 import { SocketReader } from '../../ts/socket-reader.js';
+import { ipv4Packet, nextPacket, packetNumber } from './tools/packets.js';
 
 const PSK = 'server policy test key';
 
@@ -61,6 +64,41 @@ function connections(server: TtunServer, count: number): Promise<void> {
 
 const fromSource = (address: string) => (r: Rejection) => r.peer.startsWith(`${address}:`);
 
+/** How the server names the peer at the far end of `socket` (a loopback connection made here; read it while open). */
+const localPeer = (socket: net.Socket) => `${socket.localAddress}:${socket.localPort}`;
+
+/**
+ * A scripted client from `localAddress` that sends its nonce and takes the server's, then holds its
+ * authentication frame back until authenticate(): a handshake that stays pending until then.
+ */
+async function heldHandshake(port: number, localAddress: string) {
+  const core = loadCore();
+  const socket = await open(port, localAddress);
+  const reader = new SocketReader(socket);
+  const clientNonce = randomBytes(16);
+  socket.write(clientNonce);
+  const serverNonce = await reader.read(16);
+  reader.detach();
+  const sessionKey = core.sessionKey(core.pskKey(Buffer.from(PSK)), clientNonce, serverNonce);
+  return {
+    socket,
+    peer: localPeer(socket),
+    authenticate: () => socket.write(core.sealFrame('chacha20-poly1305', sessionKey, Direction.ClientToServer, 0, MAGIC)),
+  };
+}
+
+/** A userspace server on loopback with bounds small enough to reach: 4 pending handshakes, 2 per source. */
+function policyServer(options: Partial<ServerOptions> = {}): Promise<TtunServer> {
+  return createServer({
+    psk: PSK,
+    listen: '127.0.0.1:0',
+    tun: false,
+    maxPendingHandshakes: 4,
+    maxPendingHandshakesPerSource: 2,
+    ...options,
+  });
+}
+
 test('sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
   assert.equal(sourceOf('192.0.2.7'), '192.0.2.7');
   assert.equal(sourceOf('::ffff:192.0.2.7'), '192.0.2.7');
@@ -71,46 +109,44 @@ test('sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
   assert.equal(sourceOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
 });
 
-test('connections from one address evict only their own; a handshake from another source completes', { timeout: 30_000 }, async () => {
-  const server = await createServer({
-    psk: PSK,
-    listen: '127.0.0.1:0',
-    tun: false,
-    maxPendingHandshakes: 4,
-    maxPendingHandshakesPerSource: 2,
-  });
+test('connections from one address evict only their own, oldest first; a handshake from another source completes', {
+  timeout: 30_000,
+}, async () => {
+  const server = await policyServer();
   const log = rejections(server);
   const sockets: net.Socket[] = [];
   try {
     const { port } = server.address();
-    // The other source: a scripted client that sends its nonce, takes the server's, and holds
-    // its authentication frame back until the flood has been admitted.
-    const core = loadCore();
-    const other = await open(port, '127.0.0.2');
-    sockets.push(other);
-    const reader = new SocketReader(other);
-    const clientNonce = randomBytes(16);
-    other.write(clientNonce);
-    const serverNonce = await reader.read(16);
+    // The other source holds its authentication frame back until the flood has been admitted.
+    const other = await heldHandshake(port, '127.0.0.2');
+    sockets.push(other.socket);
 
     // Ten silent connections from 127.0.0.1. A newcomer's evictions are reported before its
     // 'connection', so once the server has seen all ten, every eviction has been reported.
     const admitted = connections(server, 10);
-    for (let i = 0; i < 10; i++) sockets.push(await open(port, '127.0.0.1'));
+    const flood: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const socket = await open(port, '127.0.0.1');
+      sockets.push(socket);
+      flood.push(localPeer(socket));
+    }
     await admitted;
     const evictions = log.seen.filter((r) => r.reason === 'busy');
     assert.ok(!log.seen.some(fromSource('127.0.0.2')), JSON.stringify(log.seen));
-    assert.equal(evictions.length, 8);
+    // Each newcomer beyond the bound of 2 pushed out the flood's oldest: the first eight, in order.
+    assert.deepEqual(
+      evictions.map((r) => r.peer),
+      flood.slice(0, 8),
+    );
     for (const r of evictions) assert.match(r.message, /already pending from 127\.0\.0\.1/);
     assert.equal(server.pendingHandshakes, 3);
 
     // Still pending, so it completes: the flood from another address could not push it out.
     const up = once(server, 'up');
-    const sessionKey = core.sessionKey(core.pskKey(Buffer.from(PSK)), clientNonce, serverNonce);
-    other.write(core.sealFrame('chacha20-poly1305', sessionKey, Direction.ClientToServer, 0, MAGIC));
+    other.authenticate();
     const failed = log.next(fromSource('127.0.0.2')).then((r) => assert.fail(`the other source was rejected: ${r.message}`));
     const [peer] = (await Promise.race([up, failed])) as [string];
-    assert.match(peer, /^127\.0\.0\.2:/);
+    assert.equal(peer, other.peer);
   } finally {
     for (const s of sockets) s.destroy();
     await server.close();
@@ -118,13 +154,7 @@ test('connections from one address evict only their own; a handshake from anothe
 });
 
 test('when the total is full, the source holding the most loses its oldest', { timeout: 30_000 }, async () => {
-  const server = await createServer({
-    psk: PSK,
-    listen: '127.0.0.1:0',
-    tun: false,
-    maxPendingHandshakes: 4,
-    maxPendingHandshakesPerSource: 2,
-  });
+  const server = await policyServer();
   const log = rejections(server);
   const sockets: net.Socket[] = [];
   try {
@@ -143,6 +173,171 @@ test('when the total is full, the source holding the most loses its oldest', { t
     assert.match(evicted.message, /4 handshakes already in progress/);
   } finally {
     for (const s of sockets) s.destroy();
+    await server.close();
+  }
+});
+
+test('among equally heavy sources, the one holding the oldest handshake loses it', { timeout: 30_000 }, async () => {
+  const server = await policyServer();
+  const log = rejections(server);
+  const sockets: net.Socket[] = [];
+  const peers: string[] = [];
+  const openFrom = async (address: string) => {
+    const socket = await open(server.address().port, address);
+    sockets.push(socket);
+    peers.push(localPeer(socket));
+  };
+  // The n-th eviction (from 1): it may be reported before or after the client side sees its connect.
+  const eviction = async (n: number) => (await log.atLeast(n, (r) => r.reason === 'busy'))[n - 1]!;
+  try {
+    const four = connections(server, 4);
+    for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.1', '127.0.0.2']) await openFrom(address);
+    await four;
+    // .1 and .2 hold two each: the tie goes against .1, whose handshake is the oldest.
+    await openFrom('127.0.0.3');
+    assert.equal((await eviction(1)).peer, peers[0]);
+    // Now .2 is the heaviest, though .1 still holds an older handshake.
+    await openFrom('127.0.0.4');
+    assert.equal((await eviction(2)).peer, peers[1]);
+    // One each: age decides, and .1's second is the oldest left.
+    await openFrom('127.0.0.5');
+    assert.equal((await eviction(3)).peer, peers[2]);
+    assert.equal(server.pendingHandshakes, 4);
+    assert.ok(
+      log.seen.every((r) => r.reason === 'busy'),
+      JSON.stringify(log.seen),
+    );
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.close();
+  }
+});
+
+/** Every ('down', peer, reason) an endpoint reports. */
+function downs(endpoint: TtunServer | TtunClient): Array<{ peer: string; reason: string }> {
+  const seen: Array<{ peer: string; reason: string }> = [];
+  endpoint.on('down', (peer: string, reason: string) => seen.push({ peer, reason }));
+  return seen;
+}
+
+/** Makes a client close instead of reconnecting once its session has ended (it would take the session back). */
+function closeInsteadOfReconnecting(client: TtunClient): Promise<void> {
+  return once(client, 'reconnecting').then(() => client.close());
+}
+
+test('a second authenticated client takes the session over: the first goes down, packets flow on the second only', {
+  timeout: 30_000,
+}, async () => {
+  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0', tun: false });
+  const address = `127.0.0.1:${server.address().port}`;
+  const serverDowns = downs(server);
+  const first = await connect({ psk: PSK, server: address, tun: false });
+  let second: TtunClient | undefined;
+  try {
+    const [[firstPeer]] = (await Promise.all([once(server, 'up'), once(first, 'up')])) as [[string], unknown];
+    const atServer = server.packets();
+    const atFirst = first.packets();
+    server.send(ipv4Packet(1));
+    assert.equal(packetNumber(await nextPacket(atFirst)), 1);
+
+    const firstClosed = closeInsteadOfReconnecting(first);
+    const firstDown = once(first, 'down');
+    const secondUpAtServer = once(server, 'up');
+    second = await connect({ psk: PSK, server: address, tun: false });
+    const [[secondPeer]] = (await Promise.all([secondUpAtServer, once(second, 'up'), firstDown])) as [[string], unknown, unknown];
+    assert.notEqual(secondPeer, firstPeer);
+    assert.equal(server.peer, secondPeer);
+    await firstClosed;
+
+    // The server's packets go to the second client; the first, closed, never got another one.
+    const atSecond = second.packets();
+    assert.equal(server.send(ipv4Packet(2)), true);
+    assert.equal(packetNumber(await nextPacket(atSecond)), 2);
+    const leftAtFirst: Buffer[] = [];
+    for await (const packet of atFirst) leftAtFirst.push(packet);
+    assert.deepEqual(leftAtFirst, []);
+    // And the second's reach the server.
+    second.send(ipv4Packet(3));
+    assert.equal(packetNumber(await nextPacket(atServer)), 3);
+
+    assert.deepEqual(serverDowns, [{ peer: firstPeer, reason: `replaced by ${secondPeer}` }]);
+    assert.equal(server.stats().sessions, 2);
+  } finally {
+    await first.close();
+    await second?.close();
+    await server.close();
+  }
+});
+
+test('connections that never authenticate leave the live session alone; a newcomer takes over only once its frame checks out', {
+  timeout: 30_000,
+}, async () => {
+  const server = await policyServer({ maxPendingHandshakes: 8, nonceTimeoutMs: 300 });
+  const { port } = server.address();
+  const log = rejections(server);
+  const serverDowns = downs(server);
+  const client = await connect({ psk: PSK, server: `127.0.0.1:${port}`, tun: false });
+  const clientDowns = downs(client);
+  const sockets: net.Socket[] = [];
+  let stranger: TtunClient | undefined;
+  try {
+    const [[livePeer]] = (await Promise.all([once(server, 'up'), once(client, 'up')])) as [[string], unknown];
+    const atServer = server.packets();
+    const atClient = client.packets();
+
+    // A newcomer halfway through its handshake: it got the server's nonce, its frame is held back.
+    const newcomer = await heldHandshake(port, '127.0.0.6');
+    sockets.push(newcomer.socket);
+    // Silent: closed at the nonce deadline.
+    sockets.push(await open(port, '127.0.0.3'));
+    // A nonce, then a frame length no v1 peer sends.
+    sockets.push(await open(port, '127.0.0.4', Buffer.concat([randomBytes(16), Buffer.from([0, 5, 1, 2, 3, 4, 5])])));
+    // A nonce, then gone.
+    const quitter = await open(port, '127.0.0.5', randomBytes(16));
+    sockets.push(quitter);
+    quitter.end();
+    // A flood of six from one address: four evicted by the bound of 2 per source, two time out.
+    for (let i = 0; i < 6; i++) sockets.push(await open(port, '127.0.0.2'));
+    // A real client with another key (from the live client's own address).
+    stranger = await connect({ psk: 'not the key', server: `127.0.0.1:${port}`, tun: false });
+    void closeInsteadOfReconnecting(stranger);
+
+    const expected: Array<[string, string, number]> = [
+      ['127.0.0.3', 'timeout', 1],
+      ['127.0.0.4', 'bad-frame', 1],
+      ['127.0.0.5', 'closed', 1],
+      ['127.0.0.2', 'busy', 4],
+      ['127.0.0.2', 'timeout', 2],
+      ['127.0.0.1', 'auth', 1],
+    ];
+    for (const [address, reason, count] of expected) {
+      await log.atLeast(count, (r) => fromSource(address)(r) && r.reason === reason);
+    }
+    assert.equal(log.seen.length, 10, JSON.stringify(log.seen));
+
+    // The session never noticed: same peer, no 'down' on either side, packets both ways.
+    assert.deepEqual(serverDowns, []);
+    assert.deepEqual(clientDowns, []);
+    assert.equal(server.peer, livePeer);
+    assert.ok(client.connected);
+    server.send(ipv4Packet(10));
+    assert.equal(packetNumber(await nextPacket(atClient)), 10);
+    client.send(ipv4Packet(11));
+    assert.equal(packetNumber(await nextPacket(atServer)), 11);
+    assert.equal(server.stats().sessions, 1);
+    assert.equal(server.pendingHandshakes, 1);
+
+    // Its frame verified, the newcomer replaces the session.
+    const clientDown = once(client, 'down');
+    const up = once(server, 'up');
+    newcomer.authenticate();
+    const [[newPeer]] = (await Promise.all([up, clientDown])) as [[string], unknown];
+    assert.equal(newPeer, newcomer.peer);
+    assert.deepEqual(serverDowns, [{ peer: livePeer, reason: `replaced by ${newcomer.peer}` }]);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await stranger?.close();
+    await client.close();
     await server.close();
   }
 });
