@@ -2,10 +2,10 @@
 //! time (the authenticated connection).
 //!
 //! After TypeScript has made the connection and completed the handshake it hands the socket over
-//! (`attachSocket`): the device's TUN reader thread takes packets from the TUN in batches, seals them
-//! into one contiguous buffer and writes it to the socket; the session's socket-reader thread
-//! reads the socket, opens the frames in place and writes the packets to the TUN in one batched
-//! write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
+//! (`attachSocket`): the device's TUN reader thread takes packets from the TUN in batches, seals
+//! them into one contiguous buffer and writes it to the socket; the session's socket-reader
+//! thread reads the socket, opens the frames in place and writes the packets to the TUN in one
+//! batched write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
 //! trip to the minimum (one per side). Where no fd is available (Windows), or when asked
 //! (`dataPath: 'event-loop'`), `attachCallback` keeps Node on the socket: batches go to a JS
 //! callback, chunks come back through [`TunSession::receive`].
