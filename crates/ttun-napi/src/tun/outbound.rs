@@ -8,9 +8,9 @@
 //! for it: one thread wake-up less per round trip.
 //!
 //! Frames must reach the socket in counter order, so sealing and writing happen together under
-//! the session's `send` lock. The receiving side only ever try-locks it and never blocks: bytes
-//! its non-blocking write could not place are left in `pending`, which the reader thread writes
-//! before anything else.
+//! the session's `sending` lock. The receiving side only ever try-locks it and never blocks:
+//! bytes its non-blocking write could not place are left in `pending`, which the reader thread
+//! writes before anything else.
 use std::io::{self, ErrorKind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -136,7 +136,7 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
             continue;
         };
         let still_wanted = || data_path.is_current(session.id) && !data_path.flow.is_stopped();
-        let mut state = session.send.lock().unwrap();
+        let mut state = session.sending.lock().unwrap();
         let SendState { framer, pending } = &mut *state;
         if !pending.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(pending, still_wanted, &data_path.flow) {
@@ -169,7 +169,7 @@ pub fn send_answers<D: PacketDevice>(data_path: &DataPath<D>, session_id: u64, b
     if session.id != session_id {
         return;
     }
-    let Ok(mut state) = session.send.try_lock() else { return };
+    let Ok(mut state) = session.sending.try_lock() else { return };
     if !state.pending.is_empty() {
         return;
     }

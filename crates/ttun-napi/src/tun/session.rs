@@ -34,7 +34,7 @@ pub struct Session {
     on_end: Option<EndNotice>,
     /// Frames must reach the socket in counter order, so sealing and writing happen together
     /// under this lock (see `super::outbound`).
-    pub send: Mutex<SendState>,
+    pub sending: Mutex<SendState>,
 }
 
 pub struct SendState {
@@ -70,7 +70,7 @@ impl Framer {
 
 impl Session {
     pub fn new(id: u64, framer: Framer, sink: Sink, on_end: Option<EndNotice>) -> Self {
-        Self { id, sink, on_end, send: Mutex::new(SendState { framer, pending: Vec::new() }) }
+        Self { id, sink, on_end, sending: Mutex::new(SendState { framer, pending: Vec::new() }) }
     }
 
     /// Tells JavaScript why a Rust thread ended the session. Only whoever detached it calls this
