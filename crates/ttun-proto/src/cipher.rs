@@ -5,9 +5,11 @@
 //! vector tests run against both.
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
+use alloc::boxed::Box;
 use chacha20poly1305::ChaCha20Poly1305;
 
-use crate::{Error, TAG_LEN};
+use crate::error::Error;
+use crate::wire::TAG_LEN;
 
 /// Which AEAD a session uses. Nothing on the wire names it: both ends must agree out of band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +57,17 @@ pub struct Cipher {
     backend: Backend,
 }
 
+// With ring, the Ring variant (its key with the expanded schedule) is the large one. In such a
+// build nearly every Cipher is a Ring one, so boxing it would save no memory and only add an
+// indirection to every frame on the path that ships.
+#[cfg_attr(feature = "ring", allow(clippy::large_enum_variant))]
 #[derive(Clone)]
 enum Backend {
     ChaCha20Poly1305(ChaCha20Poly1305),
-    Aes256Gcm(Aes256Gcm),
+    /// Boxed: RustCrypto's AES-256-GCM holds its expanded key schedule, many times the size of
+    /// the ChaCha20 key, and every Cipher (one per sealer and opener) would carry that much inline
+    /// whichever AEAD it is. Following one pointer per frame is nothing beside the AES work.
+    Aes256Gcm(Box<Aes256Gcm>),
     #[cfg(feature = "ring")]
     Ring(ring::aead::LessSafeKey),
 }
@@ -80,7 +89,7 @@ impl Cipher {
     pub fn portable(kind: CipherKind, key: &[u8; 32]) -> Self {
         let backend = match kind {
             CipherKind::ChaCha20Poly1305 => Backend::ChaCha20Poly1305(ChaCha20Poly1305::new(&(*key).into())),
-            CipherKind::Aes256Gcm => Backend::Aes256Gcm(Aes256Gcm::new(&(*key).into())),
+            CipherKind::Aes256Gcm => Backend::Aes256Gcm(Box::new(Aes256Gcm::new(&(*key).into()))),
         };
         Self { kind, backend }
     }

@@ -1,7 +1,8 @@
 //! Cuts `[u16 BE length][body]` frames out of a byte stream that arrives in arbitrary chunks.
 use alloc::vec::Vec;
 
-use crate::{Error, LENGTH_PREFIX_LEN, TAG_LEN};
+use crate::error::Error;
+use crate::wire::{LENGTH_PREFIX_LEN, TAG_LEN};
 
 /// Streaming frame decoder. Whole frames inside a chunk are handed out in place (no copy); only a
 /// frame that straddles chunk boundaries is gathered in an internal buffer of at most 65537 bytes.

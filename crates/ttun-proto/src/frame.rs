@@ -3,7 +3,8 @@ use alloc::vec::Vec;
 
 use crate::cipher::{frame_nonce, Cipher};
 use crate::decoder::FrameDecoder;
-use crate::{Error, LENGTH_PREFIX_LEN, MAX_PLAINTEXT_LEN, TAG_LEN};
+use crate::error::Error;
+use crate::wire::{LENGTH_PREFIX_LEN, MAX_PLAINTEXT_LEN, TAG_LEN};
 
 /// The direction byte of the frame nonce. Each side seals with its own and opens with the other's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

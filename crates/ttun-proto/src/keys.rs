@@ -1,7 +1,7 @@
 //! The v1 key schedule: one long-term key from the PSK, one session key per connection.
 use blake2::{Blake2s256, Digest};
 
-use crate::HANDSHAKE_NONCE_LEN;
+use crate::wire::HANDSHAKE_NONCE_LEN;
 
 const PSK_LABEL: &[u8] = b"ttun/psk/v1";
 const SESSION_LABEL: &[u8] = b"ttun/sk/v1";

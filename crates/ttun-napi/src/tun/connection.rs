@@ -6,10 +6,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// How often a wait on the socket re-checks that the session is still wanted. As a safety net
 /// it could be long: every path that ends a session (detach, replacement, close) shuts the
-/// socket down, which wakes the wait at once. But on this VM a thread that sleeps for long wakes
-/// up slower: measured idle RTT medians (3 runs of 300 pings each) were 0.26-0.42 ms with 1 s,
-/// 0.25-0.29 ms with 50 ms and 0.24 ms with 10 ms. 50 ms keeps most of that for 20 wake-ups a
-/// second per thread, which an idle laptop can afford better than 100.
+/// socket down, which wakes the wait at once. It is short because a thread that has slept long
+/// wakes up slower, and idle RTT shows it (bench/NOTES.md has the figures for 1 s, 50 ms and
+/// 10 ms). 50 ms keeps most of the gain for 20 wake-ups a second per thread, which an idle laptop
+/// can afford better than 100.
 const RECHECK_MS: i32 = 50;
 
 #[cfg(target_os = "linux")]

@@ -2,24 +2,34 @@
 //! time (the authenticated connection).
 //!
 //! After TypeScript has made the connection and completed the handshake it hands the socket over
-//! (`attachSocket`): the device's reader thread takes packets from the TUN in batches, seals them
-//! into one contiguous buffer and writes it to the socket; the session's socket-reader thread
-//! reads the socket, opens the frames in place and writes the packets to the TUN in one batched
-//! write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
+//! (`attachSocket`): the device's TUN reader thread takes packets from the TUN in batches, seals
+//! them into one contiguous buffer and writes it to the socket; the session's socket-reader
+//! thread reads the socket, opens the frames in place and writes the packets to the TUN in one
+//! batched write. No packet goes through the JS event loop, which keeps the thread wake-ups per round
 //! trip to the minimum (one per side). Where no fd is available (Windows), or when asked
 //! (`dataPath: 'event-loop'`), `attachCallback` keeps Node on the socket: batches go to a JS
 //! callback, chunks come back through [`TunSession::receive`].
 //!
-//! This module is the Node-facing side only. The data path itself ([`shared`], [`outbound`],
-//! [`inbound`]) is generic over the device ([`device::PacketDevice`]) and takes plain closures
-//! for JavaScript's callbacks, so its unit tests (tests.rs) run it on an in-memory device.
+//! This module is the Node-facing side only. The data path itself ([`data_path`], [`attach`],
+//! [`outbound`], [`inbound`]) is generic over the device ([`device::PacketDevice`]) and takes
+//! plain closures for JavaScript's callbacks, so its unit tests (tests.rs) run it on an in-memory
+//! device.
+//!
+//! Each module uses only those listed after it (`scripts/check-module-cycles.mjs` keeps it so):
+//! this one; [`attach`] (a session of each kind); [`inbound`] (socket → TUN); [`outbound`]
+//! (TUN → socket); [`data_path`] (the device and what its threads share); [`session`]; [`sink`];
+//! [`buffers`]; and [`connection`], [`flow`], [`stats`], [`device`], which use none of the others.
+mod attach;
+#[cfg(unix)]
+mod buffers;
 #[cfg(unix)]
 mod connection;
+mod data_path;
 mod device;
 mod flow;
 mod inbound;
 mod outbound;
-mod shared;
+mod session;
 mod sink;
 mod stats;
 #[cfg(all(test, unix))]
@@ -36,11 +46,12 @@ use ttun_proto::Direction;
 
 use crate::errors::{error, from_io, from_proto, Result};
 use crate::protocol::{keyed_cipher, CipherName, Direction as JsDirection};
+use data_path::DataPath;
 use device::os::{DeviceConfig, OsDevice};
 use device::PacketDevice;
 use flow::FlowControl;
-use inbound::BatchInbound;
-use shared::{SessionKeys, Shared};
+use inbound::CallbackInbound;
+use session::SessionKeys;
 use stats::{Stats, TunStats};
 
 /// Wraps a JavaScript function for calls from any thread: `prepare` turns the value into the
@@ -130,17 +141,16 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
     let on_fatal = js_callback::<String, String, true>(on_fatal, |ctx| Ok(ctx.value))?;
     let name = device.name().to_string();
     let mtu = device.mtu();
-    let shared = Shared::new(device);
-    let reader = shared
-        .start_reader(move |message| {
-            on_fatal(message);
-        })
-        .map_err(|e| from_io("cannot start the reader thread", &e))?;
+    let data_path = DataPath::new(device);
+    let reader = outbound::spawn_tun_reader(&data_path, move |message| {
+        on_fatal(message);
+    })
+    .map_err(|e| from_io("cannot start the reader thread", &e))?;
     Ok(TunDevice {
-        flow: shared.flow.clone(),
-        stats: shared.stats.clone(),
-        shared: Some(shared),
-        reader: Some(reader),
+        flow: data_path.flow.clone(),
+        stats: data_path.stats.clone(),
+        data_path: Some(data_path),
+        tun_reader: Some(reader),
         name,
         mtu,
     })
@@ -149,9 +159,9 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
 #[napi]
 pub struct TunDevice {
     /// None once closed.
-    shared: Option<Arc<Shared<OsDevice>>>,
-    reader: Option<JoinHandle<()>>,
-    // Kept apart from `shared` so they still answer after close().
+    data_path: Option<Arc<DataPath<OsDevice>>>,
+    tun_reader: Option<JoinHandle<()>>,
+    // Kept apart from `data_path` so they still answer after close().
     name: String,
     mtu: u16,
     flow: Arc<FlowControl>,
@@ -174,8 +184,8 @@ impl TunDevice {
         self.mtu as u32
     }
 
-    fn live(&self) -> Result<&Arc<Shared<OsDevice>>> {
-        self.shared.as_ref().ok_or_else(closed)
+    fn live(&self) -> Result<&Arc<DataPath<OsDevice>>> {
+        self.data_path.as_ref().ok_or_else(closed)
     }
 
     /// Attaches a new authenticated session, replacing any previous one, and hands its connection
@@ -199,7 +209,7 @@ impl TunDevice {
     ) -> Result<TunSession> {
         #[cfg(unix)]
         {
-            let shared = self.live()?;
+            let data_path = self.live()?;
             let keys = session_keys(cipher, session_key, send_direction)?;
             let connection =
                 connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?;
@@ -209,10 +219,9 @@ impl TunDevice {
             let on_end = Box::new(move |reason| {
                 on_end(reason);
             });
-            let id = shared
-                .attach_connection(&keys, connection, leftover.to_vec(), on_end)
+            let id = attach::socket(data_path, &keys, connection, leftover.to_vec(), on_end)
                 .map_err(|e| from_io("cannot start the socket reader thread", &e))?;
-            Ok(TunSession { shared: Arc::downgrade(shared), id, inbound: None })
+            Ok(TunSession { data_path: Arc::downgrade(data_path), id, inbound: None })
         }
         #[cfg(not(unix))]
         {
@@ -233,10 +242,10 @@ impl TunDevice {
         send_direction: JsDirection,
         on_batch: Function<Buffer, ()>,
     ) -> Result<TunSession> {
-        let shared = self.live()?;
+        let data_path = self.live()?;
         let keys = session_keys(cipher, session_key, send_direction)?;
-        let inbound = shared.attach_batches(&keys, self.batch_handler(on_batch)?);
-        Ok(TunSession { shared: Arc::downgrade(shared), id: inbound.id, inbound: Some(inbound) })
+        let inbound = attach::callback(data_path, &keys, self.batch_handler(on_batch)?);
+        Ok(TunSession { data_path: Arc::downgrade(data_path), id: inbound.id, inbound: Some(inbound) })
     }
 
     /// Hands batches to `on_batch` on the JS thread; a batch leaves the flow control's queue just
@@ -257,17 +266,17 @@ impl TunDevice {
     /// session to give the TUN back.
     #[napi(ts_args_type = "onBatch: (records: Buffer) => void")]
     pub fn attach_packets(&self, on_batch: Function<Buffer, ()>) -> Result<TunSession> {
-        let shared = self.live()?;
-        let id = shared.attach_plain(self.batch_handler(on_batch)?);
-        Ok(TunSession { shared: Arc::downgrade(shared), id, inbound: None })
+        let data_path = self.live()?;
+        let id = attach::packets(data_path, self.batch_handler(on_batch)?);
+        Ok(TunSession { data_path: Arc::downgrade(data_path), id, inbound: None })
     }
 
     /// Writes IP packets to the TUN in one batch. Returns how many the device took; packets that
     /// are not a whole IPv4/IPv6 packet are refused without trying, and all once it is closed.
     #[napi]
     pub fn write_packets(&self, packets: Vec<Buffer>) -> u32 {
-        let Some(shared) = &self.shared else { return 0 };
-        shared.write_packets(packets.iter().map(|packet| &packet[..]))
+        let Some(data_path) = &self.data_path else { return 0 };
+        data_path.write_packets(packets.iter().map(|packet| &packet[..]))
     }
 
     /// The socket cannot take more: stop reading the TUN (its queue then fills and drops, and the
@@ -293,10 +302,10 @@ impl TunDevice {
     /// handles JavaScript still holds then fail (EDETACHED) or do nothing.
     #[napi]
     pub fn close(&mut self) {
-        let Some(shared) = self.shared.take() else { return };
-        shared.stop(self.reader.take());
+        let Some(data_path) = self.data_path.take() else { return };
+        data_path.stop(self.tun_reader.take());
         // The last strong reference: dropping it closes the device's fd.
-        debug_assert_eq!(Arc::strong_count(&shared), 1);
+        debug_assert_eq!(Arc::strong_count(&data_path), 1);
     }
 }
 
@@ -312,10 +321,10 @@ impl Drop for TunDevice {
 #[napi]
 pub struct TunSession {
     /// Weak: a handle JavaScript keeps must not keep the device open after close().
-    shared: Weak<Shared<OsDevice>>,
+    data_path: Weak<DataPath<OsDevice>>,
     id: u64,
     /// Only for attachCallback sessions, whose socket Node reads.
-    inbound: Option<BatchInbound<OsDevice>>,
+    inbound: Option<CallbackInbound<OsDevice>>,
 }
 
 #[napi]
@@ -325,21 +334,21 @@ impl TunSession {
     /// EBADFRAME) on a frame that cannot be opened: the connection must then end.
     #[napi]
     pub fn receive(&mut self, mut chunk: Buffer) -> Result<()> {
-        let Some(shared) = self.shared.upgrade().filter(|shared| shared.is_current(self.id)) else {
+        let Some(data_path) = self.data_path.upgrade().filter(|data_path| data_path.is_current(self.id)) else {
             return Err(error("EDETACHED", "session is no longer attached"));
         };
         let Some(inbound) = &mut self.inbound else {
             return Err(error("EINVAL", "this session's socket is read by its own thread"));
         };
-        inbound.receive(&shared, &mut chunk).map_err(from_proto)
+        inbound.receive(&data_path, &mut chunk).map_err(from_proto)
     }
 
     /// Detaches this session if it is still the current one (packets read afterwards are
     /// dropped) and shuts its connection down.
     #[napi]
     pub fn detach(&self) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.detach(self.id);
+        if let Some(data_path) = self.data_path.upgrade() {
+            data_path.detach(self.id);
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Where sealed batches go. On Unix the reader thread writes them straight into the connection's
-//! socket (a dup of the fd Node made): no hop through the JS event loop, so one thread wake-up
-//! less per packet, and backpressure is the socket's own (the thread waits for POLLOUT, which
-//! TCP_NOTSENT_LOWAT holds back while too much is unsent). Elsewhere, batches go to a handler
-//! (JavaScript's callback, which writes them with socket.write()).
+//! Where the TUN reader thread's batches go. On Unix, for a session whose connection Rust
+//! carries, straight into the connection's socket (a dup of the fd Node made): no hop through the
+//! JS event loop, so one thread wake-up less per packet, and backpressure is the socket's own (the
+//! thread waits for POLLOUT, which TCP_NOTSENT_LOWAT holds back while too much is unsent).
+//! Otherwise (no fd, as on Windows; `--datapath event-loop`; JavaScript using the TUN itself)
+//! batches go to a handler: JavaScript's callback, which writes sealed ones with socket.write().
 use super::flow::FlowControl;
 
 /// Takes one batch; false when it could not (the callback is gone, the session is closing).

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use ttun_proto::{Cipher, CipherKind, Direction, FrameOpener, FrameSealer, Receiver, MAX_PLAINTEXT_LEN};
 
+use super::attach;
 use super::connection::Connection;
+use super::data_path::DataPath;
 use super::device::memory::MemoryDevice;
-use super::outbound::WIRE_BATCH_CAPACITY;
-use super::shared::{SessionKeys, Shared};
+use super::outbound::{self, WIRE_BATCH_CAPACITY};
+use super::session::SessionKeys;
 use super::stats::Stats;
 
 /// Long enough for a loaded CI machine; only ever reached when something is broken.
@@ -64,23 +66,24 @@ fn seq_of(packet: &[u8]) -> u32 {
 
 /// A device with its reader thread, as createTun makes it; stopped (threads joined) on drop.
 struct Rig {
-    shared: Arc<Shared<MemoryDevice>>,
-    reader: Option<JoinHandle<()>>,
+    data_path: Arc<DataPath<MemoryDevice>>,
+    tun_reader: Option<JoinHandle<()>>,
 }
 
 impl Rig {
     fn new() -> Self {
-        let shared = Shared::new(MemoryDevice::new("mem0", 1280, TUN_QUEUE));
-        let reader = shared.start_reader(|message| panic!("the reader thread stopped: {message}")).unwrap();
-        Self { shared, reader: Some(reader) }
+        let data_path = DataPath::new(MemoryDevice::new("mem0", 1280, TUN_QUEUE));
+        let tun_reader =
+            outbound::spawn_tun_reader(&data_path, |message| panic!("the reader thread stopped: {message}")).unwrap();
+        Self { data_path, tun_reader: Some(tun_reader) }
     }
 
     fn device(&self) -> &MemoryDevice {
-        &self.shared.device
+        &self.data_path.device
     }
 
     fn stats(&self) -> &Stats {
-        &self.shared.stats
+        &self.data_path.stats
     }
 
     /// Attaches a session over a new socket pair, this end sending server-to-client; returns the
@@ -93,34 +96,34 @@ impl Rig {
         drop(ours);
         let (ended, end_reason) = mpsc::channel();
         let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
-        self.shared
-            .attach_connection(
-                &keys,
-                connection,
-                leftover.to_vec(),
-                Box::new(move |reason| {
-                    let _ = ended.send(reason);
-                }),
-            )
-            .unwrap();
+        attach::socket(
+            &self.data_path,
+            &keys,
+            connection,
+            leftover.to_vec(),
+            Box::new(move |reason| {
+                let _ = ended.send(reason);
+            }),
+        )
+        .unwrap();
         (Peer::new(theirs), end_reason)
     }
 
     /// Injects `packets` from a thread of their own, each as soon as the queue has room (as a
     /// busy OS would, without dropping any).
     fn produce(&self, packets: Vec<Vec<u8>>) -> JoinHandle<()> {
-        let shared = self.shared.clone();
+        let data_path = self.data_path.clone();
         std::thread::spawn(move || {
             for packet in packets {
-                shared.device.wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
-                assert!(shared.device.inject(&packet));
+                data_path.device.wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
+                assert!(data_path.device.inject(&packet));
             }
         })
     }
 
     /// Stops every thread of the device and waits for them, as TunDevice.close() does.
     fn stop(&mut self) {
-        self.shared.stop(self.reader.take());
+        self.data_path.stop(self.tun_reader.take());
     }
 }
 
@@ -277,7 +280,7 @@ fn a_tampered_tag_ends_the_session_with_its_reason() {
     assert_eq!(reason, format!("bad frame from peer: {}", ttun_proto::Error::BadTag));
     // What opened before the bad frame was delivered; the session is gone and so is its socket.
     assert_eq!(rig.device().written(), [good]);
-    assert!(rig.shared.current().is_none());
+    assert!(rig.data_path.current_session().is_none());
     assert!(peer.receive_until_eof().is_empty());
 }
 
@@ -324,7 +327,7 @@ fn a_peer_that_stops_reading_holds_the_reader_back_and_memory_stays_bounded() {
     ours.set_nonblocking(true).unwrap();
     let connection = Connection::new(ours.as_raw_fd()).unwrap();
     let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
-    rig.shared.attach_connection(&keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
+    attach::socket(&rig.data_path, &keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
     let mut peer = Peer::new(theirs);
     // The peer reads nothing: offer packets until the socket is full and the device's queue with
     // it, which means the reader is waiting for the socket. A reader that kept taking packets
@@ -365,14 +368,15 @@ fn batches_for_javascript_are_bounded_and_pause_holds_the_reader() {
     let rig = Rig::new();
     let (batches, delivered) = mpsc::channel();
     let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
-    let mut inbound = rig.shared.attach_batches(
+    let mut inbound = attach::callback(
+        &rig.data_path,
         &keys,
         Box::new(move |batch| {
             let _ = batches.send(batch);
             true
         }),
     );
-    let flow = rig.shared.flow.clone();
+    let flow = rig.data_path.flow.clone();
     let mut opener = Receiver::new(FrameOpener::new(cipher(), Direction::ServerToClient, 1));
     let mut open = |batch: &mut Vec<u8>, into: &mut Vec<Vec<u8>>| {
         opener.receive(batch, |packet| into.push(packet.to_vec())).unwrap();
@@ -408,7 +412,7 @@ fn batches_for_javascript_are_bounded_and_pause_holds_the_reader() {
     let mut peer_sealer = FrameSealer::new(cipher(), Direction::ClientToServer, 1);
     let mut wire = Vec::new();
     peer_sealer.seal_to_vec(&ipv4_packet(80, 9), &mut wire).unwrap();
-    inbound.receive(&rig.shared, &mut wire).unwrap();
+    inbound.receive(&rig.data_path, &mut wire).unwrap();
     assert_eq!(rig.device().written(), [ipv4_packet(80, 9)]);
 }
 

@@ -173,7 +173,7 @@ fn build(config: &DeviceConfig) -> io::Result<(SyncDevice, bool)> {
 /// is gone (EBADFD once it is deleted), so the caller retries a few times before giving up;
 /// errors tun-rs makes itself (splitting or copying what the kernel handed over) come after the
 /// read succeeded and concern that packet only.
-fn classify(err: io::Error) -> io::Result<ReadOutcome> {
+fn outcome_of_read_error(err: io::Error) -> io::Result<ReadOutcome> {
     match err.kind() {
         io::ErrorKind::WouldBlock => Ok(ReadOutcome::Empty),
         io::ErrorKind::Interrupted => Ok(ReadOutcome::Read),
@@ -189,7 +189,7 @@ pub use linux_read::ReadBuffers;
 mod linux_read {
     use std::io;
 
-    use super::{classify, OsDevice, ReadOutcome, MAX_PACKET};
+    use super::{outcome_of_read_error, OsDevice, ReadOutcome, MAX_PACKET};
 
     /// Room for the IP and transport headers in front of a segment's payload when a super-packet is
     /// split (IPv6 with extension headers plus a 60-byte TCP header stays well inside).
@@ -322,7 +322,7 @@ mod linux_read {
                     }
                     Ok(ReadOutcome::Read)
                 }
-                Err(err) => classify(err),
+                Err(err) => outcome_of_read_error(err),
             }
         }
     }
@@ -360,7 +360,7 @@ impl OsDevice {
                     on_packet(&buffers.packet[..size]);
                     outcome = ReadOutcome::Read;
                 }
-                Err(err) => match classify(err)? {
+                Err(err) => match outcome_of_read_error(err)? {
                     ReadOutcome::Empty => break,
                     ReadOutcome::Read => outcome = ReadOutcome::Read,
                     // Report it now; what was read before it was passed on already.
@@ -378,18 +378,18 @@ mod tests {
 
     #[test]
     fn os_errors_are_the_devices_and_tun_rs_errors_are_one_packets() {
-        assert!(matches!(classify(io::ErrorKind::WouldBlock.into()), Ok(ReadOutcome::Empty)));
-        assert!(matches!(classify(io::Error::from_raw_os_error(libc::EINTR)), Ok(ReadOutcome::Read)));
+        assert!(matches!(outcome_of_read_error(io::ErrorKind::WouldBlock.into()), Ok(ReadOutcome::Empty)));
+        assert!(matches!(outcome_of_read_error(io::Error::from_raw_os_error(libc::EINTR)), Ok(ReadOutcome::Read)));
         // What tun-rs 2.8 returns when a packet does not fit a buffer or a split needs more.
         let overflow = io::Error::other("read len 8028 overflows bufs element len 1344");
-        assert!(matches!(classify(overflow), Ok(ReadOutcome::Unusable)));
+        assert!(matches!(outcome_of_read_error(overflow), Ok(ReadOutcome::Unusable)));
         let split = io::Error::new(io::ErrorKind::InvalidInput, "too many GSO segments");
-        assert!(matches!(classify(split), Ok(ReadOutcome::Unusable)));
+        assert!(matches!(outcome_of_read_error(split), Ok(ReadOutcome::Unusable)));
         // A deleted TUN answers EBADFD on Linux; an OS-level EINVAL is the device's too.
         #[cfg(target_os = "linux")]
-        assert!(classify(io::Error::from_raw_os_error(libc::EBADFD)).is_err());
-        assert!(classify(io::Error::from_raw_os_error(libc::EBADF)).is_err());
-        assert!(classify(io::Error::from_raw_os_error(libc::EINVAL)).is_err());
+        assert!(outcome_of_read_error(io::Error::from_raw_os_error(libc::EBADFD)).is_err());
+        assert!(outcome_of_read_error(io::Error::from_raw_os_error(libc::EBADF)).is_err());
+        assert!(outcome_of_read_error(io::Error::from_raw_os_error(libc::EINVAL)).is_err());
     }
 
     #[cfg(target_os = "linux")]

@@ -1,0 +1,83 @@
+//! One attached session as the Rust threads see it, both directions: where its frames go
+//! ([`Sink`], which also ends its connection), how packets are framed for it, and whom to tell
+//! when a Rust thread ends it. The TUN reader thread seals into it; the receiving side sends the
+//! kernel's answers through it and ends it when the connection fails.
+use std::sync::Mutex;
+
+use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver};
+
+use super::sink::Sink;
+
+/// Told once why a Rust thread ended the session (closed by peer, connection error, bad frame).
+pub type EndNotice = Box<dyn Fn(String) + Send + Sync>;
+
+/// The keys of one authenticated session and the direction this end sends in.
+pub struct SessionKeys {
+    pub cipher: Cipher,
+    pub send: Direction,
+}
+
+impl SessionKeys {
+    /// Data frames count from 1: counter 0 was the handshake's magic frame.
+    pub fn sealer(&self) -> FrameSealer {
+        FrameSealer::new(self.cipher.clone(), self.send, 1)
+    }
+
+    pub fn receiver(&self) -> Receiver {
+        Receiver::new(FrameOpener::new(self.cipher.clone(), self.send.reverse(), 1))
+    }
+}
+
+pub struct Session {
+    pub id: u64,
+    pub sink: Sink,
+    on_end: Option<EndNotice>,
+    /// Frames must reach the socket in counter order, so sealing and writing happen together
+    /// under this lock (see `super::outbound`).
+    pub sending: Mutex<SendState>,
+}
+
+pub struct SendState {
+    pub framer: Framer,
+    /// Sealed bytes the receiving side could not write without blocking; they go out first.
+    pub pending: Vec<u8>,
+}
+
+/// How packets read from the TUN are put into a batch.
+// One Framer per session, inside its lock: the size difference between the variants costs
+// nothing, and boxing the sealer would add a pointer chase to every packet sealed.
+#[allow(clippy::large_enum_variant)]
+pub enum Framer {
+    /// v1 frames for the peer.
+    Sealed(FrameSealer),
+    /// `[u16 BE length][packet]` records for JavaScript's own use of the TUN (no peer, no crypto).
+    Plain,
+}
+
+impl Framer {
+    pub fn append(&mut self, packet: &[u8], batch: &mut Vec<u8>) -> Result<(), ttun_proto::Error> {
+        match self {
+            Framer::Sealed(sealer) => sealer.seal_to_vec(packet, batch),
+            Framer::Plain => {
+                // A TUN packet is at most device::MAX_PACKET (65535) bytes: the length fits the u16.
+                batch.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+                batch.extend_from_slice(packet);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Session {
+    pub fn new(id: u64, framer: Framer, sink: Sink, on_end: Option<EndNotice>) -> Self {
+        Self { id, sink, on_end, sending: Mutex::new(SendState { framer, pending: Vec::new() }) }
+    }
+
+    /// Tells JavaScript why a Rust thread ended the session. Only whoever detached it calls this
+    /// (`DataPath::end_session`), so it is told once, and never about a session it detached itself.
+    pub fn report_end(&self, reason: String) {
+        if let Some(on_end) = &self.on_end {
+            on_end(reason);
+        }
+    }
+}
