@@ -221,7 +221,10 @@ export class UserspaceCarrier implements PacketCarrier {
     return session.socket.write(session.seal(fitting));
   }
 
-  /** The peer's packets across sessions until close(); one reader at a time, the next one continues where it stopped. */
+  /**
+   * The peer's packets across sessions until close(). One reader at a time; the next one continues
+   * where the last stopped (meanwhile packets wait in the queue, and a full queue keeps the peer paused).
+   */
   packets(): AsyncIterableIterator<Buffer> {
     return this.received.reader();
   }

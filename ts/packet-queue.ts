@@ -7,7 +7,7 @@
  * The resume rule, for both users: resume when the queue is down to `low` (not when it is empty,
  * not as soon as it falls under `high`). Waiting for `low` rather than `high` gives hysteresis, so
  * a reader that keeps pace just under the mark does not flip the producer on and off per packet
- * (each flip is a syscall or a native call); resuming at `low` rather than at empty keeps `low`
+ * (each flip stops or restarts a socket read or a native thread); resuming at `low` rather than at empty keeps `low`
  * packets in hand while the producer restarts, so the reader does not sit idle waiting for it.
  * A paused flag makes each crossing call pause or resume exactly once.
  *
@@ -62,10 +62,6 @@ export class PacketQueue {
   /** Whether the producer is paused now (a new producer taking over a paused queue must start paused). */
   get paused(): boolean {
     return this.producerPaused;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /** Queues a packet for the reader; false, and the packet is dropped, once the queue is closed. */
