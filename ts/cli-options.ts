@@ -5,7 +5,7 @@
  */
 import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU } from './config.js';
 import { LOG_FORMATS } from './log.js';
-import { DATA_PATHS } from './paths.js';
+import { DATA_PATHS } from './packet-carrier.js';
 import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from './tunables.js';
 
 export const ENDPOINT_COMMANDS = ['server', 'client'] as const;

@@ -23,7 +23,7 @@ import {
   stderrLogger,
 } from './log.js';
 import { metricsUrl } from './metrics.js';
-import type { DataPath } from './paths.js';
+import type { DataPath } from './packet-carrier.js';
 import { dropPrivileges, groupToDropTo } from './privileges.js';
 import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
 import { checkServerOptions } from './server.js';

@@ -211,7 +211,7 @@ export class TtunClient extends Endpoint {
     }
     this.session = session;
     this.emit('up', peer, { mptcp });
-    const reason = await session.ended$;
+    const reason = await session.ended;
     this.session = undefined;
     this.socket = undefined;
     if (!this.closed) this.emit('down', peer, reason);

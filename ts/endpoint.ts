@@ -21,15 +21,16 @@ import {
   type Role,
 } from './config.js';
 import { Connections } from './connections.js';
+import type { EndpointStats } from './endpoint-stats.js';
 import { TtunError } from './errors.js';
 import type { HandshakeParams } from './handshake.js';
 import { hookEnvironment, runHook } from './hooks.js';
 import { MetricsServer, parseMetricsAddress } from './metrics.js';
-import { type Core, loadCore, loadNative, type NativeBinding, type NativeStats, tryLoadNative } from './native.js';
-import { type DataPath, type PacketPath, parseDataPath, TunPath, UserspacePath } from './paths.js';
+import { type Core, loadCore, loadNative, type NativeBinding, tryLoadNative } from './native.js';
+import { createNativeTun, type TunInfo } from './native-tun.js';
+import { type DataPath, type PacketCarrier, parseDataPath, TunCarrier, UserspaceCarrier } from './packet-carrier.js';
 import { addRoutes } from './routes.js';
 import { DataSession } from './session.js';
-import { openTun, type TunInfo } from './tun.js';
 import { DROP_REPORT_INTERVAL_MS, HANDSHAKE_TIMEOUT_MS } from './tunables.js';
 
 export interface CommonOptions {
@@ -120,13 +121,6 @@ export function parseCommonOptions(options: CommonOptions, role: Role) {
   };
 }
 
-export interface EndpointStats extends NativeStats {
-  /** Sessions that completed the handshake. */
-  sessions: number;
-  /** Times the client scheduled a reconnect (always 0 on a server). */
-  reconnects: number;
-}
-
 export abstract class Endpoint extends EventEmitter {
   readonly role: Role;
   readonly cipher: CipherName;
@@ -145,7 +139,8 @@ export abstract class Endpoint extends EventEmitter {
   protected readonly core: Core;
   /** Makes this endpoint's connections: listener, connect, TCP options, MPTCP. */
   protected readonly connections: Connections;
-  private readonly path: PacketPath;
+  /** Where the endpoint's packets come from and go to: its TUN device, or JavaScript (userspace mode). */
+  private readonly carrier: PacketCarrier;
   protected readonly handshake: HandshakeParams;
   protected closed = false;
   protected sessions = 0;
@@ -177,12 +172,12 @@ export abstract class Endpoint extends EventEmitter {
     };
     psk.fill(0);
     if (!useTun) {
-      this.path = new UserspacePath(this.core);
+      this.carrier = new UserspaceCarrier(this.core);
     } else {
-      const { device, info } = openTun(this.native!, { name, mtu, addresses }, (message) => this.emit('fatal', message));
-      this.path = new TunPath(device, { ...info, routes: this.setup.routes.map(formatCidr) }, dataPath);
+      const { device, info } = createNativeTun(this.native!, { name, mtu, addresses }, (message) => this.emit('fatal', message));
+      this.carrier = new TunCarrier(device, { ...info, routes: this.setup.routes.map(formatCidr) }, dataPath);
     }
-    this.tun = this.path.tun;
+    this.tun = this.carrier.tun;
     this.dropWatch = this.watchDrops();
   }
 
@@ -192,9 +187,9 @@ export abstract class Endpoint extends EventEmitter {
    * is logged without a line per packet.
    */
   private watchDrops(): NodeJS.Timeout {
-    let last = this.path.stats();
+    let last = this.carrier.stats();
     const timer = setInterval(() => {
-      const now = this.path.stats();
+      const now = this.carrier.stats();
       const increases: Array<[string, number]> = [
         ['not-ip', now.rxDroppedNotIp - last.rxDroppedNotIp],
         ['tun-refused', now.rxDroppedTunWrite - last.rxDroppedTunWrite],
@@ -209,7 +204,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   stats(): EndpointStats {
-    return { ...this.path.stats(), sessions: this.sessions, reconnects: this.reconnects };
+    return { ...this.carrier.stats(), sessions: this.sessions, reconnects: this.reconnects };
   }
 
   /** When the live session came up (ms since the epoch), or undefined while no session is up. */
@@ -250,20 +245,20 @@ export abstract class Endpoint extends EventEmitter {
     return this.userspace('send()').send(Array.isArray(packets) ? packets : [packets]);
   }
 
-  private userspace(what: string): UserspacePath {
-    if (!(this.path instanceof UserspacePath)) throw new TtunError(`${what} needs tun: false`, 'EMODE');
-    return this.path;
+  private userspace(what: string): UserspaceCarrier {
+    if (!(this.carrier instanceof UserspaceCarrier)) throw new TtunError(`${what} needs tun: false`, 'EMODE');
+    return this.carrier;
   }
 
   /**
-   * Hands an authenticated connection to the data path. Throws (and destroys the socket) if the
-   * path cannot take it, e.g. the addon cannot dup the fd (EMFILE) or start its thread: the caller
+   * Hands an authenticated connection to the packet carrier. Throws (and destroys the socket) if
+   * the carrier cannot take it, e.g. the addon cannot dup the fd (EMFILE) or start its thread: the caller
    * rejects that one connection and goes on.
    */
   protected startSession(socket: Socket, role: Role, sessionKey: Buffer, leftover: Buffer): DataSession {
     let session: DataSession;
     try {
-      session = new DataSession(socket, this.path, { cipher: this.cipher, sessionKey, role, leftover });
+      session = new DataSession(socket, this.carrier, { cipher: this.cipher, sessionKey, role, leftover });
     } catch (err) {
       socket.on('error', () => {});
       socket.destroy();
@@ -323,7 +318,7 @@ export abstract class Endpoint extends EventEmitter {
           this.emit('hook-failed', 'down', (err as Error).message);
         }
       }
-      this.path.close();
+      this.carrier.close();
     })();
     return this.deviceClosed;
   }

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Role } from './config.js';
 import { TtunError } from './errors.js';
-import type { TunInfo } from './tun.js';
+import type { TunInfo } from './native-tun.js';
 
 export type HookName = 'up' | 'down';
 

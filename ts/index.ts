@@ -15,12 +15,13 @@ import { type ServerOptions, TtunServer } from './server.js';
 
 export { type ClientOptions, TtunClient } from './client.js';
 export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
-export type { CommonOptions, EndpointStats } from './endpoint.js';
+export type { CommonOptions } from './endpoint.js';
+export type { EndpointStats } from './endpoint-stats.js';
 export { HandshakeError, type RejectReason, TtunError } from './errors.js';
-export type { DataPath } from './paths.js';
+export type { TunInfo } from './native-tun.js';
+export type { DataPath } from './packet-carrier.js';
 export { type ServerOptions, TtunServer } from './server.js';
-export type { TunInfo } from './tun.js';
-export { openTun, TunDevice, type TunOptions } from './tun-device.js';
+export { openTun, TunDevice, type TunOptions } from './standalone-tun.js';
 
 /** Creates the TUN device (10.1.1.1/30, fc11::1/126 unless `address` says otherwise), adds its routes, runs `up`, and listens. Resolves once all that is done. */
 export function createServer(options: ServerOptions): Promise<TtunServer> {

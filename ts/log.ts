@@ -3,9 +3,10 @@
  * JSON consumers can filter on it; lines carry what happened and to whom, never the key.
  */
 import type { TtunClient } from './client.js';
-import type { Endpoint, EndpointStats } from './endpoint.js';
+import type { Endpoint } from './endpoint.js';
+import type { EndpointStats } from './endpoint-stats.js';
+import type { TunInfo } from './native-tun.js';
 import type { TtunServer } from './server.js';
-import type { TunInfo } from './tun.js';
 import { LOG_LINES_PER_SECOND } from './tunables.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';

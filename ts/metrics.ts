@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CipherName, HostPort, Role } from './config.js';
 import { parseHostPort } from './config.js';
-import type { EndpointStats } from './endpoint.js';
+import type { EndpointStats } from './endpoint-stats.js';
 import { type RejectReason, TtunError } from './errors.js';
 import { METRICS_REQUEST_TIMEOUT_MS } from './tunables.js';
 

@@ -4,7 +4,7 @@
  * (or, where no addon exists, its WebAssembly build). Their types are the addon's, generated
  * from the Rust (ts/native-binding.d.ts).
  */
-import type { CipherName as CliCipherName, Role } from './config.js';
+import type { CipherName, Role } from './config.js';
 import type * as binding from './native-binding.js';
 
 export const MAGIC = Buffer.from('TTUN/v1\0', 'latin1');
@@ -15,10 +15,8 @@ export const MAGIC_FRAME_BODY_LEN = MAGIC.length + TAG_LEN;
 /** The largest plaintext (IP packet) one frame carries: its u16 length covers the tag too. */
 export const MAX_PLAINTEXT_LEN = 0xffff - TAG_LEN;
 
-export type CipherName = binding.CipherName;
-
 /** Fails to compile unless config.ts's CIPHERS name exactly the ciphers the Rust core takes. */
-export type CipherNamesMatchTheCore = Same<CliCipherName, binding.CipherName>;
+export type CipherNamesMatchTheCore = Same<CipherName, binding.CipherName>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const ciphersMatch: CipherNamesMatchTheCore = true;
 void ciphersMatch;

@@ -253,7 +253,7 @@ export class TtunServer extends Endpoint {
     const live = { session, peer };
     this.live = live;
     this.emit('up', peer, { mptcp });
-    void session.ended$.then((reason) => {
+    void session.ended.then((reason) => {
       if (this.live === live) this.live = undefined;
       this.emit('down', peer, reason);
     });

@@ -4,16 +4,8 @@
  * frame seal/open, ttun-proto's stream receiver and the IP-packet check. It has no TUN device.
  */
 import { readFileSync } from 'node:fs';
-import { CIPHERS } from './config.js';
-import {
-  type CipherName,
-  type Direction,
-  type FrameReceiverLike,
-  type FrameSealerLike,
-  forEachRecord,
-  type ProtocolCore,
-  TAG_LEN,
-} from './protocol.js';
+import { CIPHERS, type CipherName } from './config.js';
+import { type Direction, type FrameReceiverLike, type FrameSealerLike, forEachRecord, type ProtocolCore, TAG_LEN } from './protocol.js';
 
 interface WasmExports {
   memory: WebAssembly.Memory;

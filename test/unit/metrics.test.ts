@@ -6,6 +6,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { connect, createServer, TtunError } from '../../ts/index.js';
 import { escapeLabelValue, type MetricsSnapshot, parseMetricsAddress, renderMetrics } from '../../ts/metrics.js';
+import { ipv4Packet, userspacePair } from './tools/userspace.js';
 
 const PSK = 'metrics unit test key';
 
@@ -172,27 +173,13 @@ function sample(text: string, line: string): number {
   return Number(match[1]);
 }
 
-/** A valid IPv4 packet of `size` bytes. */
-function ipv4Packet(size: number): Buffer {
-  const p = Buffer.alloc(size);
-  p[0] = 0x45;
-  p.writeUInt16BE(size, 2);
-  p[8] = 64;
-  p[9] = 17;
-  p.set([10, 1, 1, 2], 12);
-  p.set([10, 1, 1, 1], 16);
-  return p;
-}
-
 test('the metrics option serves live counters at /metrics and close() stops it', { timeout: 30_000 }, async () => {
-  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0', tun: false, metrics: '127.0.0.1:0' });
-  const client = await connect({ psk: PSK, server: `127.0.0.1:${server.address().port}`, tun: false, metrics: '0' });
+  const { server, client, close } = await userspacePair(PSK, { server: { metrics: '127.0.0.1:0' }, client: { metrics: '0' } });
   const serverPort = server.metricsAddress()!.port;
   const clientPort = client.metricsAddress()!.port;
   try {
     assert.equal(server.metricsAddress()!.address, '127.0.0.1');
     assert.equal(client.metricsAddress()!.address, '127.0.0.1', 'a port alone binds loopback');
-    await Promise.all([once(server, 'up'), once(client, 'up')]);
 
     const before = await scrape(serverPort);
     assert.equal(before.status, 200);
@@ -204,7 +191,7 @@ test('the metrics option serves live counters at /metrics and close() stops it',
 
     // Read at scrape time: packets sent now show in the next scrape.
     const received = server.packets()[Symbol.asyncIterator]();
-    client.send([ipv4Packet(100), ipv4Packet(900)]);
+    client.send([ipv4Packet(1, 100), ipv4Packet(2, 900)]);
     await received.next();
     await received.next();
     const after = await scrape(serverPort);
@@ -240,8 +227,7 @@ test('the metrics option serves live counters at /metrics and close() stops it',
     assert.equal(sample(gone, 'ttun_session_up'), 0);
     assert.doesNotMatch(gone, /^ttun_session_start_time_seconds /m);
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
   for (const port of [serverPort, clientPort]) {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'nothing listens after close()');

@@ -19,6 +19,7 @@ import {
   parseProxyUrl,
   redactUrlText,
 } from '../../ts/proxy.js';
+import { ipv4Packet } from './tools/userspace.js';
 
 const SECRET = 'pa:ss@w/rd';
 const ENCODED_SECRET = encodeURIComponent(SECRET);
@@ -422,19 +423,6 @@ test('SOCKS5 failures: rejected password, no acceptable method, reply codes in w
   }
 });
 
-/** An IPv4 packet whose payload carries `n`. */
-function ipv4Packet(n: number): Buffer {
-  const p = Buffer.alloc(60);
-  p[0] = 0x45;
-  p.writeUInt16BE(60, 2);
-  p[8] = 64;
-  p[9] = 17;
-  p.set([10, 1, 1, 1], 12);
-  p.set([10, 1, 1, 2], 16);
-  p.writeUInt32BE(n, 28);
-  return p;
-}
-
 test('a client through a proxy whose 200 and the server nonce share one write completes the handshake and gets packets', {
   timeout: 20_000,
 }, async () => {
@@ -442,7 +430,7 @@ test('a client through a proxy whose 200 and the server nonce share one write co
   const psk = 'proxy unit test key';
   const pskKey = core.pskKey(Buffer.from(psk));
   const cipher = 'chacha20-poly1305';
-  const packet = ipv4Packet(4242);
+  const packet = ipv4Packet(4242, 60);
   let verified = false;
   let connectLine = '';
   // Proxy and ttun server in one script: the server nonce needs no client nonce to be chosen, so it can ride with the 200.

@@ -1,39 +1,16 @@
 // Userspace mode (tun: false): the programmatic API carries packets between two Node endpoints
 // over loopback TCP with no TUN device and no root.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { test } from 'node:test';
-import { connect, createServer } from '../../ts/index.js';
+import { createServer } from '../../ts/index.js';
+import { ipv4Packet, take, userspacePair } from './tools/userspace.js';
 
-/** A valid IPv4 packet (UDP) of `size` bytes whose payload encodes `n`. */
-function ipv4Packet(n: number, size = 100): Buffer {
-  const p = Buffer.alloc(size);
-  p[0] = 0x45;
-  p.writeUInt16BE(size, 2);
-  p[8] = 64;
-  p[9] = 17;
-  p.set([10, 1, 1, 2], 12);
-  p.set([10, 1, 1, 1], 16);
-  p.writeUInt32BE(n, 28);
-  return p;
-}
-
-async function take(iterator: AsyncIterator<Buffer>, count: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  while (out.length < count) {
-    const { value, done } = await iterator.next();
-    if (done) break;
-    out.push(value);
-  }
-  return out;
-}
+const PSK = 'userspace test key';
 
 test('packets cross both ways, in order and byte for byte, with no TUN', { timeout: 30_000 }, async () => {
-  const server = await createServer({ psk: 'userspace test key', listen: '127.0.0.1:0', tun: false });
-  const client = await connect({ psk: 'userspace test key', server: `127.0.0.1:${server.address().port}`, tun: false });
+  const { server, client, close } = await userspacePair(PSK);
   try {
     assert.equal(server.tun, null);
-    await Promise.all([once(server, 'up'), once(client, 'up')]);
     const toServer = Array.from({ length: 2000 }, (_, i) => ipv4Packet(i, 60 + (i % 1200)));
     for (let i = 0; i < toServer.length; i += 50) client.send(toServer.slice(i, i + 50));
     const received = await take(server.packets(), toServer.length);
@@ -47,13 +24,12 @@ test('packets cross both ways, in order and byte for byte, with no TUN', { timeo
     assert.equal(client.stats().txPackets, 2000);
     assert.equal(server.stats().rxPackets, 2000);
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
 });
 
 test('send() refuses what is not one whole IP packet; without a session packets are dropped and counted', async () => {
-  const server = await createServer({ psk: 'userspace test key', listen: '127.0.0.1:0', tun: false });
+  const server = await createServer({ psk: PSK, listen: '127.0.0.1:0', tun: false });
   try {
     assert.throws(() => server.send(Buffer.from('not a packet')), /whole IPv4 or IPv6 packets/);
     const truncated = ipv4Packet(1).subarray(0, 50);
@@ -68,10 +44,8 @@ test('send() refuses what is not one whole IP packet; without a session packets 
 test('the largest packet a frame carries (65519 bytes) crosses both ways intact; a larger one is dropped and counted', {
   timeout: 30_000,
 }, async () => {
-  const server = await createServer({ psk: 'userspace test key', listen: '127.0.0.1:0', tun: false });
-  const client = await connect({ psk: 'userspace test key', server: `127.0.0.1:${server.address().port}`, tun: false });
+  const { server, client, close } = await userspacePair(PSK);
   try {
-    await Promise.all([once(server, 'up'), once(client, 'up')]);
     const largest = ipv4Packet(1, 65519);
     largest.fill(0x5a, 32);
     const marker = ipv4Packet(2);
@@ -85,7 +59,6 @@ test('the largest packet a frame carries (65519 bytes) crosses both ways intact;
     const [back] = await take(client.packets(), 1);
     assert.ok(back!.equals(largest));
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
 });

@@ -1,12 +1,14 @@
 /**
- * The TUN device on its own, for programs that want the packets themselves rather than a tunnel
- * to a peer: `for await (const packet of tun.packets())` and `tun.write(packet)`. The reader is
- * the same native thread the tunnel uses; batches arrive with one call and are split here.
+ * The TUN device on its own (openTun(), the public packet API), for programs that want the packets
+ * themselves rather than a tunnel to a peer: `for await (const packet of tun.packets())` and
+ * `tun.write(packet)`. The reader is the same native thread the tunnel uses; batches arrive with
+ * one call and are split here.
  */
 import { parseDevName, parseMtu, parseTunAddresses, type Role } from './config.js';
 import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
+import { createNativeTun, type TunInfo } from './native-tun.js';
+import { PacketQueue } from './packet-queue.js';
 import { forEachRecord } from './protocol.js';
-import { openTun as createNativeTun, type TunInfo } from './tun.js';
 import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface TunOptions {
@@ -23,9 +25,8 @@ export interface TunOptions {
 export class TunDevice {
   readonly info: TunInfo;
   private readonly device: NativeTunDevice;
-  private reading: NativeTunSession | undefined;
-  /** Ends the current packets() iteration, waking a next() that waits for packets. */
-  private stopReading: (() => void) | undefined;
+  /** The current packets() iteration: the native session feeding its queue. */
+  private reading: { session: NativeTunSession; queue: PacketQueue } | undefined;
   private closed = false;
 
   constructor(options: TunOptions) {
@@ -45,50 +46,25 @@ export class TunDevice {
    */
   packets(): AsyncIterableIterator<Buffer> {
     if (this.reading) throw new Error('the TUN device already has a reader');
-    const queue: Buffer[] = [];
-    let wake: (() => void) | undefined;
-    let paused = false;
-    const session = this.device.attachPackets((records) => {
-      forEachRecord(records, (packet) => queue.push(packet));
-      if (queue.length > PACKET_QUEUE_HIGH && !paused) {
-        paused = true;
-        this.device.pause();
-      }
-      wake?.();
+    // A slow reader pauses the device's reader thread: the kernel's TUN queue then fills and
+    // drops, as it does for a tunnel whose socket pushes back.
+    const queue = new PacketQueue({
+      high: PACKET_QUEUE_HIGH,
+      low: PACKET_QUEUE_LOW,
+      pause: () => this.device.pause(),
+      resume: () => this.device.resume(),
     });
-    this.reading = session;
-    const stop = () => {
-      if (this.reading === session) {
-        this.reading = undefined;
-        this.stopReading = undefined;
-      }
-      session.detach();
-      if (paused) this.device.resume();
-      wake?.();
-    };
-    this.stopReading = stop;
-    const iterator: AsyncIterableIterator<Buffer> = {
-      next: async () => {
-        while (queue.length === 0) {
-          if (this.closed || this.reading !== session) return { done: true, value: undefined };
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-        if (paused && queue.length < PACKET_QUEUE_LOW) {
-          paused = false;
-          this.device.resume();
-        }
-        return { done: false, value: queue.shift()! };
-      },
-      return: async () => {
-        stop();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    const session = this.device.attachPackets((records) => forEachRecord(records, (packet) => queue.push(packet)));
+    const reading = { session, queue };
+    this.reading = reading;
+    return queue.reader(() => this.stopReading(reading));
+  }
+
+  /** Ends an iteration: the device stops handing packets to it; the queue resumes the device if it had paused it. */
+  private stopReading(reading: { session: NativeTunSession; queue: PacketQueue }): void {
+    if (this.reading === reading) this.reading = undefined;
+    reading.session.detach();
+    reading.queue.close();
   }
 
   /** Writes IP packets to the device; returns how many it took (non-IP data is refused). */
@@ -100,7 +76,7 @@ export class TunDevice {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.stopReading?.();
+    if (this.reading) this.stopReading(this.reading);
     this.device.close();
   }
 }

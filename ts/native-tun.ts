@@ -1,4 +1,8 @@
-/** Creates the TUN device of an endpoint: its name, MTU and addresses (by default v1's for its role). */
+/**
+ * Creates the addon's TUN device with a name, MTU and addresses, turning the addon's failures into
+ * ttun's errors (and finding wintun.dll on Windows). Both the endpoints (their TunCarrier) and
+ * openTun()'s standalone device create theirs here.
+ */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatCidr, type TunAddresses } from './config.js';
@@ -22,7 +26,7 @@ export interface TunSettings {
   addresses: TunAddresses;
 }
 
-export function openTun(
+export function createNativeTun(
   native: NativeBinding,
   { name, mtu, addresses }: TunSettings,
   onFatal: (message: string) => void,

@@ -1,18 +1,20 @@
 /**
- * Where an endpoint's packets come from and go to once a session is up:
- * - TunPath: a TUN device; the connection is handed to the native data path, or, for a socket
+ * The endpoint's packet carrier: where its packets come from and go to once a session is up.
+ * - TunCarrier: a TUN device. The connection is handed to the addon's threads, or, for a socket
  *   Node holds no fd for (Windows) or with `dataPath: 'event-loop'`, Node keeps the socket and
- *   batches cross the event loop (chooseCarrier).
- * - UserspacePath (`tun: false`): no device, no root; JavaScript reads the packets the peer sends
- *   (an async iterable) and gives packets to send.
+ *   batches cross the event loop (chooseSocketOwner).
+ * - UserspaceCarrier (`tun: false`): no device, no root; JavaScript reads the packets the peer
+ *   sends (packets(), an async iterable) and gives packets to send (send()).
+ * One carrier lives as long as its endpoint; each session attaches to it and detaches again.
  */
 import type { Socket } from 'node:net';
 import type { CipherName, Role } from './config.js';
 import { TtunError } from './errors.js';
 import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
+import type { TunInfo } from './native-tun.js';
+import { PacketQueue } from './packet-queue.js';
 import { type Direction, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from './protocol.js';
 import { socketFd, stopReading } from './socket-options.js';
-import type { TunInfo } from './tun.js';
 import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface SessionParams {
@@ -23,15 +25,16 @@ export interface SessionParams {
   leftover: Buffer;
 }
 
-export interface Link {
+/** One session's hold on the carrier. */
+export interface Attachment {
   /** Stops carrying packets for this session (the socket is closed by its owner). */
   detach(): void;
 }
 
-export interface PacketPath {
+export interface PacketCarrier {
   readonly tun: TunInfo | null;
-  /** Starts carrying packets over an authenticated connection; `end` is called once if the path ends it. */
-  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link;
+  /** Starts carrying packets over an authenticated connection; `end` is called once if the carrier ends it. */
+  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Attachment;
   stats(): NativeStats;
   close(): void;
 }
@@ -56,8 +59,8 @@ function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) =
 }
 
 /**
- * Who carries a session's connection. 'auto': the addon's threads wherever the socket has an fd
- * they can take over (not on Windows), else the JS event loop. 'event-loop': the event loop
+ * Who reads and writes a session's connection (the `dataPath` option). 'auto': the addon's threads
+ * wherever the socket has an fd they can take over (not on Windows), else the JS event loop. 'event-loop': the event loop
  * always (slower; it is the path Windows takes, and choosing it elsewhere lets it be tested and
  * measured there).
  */
@@ -72,14 +75,14 @@ export function parseDataPath(value: unknown): DataPath {
   return value as DataPath;
 }
 
-/** How one connection is carried: by the addon's threads (which take `fd`) or through Node. */
-export type Carrier = { kind: 'native'; fd: number; leftover: Buffer } | { kind: 'event-loop' };
+/** Who reads and writes one connection: the addon's threads (which take `fd`) or Node. */
+export type SocketOwner = { kind: 'native'; fd: number; leftover: Buffer } | { kind: 'event-loop' };
 
 /**
- * Picks the carrier by what the socket offers. Taking the native one stops Node reading the
- * socket; what Node had read and not delivered is appended to the handshake's leftover.
+ * Picks the socket's owner by what the socket offers. Handing it to the addon stops Node reading
+ * the socket; what Node had read and not delivered is appended to the handshake's leftover.
  */
-export function chooseCarrier(socket: Socket, leftover: Buffer, dataPath: DataPath): Carrier {
+export function chooseSocketOwner(socket: Socket, leftover: Buffer, dataPath: DataPath): SocketOwner {
   if (dataPath === 'event-loop') return { kind: 'event-loop' };
   const fd = socketFd(socket);
   const unread = fd === undefined ? undefined : stopReading(socket);
@@ -87,24 +90,24 @@ export function chooseCarrier(socket: Socket, leftover: Buffer, dataPath: DataPa
   return { kind: 'native', fd, leftover: Buffer.concat([leftover, unread]) };
 }
 
-export class TunPath implements PacketPath {
+export class TunCarrier implements PacketCarrier {
   constructor(
     private readonly device: NativeTunDevice,
     readonly tun: TunInfo,
     private readonly dataPath: DataPath = 'auto',
   ) {}
 
-  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
+  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Attachment {
     const direction = sendDirection(params.role);
-    const carrier = chooseCarrier(socket, params.leftover, this.dataPath);
-    if (carrier.kind === 'native') {
-      return this.device.attachSocket(params.cipher, params.sessionKey, direction, carrier.fd, carrier.leftover, end);
+    const owner = chooseSocketOwner(socket, params.leftover, this.dataPath);
+    if (owner.kind === 'native') {
+      return this.device.attachSocket(params.cipher, params.sessionKey, direction, owner.fd, owner.leftover, end);
     }
     return this.attachThroughEventLoop(socket, params, direction, end);
   }
 
   /** Node reads and writes the socket, batches cross the event loop. */
-  private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (reason: string) => void): Link {
+  private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (reason: string) => void): Attachment {
     let waitingForDrain = false;
     let session: NativeTunSession | undefined;
     const send = (wire: Buffer) => {
@@ -118,10 +121,10 @@ export class TunPath implements PacketPath {
       }
     };
     session = this.device.attachCallback(params.cipher, params.sessionKey, direction, send);
-    const stopReading = readFrames(socket, params.leftover, (chunk) => session?.receive(chunk), end);
+    const stopFrames = readFrames(socket, params.leftover, (chunk) => session?.receive(chunk), end);
     return {
       detach: () => {
-        stopReading();
+        stopFrames();
         session?.detach();
         session = undefined;
         if (waitingForDrain) this.device.resume();
@@ -138,13 +141,16 @@ export class TunPath implements PacketPath {
   }
 }
 
-export class UserspacePath implements PacketPath {
+export class UserspaceCarrier implements PacketCarrier {
   readonly tun = null;
   private current: { socket: Socket; seal: (packets: Buffer[]) => Buffer } | undefined;
-  private readonly queue: Buffer[] = [];
-  private wake: (() => void) | undefined;
-  private closed = false;
-  private reading = false;
+  /** The peer's packets, across sessions, for packets(); a slow reader pauses the live session's socket. */
+  private readonly received = new PacketQueue({
+    high: PACKET_QUEUE_HIGH,
+    low: PACKET_QUEUE_LOW,
+    pause: () => this.current?.socket.pause(),
+    resume: () => this.current?.socket.resume(),
+  });
   private readonly counters: NativeStats = {
     txPackets: 0,
     txBytes: 0,
@@ -159,38 +165,39 @@ export class UserspacePath implements PacketPath {
 
   constructor(private readonly core: Core) {}
 
-  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Link {
+  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Attachment {
     const direction = sendDirection(params.role);
     const sealer = new this.core.FrameSealer(params.cipher, params.sessionKey, direction, 1);
     const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, receiveDirection(params.role), 1);
-    const link = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
-    this.current = link;
-    const stopReading = readFrames(
+    const session = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
+    this.current = session;
+    const stopFrames = readFrames(
       socket,
       params.leftover,
       (chunk) => {
-        for (const packet of receiver.receive(chunk)) this.deliver(packet, socket);
+        for (const packet of receiver.receive(chunk)) this.deliver(packet);
       },
       end,
     );
+    // readFrames resumed the socket; a queue still full from the last session (or filled by the
+    // leftover) paused its producer already, so this socket starts paused too.
+    if (this.received.paused) socket.pause();
     return {
       detach: () => {
-        stopReading();
-        if (this.current === link) this.current = undefined;
+        stopFrames();
+        if (this.current === session) this.current = undefined;
       },
     };
   }
 
-  private deliver(packet: Buffer, socket: Socket): void {
+  private deliver(packet: Buffer): void {
     if (!this.core.isIpPacket(packet)) {
       this.counters.rxDroppedNotIp += 1;
       return;
     }
     this.counters.rxPackets += 1;
     this.counters.rxBytes += packet.length;
-    this.queue.push(packet);
-    if (this.queue.length > PACKET_QUEUE_HIGH) socket.pause();
-    this.wake?.();
+    this.received.push(packet);
   }
 
   /**
@@ -202,8 +209,8 @@ export class UserspacePath implements PacketPath {
     for (const packet of packets) {
       if (!this.core.isIpPacket(packet)) throw new TtunError('send() takes whole IPv4 or IPv6 packets only', 'ENOTIP');
     }
-    const link = this.current;
-    if (!link) {
+    const session = this.current;
+    if (!session) {
       this.counters.txDroppedNoSession += packets.length;
       return false;
     }
@@ -212,29 +219,15 @@ export class UserspacePath implements PacketPath {
     if (fitting.length === 0) return true;
     this.counters.txPackets += fitting.length;
     this.counters.txBytes += fitting.reduce((n, p) => n + p.length, 0);
-    return link.socket.write(link.seal(fitting));
+    return session.socket.write(session.seal(fitting));
   }
 
+  /**
+   * The peer's packets across sessions until close(). One reader at a time; the next one continues
+   * where the last stopped (meanwhile packets wait in the queue, and a full queue keeps the peer paused).
+   */
   packets(): AsyncIterableIterator<Buffer> {
-    if (this.reading) throw new Error('packets() already has a reader');
-    this.reading = true;
-    const iterator: AsyncIterableIterator<Buffer> = {
-      next: async () => {
-        while (this.queue.length === 0) {
-          if (this.closed) return { done: true, value: undefined };
-          await new Promise<void>((resolve) => (this.wake = resolve));
-          this.wake = undefined;
-        }
-        if (this.queue.length === PACKET_QUEUE_LOW) this.current?.socket.resume();
-        return { done: false, value: this.queue.shift()! };
-      },
-      return: async () => {
-        this.reading = false;
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return this.received.reader();
   }
 
   stats(): NativeStats {
@@ -242,8 +235,7 @@ export class UserspacePath implements PacketPath {
   }
 
   close(): void {
-    this.closed = true;
     this.current = undefined;
-    this.wake?.();
+    this.received.close();
   }
 }
