@@ -149,7 +149,7 @@ export class TtunClient extends Endpoint {
     this.session?.end('client closing');
     this.socket?.destroy();
     await this.loop;
-    await this.closeDevice();
+    await this.closeCarrier();
     await this.stopMetrics();
   }
 

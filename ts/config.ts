@@ -95,7 +95,7 @@ function describeValue(value: unknown): string {
  * addresses would bound nothing). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, how a dual-stack
  * listener reports IPv4 peers) are IPv4.
  */
-export function sourceOf(address: string | undefined): string {
+export function admissionSourceOf(address: string | undefined): string {
   if (address === undefined || address === '') return 'unknown';
   if (net.isIPv4(address)) return address;
   const groups = ipv6Groups(address);

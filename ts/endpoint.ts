@@ -151,7 +151,7 @@ export abstract class Endpoint extends EventEmitter {
   private readonly setup: TunSetup;
   /** Set once routes and --up have succeeded: from then on --down runs before the TUN goes. */
   private tunSetUp = false;
-  private deviceClosed: Promise<void> | undefined;
+  private carrierClosed: Promise<void> | undefined;
 
   protected constructor(role: Role, options: CommonOptions) {
     super();
@@ -279,7 +279,7 @@ export abstract class Endpoint extends EventEmitter {
       await this.setUpTun();
       await open?.();
     } catch (err) {
-      await this.closeDevice();
+      await this.closeCarrier();
       await this.stopMetrics();
       throw err;
     }
@@ -296,19 +296,19 @@ export abstract class Endpoint extends EventEmitter {
       await addRoutes(this.setup.routes, tun.name);
       if (this.setup.up !== undefined) await runHook('up', this.setup.up, hookEnvironment(tun, this.role));
     } catch (err) {
-      await this.closeDevice();
+      await this.closeCarrier();
       throw err;
     }
     this.tunSetUp = true;
   }
 
   /**
-   * Runs --down (if the TUN was set up) and removes the TUN, which takes its routes with it. Once
+   * Runs --down (if the TUN was set up) and closes the carrier: removes the TUN, which takes its routes with it. Once
    * only: later calls wait for the first. A failing --down is reported ('hook-failed', 'down',
    * message) and the TUN removed all the same.
    */
-  protected closeDevice(): Promise<void> {
-    this.deviceClosed ??= (async () => {
+  protected closeCarrier(): Promise<void> {
+    this.carrierClosed ??= (async () => {
       clearInterval(this.dropWatch);
       const tun = this.tun;
       if (tun !== null && this.tunSetUp && this.setup.down !== undefined) {
@@ -320,7 +320,7 @@ export abstract class Endpoint extends EventEmitter {
       }
       this.carrier.close();
     })();
-    return this.deviceClosed;
+    return this.carrierClosed;
   }
 }
 

@@ -9,7 +9,7 @@
  * bound evicts an older handshake, chosen so that a source can only push out its own.
  */
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs, sourceOf } from './config.js';
+import { admissionSourceOf, DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs } from './config.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, type RejectReason, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
@@ -148,7 +148,7 @@ export class TtunServer extends Endpoint {
     this.pending.clear();
     this.pendingBySource.clear();
     this.live?.session.end('server closing');
-    await this.closeDevice();
+    await this.closeCarrier();
     await Promise.all([listenerClosed, this.stopMetrics()]);
   }
 
@@ -158,7 +158,7 @@ export class TtunServer extends Endpoint {
       socket.destroy();
       return;
     }
-    const source = sourceOf(socket.remoteAddress);
+    const source = admissionSourceOf(socket.remoteAddress);
     this.makeRoomFor(source);
     this.emit('connection', peer);
     this.addPending(socket, source);

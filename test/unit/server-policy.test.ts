@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { sourceOf } from '../../ts/config.js';
+import { admissionSourceOf } from '../../ts/config.js';
 import { TtunError } from '../../ts/errors.js';
 import { connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../../ts/index.js';
 import { loadCore } from '../../ts/native.js';
@@ -100,13 +100,13 @@ function policyServer(options: Partial<ServerOptions> = {}): Promise<TtunServer>
 }
 
 test('sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
-  assert.equal(sourceOf('192.0.2.7'), '192.0.2.7');
-  assert.equal(sourceOf('::ffff:192.0.2.7'), '192.0.2.7');
-  assert.equal(sourceOf('::ffff:c000:207'), '192.0.2.7');
-  assert.equal(sourceOf('2001:db8:1:2:aaaa::1'), sourceOf('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
-  assert.equal(sourceOf('2001:db8:1:2::1'), '2001:db8:1:2::/64');
-  assert.notEqual(sourceOf('2001:db8:1:2::1'), sourceOf('2001:db8:1:3::1'));
-  assert.equal(sourceOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(admissionSourceOf('192.0.2.7'), '192.0.2.7');
+  assert.equal(admissionSourceOf('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(admissionSourceOf('::ffff:c000:207'), '192.0.2.7');
+  assert.equal(admissionSourceOf('2001:db8:1:2:aaaa::1'), admissionSourceOf('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
+  assert.equal(admissionSourceOf('2001:db8:1:2::1'), '2001:db8:1:2::/64');
+  assert.notEqual(admissionSourceOf('2001:db8:1:2::1'), admissionSourceOf('2001:db8:1:3::1'));
+  assert.equal(admissionSourceOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
 });
 
 test('connections from one address evict only their own, oldest first; a handshake from another source completes', {
