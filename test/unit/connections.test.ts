@@ -59,6 +59,17 @@ async function closedPort(): Promise<number> {
 
 const noDegraded = (message: string) => assert.fail(`unexpected degraded: ${message}`);
 
+/** A listener on a free loopback port that collects what it accepts and fails the test on any error. */
+async function listenAccepting(connections: Connections): Promise<{ accepted: net.Socket[]; listener: net.Server }> {
+  const accepted: net.Socket[] = [];
+  const listener = await connections.listen(loopback(0), {
+    connection: (socket) => accepted.push(socket),
+    acceptError: () => assert.fail('accept error'),
+    failed: (message) => assert.fail(message),
+  });
+  return { accepted, listener };
+}
+
 test('MPTCP connect: EPROTONOSUPPORT falls back to TCP, for good; the connection works and is not MPTCP', async () => {
   const { binding, calls } = addonWithoutMptcp();
   const connections = new Connections(binding, true, noDegraded);
@@ -94,12 +105,7 @@ test('MPTCP connect: any other error code is the connection failing, not a reaso
 
 test('MPTCP listener and connect with the real addon: both ends negotiate MPTCP where the kernel has it', async () => {
   const connections = new Connections(native, true, () => {});
-  const accepted: net.Socket[] = [];
-  const listener = await connections.listen(loopback(0), {
-    connection: (socket) => accepted.push(socket),
-    acceptError: () => assert.fail('accept error'),
-    failed: (message) => assert.fail(message),
-  });
+  const { accepted, listener } = await listenAccepting(connections);
   try {
     const { port } = listener.address() as net.AddressInfo;
     const socket = await connections.connect(loopback(port), 2000);
@@ -118,12 +124,7 @@ test('MPTCP listener and connect with the real addon: both ends negotiate MPTCP 
 test('MPTCP listener: EPROTONOSUPPORT falls back to a TCP listener that accepts, tunes and hands over connections', async () => {
   const { binding, calls } = addonWithoutMptcp();
   const connections = new Connections(binding, true, noDegraded);
-  const accepted: net.Socket[] = [];
-  const listener = await connections.listen(loopback(0), {
-    connection: (socket) => accepted.push(socket),
-    acceptError: () => assert.fail('accept error'),
-    failed: (message) => assert.fail(message),
-  });
+  const { accepted, listener } = await listenAccepting(connections);
   try {
     assert.equal(calls.listen, 1);
     assert.equal(connections.mptcp, false);

@@ -3,18 +3,7 @@
 import { once } from 'node:events';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../../../ts/index.js';
 
-/** A valid IPv4 (UDP) packet of `size` bytes (at least 32) whose payload starts with `n`. */
-export function ipv4Packet(n: number, size = 100): Buffer {
-  const p = Buffer.alloc(size);
-  p[0] = 0x45;
-  p.writeUInt16BE(size, 2);
-  p[8] = 64;
-  p[9] = 17;
-  p.set([10, 1, 1, 2], 12);
-  p.set([10, 1, 1, 1], 16);
-  p.writeUInt32BE(n, 28);
-  return p;
-}
+export { ipv4Packet } from './packets.js';
 
 /** The next `count` values of `iterator`, fewer if it ends first. */
 export async function take(iterator: AsyncIterator<Buffer>, count: number): Promise<Buffer[]> {
