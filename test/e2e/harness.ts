@@ -153,7 +153,9 @@ export class NsProcess {
       const entry = parseEvent(line);
       return entry !== undefined && entry.event === event && matches(entry);
     };
-    return parseEvent(await this.waitFor(isIt, `a "${event}" event${matches.length > 0 ? ` that passes ${matches}` : ''}`, timeoutMs, from))!;
+    return parseEvent(
+      await this.waitFor(isIt, `a "${event}" event${matches.length > 0 ? ` that passes ${matches}` : ''}`, timeoutMs, from),
+    )!;
   }
 
   /** The JSON log events named `event` so far (every event without a name), in order. */

@@ -91,7 +91,10 @@ test('a flood of 500 connections: no ping lost, pending handshakes bounded, memo
   await pingThroughout(lab, 6, async () => {
     flood = hostile(lab, 'flood:500');
     // One address: it may hold 8 handshakes, each newcomer over that evicts its own oldest.
-    await server.waitForEvent('rejected', (e) => e.reason === 'busy' && /^evicted: 8 handshakes already pending from 10\.200\.1\.2$/.test(String(e.detail)));
+    await server.waitForEvent(
+      'rejected',
+      (e) => e.reason === 'busy' && /^evicted: 8 handshakes already pending from 10\.200\.1\.2$/.test(String(e.detail)),
+    );
     // Once all but 8 of the 500 have been closed by the server, it holds those 8 (plus the live
     // session) and nothing else; the rest sent a nonce, so they are held until the 10 s deadline.
     await flood.waitForLine(nth(/^closed/, 500 - 8), 20_000);

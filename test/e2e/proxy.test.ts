@@ -169,7 +169,10 @@ test('socks5h: a server name only the proxy can resolve works; socks5 (resolved 
     const target = `${INTERNAL_NAME}:20203`;
     const local = startClient(lab, ['-s', target, '--proxy', `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
     const unresolved = await local.waitForEvent('failed', (e) => e.reason === 'proxy');
-    assert.match(String(unresolved.detail), new RegExp(`^cannot resolve ${INTERNAL_NAME} here \\(\\w+\\); with socks5h:// the proxy resolves it$`));
+    assert.match(
+      String(unresolved.detail),
+      new RegExp(`^cannot resolve ${INTERNAL_NAME} here \\(\\w+\\); with socks5h:// the proxy resolves it$`),
+    );
     local.kill();
     await local.exited;
     const remote = startClient(lab, ['-s', target, '--proxy', `socks5h://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
@@ -268,7 +271,10 @@ test('a proxy refusing the target: the status line (HTTP) or the SOCKS5 reply in
       `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`,
     ]);
     const httpFailed = await http.waitForEvent('failed', (e) => e.reason === 'proxy');
-    assert.match(String(httpFailed.detail), /^proxy http:\/\/10\.200\.0\.1:3128 refused the connection to 127\.0\.0\.1:20204: 403 Access violation$/);
+    assert.match(
+      String(httpFailed.detail),
+      /^proxy http:\/\/10\.200\.0\.1:3128 refused the connection to 127\.0\.0\.1:20204: 403 Access violation$/,
+    );
     const socksFailed = await socks.waitForEvent('failed', (e) => e.reason === 'proxy');
     assert.match(
       String(socksFailed.detail),
