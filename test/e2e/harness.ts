@@ -153,12 +153,12 @@ export class NsProcess {
       const entry = parseEvent(line);
       return entry !== undefined && entry.event === event && matches(entry);
     };
-    return parseEvent(
-      await this.waitFor(isIt, `a "${event}" event${matches.length > 0 ? ` that passes ${matches}` : ''}`, timeoutMs, from),
-    )!;
+    // A timeout quotes the predicate's source: what the test waited for, in its own words.
+    const what = `a "${event}" event${matches.length > 0 ? ` that passes ${matches}` : ''}`;
+    return parseEvent(await this.waitFor(isIt, what, timeoutMs, from))!;
   }
 
-  /** The JSON log events named `event` so far (every event without a name), in order. */
+  /** The JSON log events so far, in order: those named `event`, or all of them without a name. */
   events(event?: string): LogEvent[] {
     return this.lines.map(parseEvent).filter((e): e is LogEvent => e !== undefined && (event === undefined || e.event === event));
   }
