@@ -105,7 +105,7 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
     }),
   );
   server.on('rejected', (peer: string, reason: string, message: string) =>
-    rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason }),
+    rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason, detail: message }),
   );
   server.on('down', (peer: string, reason: string) => log('info', 'down', `peer ${peer} disconnected: ${reason}`, { peer, reason }));
   server.on('accept-error', (code: string, message: string) =>
@@ -120,15 +120,20 @@ export function logClientEvents(client: TtunClient, log: Logger): void {
       ? log('info', 'connecting', `connecting to ${server}`, { server })
       : log('info', 'connecting', `connecting to ${server} through proxy ${proxy}`, { server, proxy }),
   );
+  // JSON readers get the proxy as a field of its own (absent when direct): the peer names it only in words.
+  const proxy = client.proxy?.url;
   client.on('up', (peer: string, { mptcp }: { mptcp: boolean }) =>
     log('info', 'up', `connected to ${peer}, authenticated, session up (${client.cipher}, ${transport(mptcp, client.mptcp)})`, {
       peer,
       cipher: client.cipher,
       mptcp,
+      proxy,
     }),
   );
-  client.on('failed', (reason: string, message: string) => log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason }));
-  client.on('down', (peer: string, reason: string) => log('info', 'down', `disconnected from ${peer}: ${reason}`, { peer, reason }));
+  client.on('failed', (reason: string, message: string) =>
+    log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason, detail: message }),
+  );
+  client.on('down', (peer: string, reason: string) => log('info', 'down', `disconnected from ${peer}: ${reason}`, { peer, reason, proxy }));
   client.on('reconnecting', (delayMs: number) =>
     log('info', 'reconnecting', delayMs === 0 ? 'reconnecting now' : `reconnecting in ${Math.round(delayMs / 100) / 10} s`, { delayMs }),
   );

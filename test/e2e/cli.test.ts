@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sym
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, ROOT, run, TTUN } from './harness.js';
+import { Lab, type LogEvent, parseEvent, ROOT, run, TTUN } from './harness.js';
 
 const SECRET = 'super secret key 123';
 
@@ -91,7 +91,7 @@ test('Go-style -mtu 1400 sets MTU 1400 (not -m -t -u)', { timeout: 60_000 }, asy
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', SECRET, '-mtu', '1400', '-l', ':20203']);
-  await server.waitForLine(/TUN ttun0 up: .* mtu 1400/);
+  assert.equal((await server.waitForEvent('tun')).mtu, 1400);
   const link = await lab.exec(lab.server, ['ip', 'link', 'show', 'ttun0']);
   assert.match(link.stdout, /mtu 1400/);
 });
@@ -100,23 +100,23 @@ test('listen on one address only: -l HOST:PORT and -l [IPV6]:PORT', { timeout: 6
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const v4 = lab.ttun(lab.server, ['server', '-k', SECRET, '-l', '10.200.0.1:20203']);
-  assert.match(await v4.waitForLine(/listening on/), /listening on 10\.200\.0\.1:20203/);
+  assert.equal((await v4.waitForEvent('listening')).address, '10.200.0.1:20203');
   const sockets = await lab.exec(lab.server, ['ss', '-Hltn']);
   assert.match(sockets.stdout, /10\.200\.0\.1:20203/);
   assert.doesNotMatch(sockets.stdout, /\*:20203|\[::\]:20203/);
   v4.kill('SIGINT');
   await v4.exited;
   const v6 = lab.ttun(lab.server, ['server', '-k', SECRET, '-l', '[::1]:20204']);
-  assert.match(await v6.waitForLine(/listening on/), /listening on \[::1\]:20204/);
+  assert.equal((await v6.waitForEvent('listening')).address, '[::1]:20204');
   const all = lab.ttun(lab.server, ['server', '-k', SECRET, '-l', ':20205']);
-  assert.match(await all.waitForLine(/listening on/), /listening on \[::\]:20205/);
+  assert.equal((await all.waitForEvent('listening')).address, '[::]:20205');
 });
 
 test('port in use and no permission for a TUN: one clear line each', { timeout: 60_000 }, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const first = lab.ttun(lab.server, ['server', '-k', SECRET]);
-  await first.waitForLine(/listening on/);
+  await first.waitForEvent('listening');
   const second = lab.ttun(lab.server, ['server', '-k', SECRET]);
   const exit = await second.exited;
   assert.equal(exit.code, 1);
@@ -166,35 +166,45 @@ test('the key from --psk-file or TTUN_PSK works like -k; -k warns and is hidden 
   const server = lab.ttun(lab.server, ['server', '-k', SECRET]);
   // The warning is about the key, so it comes before any other start-up line (and in CI it once
   // came after "listening on", which a check made right after that line did not see).
-  const warning = await server.waitForLine(/WARN: -k puts the key in the process list/);
-  await server.waitForLine(/listening on/);
-  assert.ok(server.lines.indexOf(warning) < server.lines.findIndex((l) => /TUN ttun0 up/.test(l)), server.output);
-  assert.match(warning, /sudo/);
+  const warning = await server.waitForEvent('key');
+  await server.waitForEvent('listening');
+  assert.equal(warning.level, 'warn');
+  assert.match(warning.message, /^-k puts the key in the process list/);
+  assert.match(warning.message, /sudo/);
+  const order = server.events().map((e) => e.event);
+  assert.ok(order.indexOf('key') < order.indexOf('tun'), server.output);
   const cmdline = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8');
   assert.ok(!cmdline.includes(SECRET), `key visible in the process list: ${cmdline}`);
   const client = lab.ttun(lab.clients[0]!, ['client', '--psk-file', keyFile, '-s', lab.serverAddress()]);
-  await client.waitForLine(/session up/);
-  assert.ok(!client.output.includes('WARN'), client.output);
+  await client.waitForEvent('up');
+  assert.deepEqual(
+    client.events().filter((e) => e.level !== 'info'),
+    [],
+    'no warning: the key came from a file',
+  );
   client.kill('SIGINT');
   await client.exited;
   // And from the environment.
   const envClient = lab.ttun(lab.clients[0]!, ['client', '-s', lab.serverAddress()], { TTUN_PSK: SECRET });
-  await envClient.waitForLine(/session up/);
+  await envClient.waitForEvent('up');
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
   for (const line of [...server.lines, ...client.lines, ...envClient.lines]) assert.ok(!line.includes(SECRET), line);
   envClient.kill('SIGINT');
   await envClient.exited;
   const short = lab.ttun(lab.clients[0]!, ['client', '-k', 'short', '-s', lab.serverAddress()]);
-  await short.waitForLine(/WARN: the key is only 5 bytes/);
+  // -k warns too: the warning about the length is one of the key's events.
+  const shortWarning = await short.waitForEvent('key', (e) => /the key is only 5 bytes/.test(e.message));
+  assert.equal(shortWarning.level, 'warn');
 });
 
 test('--user drops root after the TUN and the port are set up; the tunnel keeps working and reconnects', { timeout: 90_000 }, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', SECRET, '--user', 'nobody']);
-  await server.waitForLine(/running as user nobody/);
+  const nobody = (e: LogEvent) => e.uid === 65534 && e.gid === 65534;
+  await server.waitForEvent('privileges', nobody);
   const client = lab.ttun(lab.clients[0]!, ['client', '-k', SECRET, '-s', lab.serverAddress(), '--user', 'nobody']);
-  await client.waitForLine(/running as user nobody/);
+  await client.waitForEvent('privileges', nobody);
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
   for (const proc of [server, client]) {
     const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
@@ -205,10 +215,10 @@ test('--user drops root after the TUN and the port are set up; the tunnel keeps 
   // The unprivileged client still reconnects (its TUN survives) when the session is cut.
   const mark = client.lines.length;
   server.kill('SIGKILL');
-  await client.waitForLine(/disconnected/, 15_000, mark);
+  await client.waitForEvent('down', () => true, { timeoutMs: 15_000, from: mark });
   const again = lab.ttun(lab.server, ['server', '-k', SECRET]);
-  await again.waitForLine(/listening on/);
-  await client.waitForLine(/session up/, 30_000, mark);
+  await again.waitForEvent('listening');
+  await client.waitForEvent('up', () => true, { from: mark });
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
   // Closing as nobody still removes the TUN (the device goes with its last file descriptor).
   client.kill('SIGTERM');
@@ -220,22 +230,57 @@ test('--log-format json, --stats and SIGUSR1: one JSON object per line with even
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '--log-format', 'json', '--stats', '1'], { TTUN_PSK: SECRET });
-  await server.waitForLine(/"event":"listening"/);
+  await server.waitForEvent('listening');
   const client = lab.ttun(lab.clients[0]!, ['client', '-s', lab.serverAddress()], { TTUN_PSK: SECRET });
-  await client.waitForLine(/session up/);
+  await client.waitForEvent('up');
   await lab.ping(lab.clients[0]!, '10.1.1.1', 10);
-  const stats = JSON.parse(await server.waitForLine(/"event":"stats".*"rxPacketsPerSecond":[1-9]/));
+  const stats = await server.waitForEvent('stats', (e) => Number(e.rxPacketsPerSecond) > 0);
   assert.equal(stats.role, 'server');
-  assert.ok(stats.rxBytesPerSecond > 0 && stats.txPacketsPerSecond > 0, JSON.stringify(stats));
+  assert.ok(Number(stats.rxBytesPerSecond) > 0 && Number(stats.txPacketsPerSecond) > 0, JSON.stringify(stats));
   process.kill(server.pid, 'SIGUSR1');
-  const counters = JSON.parse(await server.waitForLine(/"event":"counters"/));
+  const counters = (await server.waitForEvent('counters')) as LogEvent & Record<string, number>;
   assert.ok(counters.rxPackets >= 10 && counters.txPackets >= 10 && counters.sessions === 1, JSON.stringify(counters));
   assert.ok(counters.rssMB > 10 && counters.heapUsedMB > 0 && counters.heapTotalMB >= counters.heapUsedMB, JSON.stringify(counters));
+  // Every line is one JSON object with the common fields, not only the ones waited for.
   for (const line of server.lines) {
-    const entry = JSON.parse(line);
-    assert.ok(entry.time && entry.level && entry.event && entry.message, line);
+    const entry = parseEvent(line);
+    assert.ok(entry?.time && entry.level && entry.role === 'server' && entry.message, line);
   }
-  assert.ok(server.lines.some((l) => JSON.parse(l).event === 'up'));
+  assert.ok(server.events('up').length > 0);
+});
+
+test('--log-format text: one line per event as the README shows it, warnings tagged, never the key', { timeout: 60_000 }, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const text = ['--log-format', 'text'];
+  const server = lab.ttun(lab.server, ['server', '-k', SECRET, ...text]);
+  await server.waitForLine(/ ttun server: listening on \[::\]:20203 \(chacha20-poly1305\)$/);
+  assert.match(server.output, / ttun server WARN: -k puts the key in the process list/);
+  assert.match(server.output, / ttun server: TUN ttun0 up: 10\.1\.1\.1\/30 fc11::1\/126 mtu 1280$/m);
+
+  const wrong = lab.ttun(lab.clients[0]!, ['client', '-k', 'not the key', '-s', lab.serverAddress(), ...text]);
+  await server.waitForLine(/ ttun server WARN: peer 10\.200\.0\.2:\d+ rejected: wrong PSK or cipher \(.+\)$/);
+  await wrong.waitForLine(/ ttun client WARN: closed during handshake: .*wrong PSK or cipher\?/);
+  await wrong.waitForLine(/ ttun client: reconnecting in [\d.]+ s$/);
+  wrong.kill('SIGTERM');
+  await wrong.exited;
+
+  const mark = server.lines.length;
+  const client = lab.ttun(lab.clients[0]!, ['client', '-s', lab.serverAddress(), ...text], { TTUN_PSK: SECRET });
+  await client.waitForLine(/ ttun client: connecting to 10\.200\.0\.1:20203$/);
+  await client.waitForLine(/ ttun client: connected to 10\.200\.0\.1:20203, authenticated, session up \(chacha20-poly1305, TCP\)$/);
+  await server.waitForLine(/ ttun server: peer 10\.200\.0\.2:\d+ connected$/, undefined, mark);
+  await server.waitForLine(/ ttun server: peer 10\.200\.0\.2:\d+ authenticated, session up \(chacha20-poly1305, TCP\)$/, undefined, mark);
+  server.kill('SIGTERM');
+  await server.waitForLine(/ ttun server: SIGTERM: shutting down$/);
+  await client.waitForLine(/ ttun client: disconnected from 10\.200\.0\.1:20203: .+$/);
+  await client.waitForLine(/ ttun client: reconnecting (now|in [\d.]+ s)$/);
+  for (const proc of [server, wrong, client]) {
+    for (const line of proc.lines) {
+      assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ttun (server|client)( WARN| ERROR)?: \S/, line);
+      assert.ok(!line.includes(SECRET) && !line.includes('not the key'), line);
+    }
+  }
 });
 
 test('completion prints a shell completion script', async () => {
@@ -392,11 +437,13 @@ test('the systemd units and templates verify and run as an unprivileged user wit
         mode: 0o600,
       });
     }
-    const server = lab.spawn(lab.server, asUnit(serverFile, credentialsFor(serverFile, `server${i}`), []));
-    await server.waitForLine(new RegExp(`listening on \\[::\\]:${port}`));
-    const clientEnv = pair.instance ? [] : [`TTUN_SERVER=${lab.serverAddress()}`];
+    // JSON log events to wait on: chosen through the environment, so the units' ExecStart runs as written.
+    const jsonLogs = 'TTUN_LOG_FORMAT=json';
+    const server = lab.spawn(lab.server, asUnit(serverFile, credentialsFor(serverFile, `server${i}`), [jsonLogs]));
+    assert.equal((await server.waitForEvent('listening')).address, `[::]:${port}`);
+    const clientEnv = pair.instance ? [jsonLogs] : [jsonLogs, `TTUN_SERVER=${lab.serverAddress()}`];
     const client = lab.spawn(lab.clients[0]!, asUnit(clientFile, credentialsFor(clientFile, `client${i}`), clientEnv));
-    await client.waitForLine(/session up/);
+    await client.waitForEvent('up');
     await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
     assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
     const mtu = pair.instance ? 1400 : 1280;
@@ -410,7 +457,12 @@ test('the systemd units and templates verify and run as an unprivileged user wit
       for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd'])
         assert.match(status, new RegExp(`^${set}:\\s+0000000000001000$`, 'm'), `${set}: CAP_NET_ADMIN (bit 12) only`);
       assert.match(status, /^NoNewPrivs:\s+1$/m);
-      assert.ok(!proc.output.includes(SECRET) && !proc.output.includes('WARN'), proc.output);
+      assert.ok(!proc.output.includes(SECRET), proc.output);
+      assert.deepEqual(
+        proc.events().filter((e) => e.level !== 'info'),
+        [],
+        proc.output,
+      );
     }
     // The next pair gets the same addresses and the name ttun0 again.
     for (const proc of [client, server]) {

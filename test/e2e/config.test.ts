@@ -44,15 +44,21 @@ test('server and client from config files only (key from TTUN_PSK) carry ping; t
     mptcp: true,
     'log-format': 'json',
   });
-  const clientConfig = writeJson(dir, 'client.json', { server: lab.serverAddress(0, 20210), mtu: 1300, cipher: 'aes-256-gcm' });
+  const clientConfig = writeJson(dir, 'client.json', {
+    server: lab.serverAddress(0, 20210),
+    mtu: 1300,
+    cipher: 'aes-256-gcm',
+    'log-format': 'json',
+  });
 
   // Files only, but TTUN_MTU on the server (env over file) and TTUN_MPTCP=1 on the client (an env boolean).
   const server = lab.ttun(lab.server, ['server', '--config', serverConfig], { TTUN_PSK: SECRET, TTUN_MTU: '1400' });
-  const listening = JSON.parse(await server.waitForLine(/"event":"listening"/));
+  const listening = await server.waitForEvent('listening');
   assert.equal(listening.address, '[::]:20210', 'listen from the file');
   assert.equal(listening.cipher, 'aes-256-gcm', 'cipher from the file');
   const client = lab.ttun(lab.clients[0]!, ['client', '--config', clientConfig], { TTUN_PSK: SECRET, TTUN_MPTCP: '1' });
-  assert.match(await client.waitForLine(/session up/), /session up \(aes-256-gcm, MPTCP\)/, 'mptcp from TTUN_MPTCP, on both ends');
+  const up = await client.waitForEvent('up');
+  assert.deepEqual([up.cipher, up.mptcp], ['aes-256-gcm', true], 'mptcp from TTUN_MPTCP, on both ends');
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
   assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
   assert.equal(await linkMtu(lab, lab.server), 1400, 'TTUN_MTU over the file');
@@ -63,7 +69,8 @@ test('server and client from config files only (key from TTUN_PSK) carry ping; t
   assert.equal((await client.exited).code, 0);
   assert.equal((await server.exited).code, 0);
 
-  // A flag over the environment over the file, for the MTU and the listen port.
+  // A flag over the environment over the file, for the MTU and the listen port; and the log format
+  // from the environment over the file's: this server logs text lines.
   const overridden = lab.ttun(lab.server, ['server', '--config', serverConfig, '--mtu', '1500', '-l', ':20212'], {
     TTUN_PSK: SECRET,
     TTUN_MTU: '1400',
@@ -78,7 +85,8 @@ test('server and client from config files only (key from TTUN_PSK) carry ping; t
     TTUN_SERVER: lab.serverAddress(0, 20212),
   });
   // Without TTUN_MPTCP this client is back to the default, plain TCP.
-  await envOnly.waitForLine(/session up \(aes-256-gcm, TCP\)/);
+  const plainUp = await envOnly.waitForEvent('up');
+  assert.deepEqual([plainUp.cipher, plainUp.mptcp], ['aes-256-gcm', false]);
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
 });
 

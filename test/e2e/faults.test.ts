@@ -26,14 +26,14 @@ test('dead peer: a black-holed path is noticed by both ends within 60 s; the cli
   await lab.nft('add', 'rule', 'inet', 'blackhole', 'in', 'iifname', veth, 'drop');
   await lab.nft('add', 'rule', 'inet', 'blackhole', 'out', 'oifname', veth, 'drop');
   const cut = Date.now();
-  const clientSaw = await client.waitForLine(/disconnected from/, 60_000);
-  const serverSaw = await server.waitForLine(/disconnected/, 60_000 - (Date.now() - cut));
+  const clientSaw = await client.waitForEvent('down', () => true, { timeoutMs: 60_000 });
+  const serverSaw = await server.waitForEvent('down', () => true, { timeoutMs: 60_000 - (Date.now() - cut) });
   assert.ok(Date.now() - cut < 60_000);
-  assert.match(clientSaw, /timed out/i);
-  assert.match(serverSaw, /timed out/i);
+  assert.match(String(clientSaw.reason), /timed out/i);
+  assert.match(String(serverSaw.reason), /timed out/i);
   const mark = client.lines.length;
   await lab.nft('delete', 'table', 'inet', 'blackhole');
-  await client.waitForLine(/session up/, 45_000, mark);
+  await client.waitForEvent('up', () => true, { timeoutMs: 45_000, from: mark });
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
   await pings;
 });
@@ -53,7 +53,7 @@ test('server SIGKILLed and restarted, client SIGKILLed and restarted, veth down 
 
   client.kill('SIGKILL');
   await client.exited;
-  await server.waitForLine(/disconnected/);
+  await server.waitForEvent('down');
   client = lab.ttun(ns, ['client', '-k', PSK, '-s', lab.serverAddress()]);
   await lab.waitForPing(ns, '10.1.1.1');
   assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);

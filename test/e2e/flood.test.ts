@@ -9,46 +9,6 @@ import { test } from 'node:test';
 import { Lab, type NsProcess, run, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: floods';
-const JSON_LOGS = ['--log-format', 'json'];
-
-interface LogEvent {
-  event: string;
-  message: string;
-  [field: string]: unknown;
-}
-
-function parse(line: string): LogEvent | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(line) as LogEvent;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The first JSON log event (at or after line `from`) that is `event` and passes `match`. */
-async function waitForEvent(
-  proc: NsProcess,
-  event: string,
-  match: (e: LogEvent) => boolean = () => true,
-  timeoutMs = 15_000,
-  from = 0,
-): Promise<LogEvent> {
-  // waitForLine only calls .test(); this one matches parsed events, and names itself in its error.
-  const pattern = {
-    test: (l: string) => {
-      const e = parse(l);
-      return e !== undefined && e.event === event && match(e);
-    },
-    toString: () => `a "${event}" event`,
-  } as RegExp;
-  const line = await proc.waitForLine(pattern, timeoutMs, from);
-  return parse(line)!;
-}
-
-function events(proc: NsProcess, event: string): LogEvent[] {
-  return proc.lines.map(parse).filter((e): e is LogEvent => e !== undefined && e.event === event);
-}
 
 const alive = (proc: NsProcess) => {
   try {
@@ -65,19 +25,19 @@ test('a steady flood of silent connections from one address: a client on a 40 ms
   const lab = await Lab.create(3);
   t.after(() => lab.destroy());
   // The live session: clients[0], up before the flood.
-  const { server, client: live } = await lab.tunnel(PSK, { args: JSON_LOGS });
+  const { server, client: live } = await lab.tunnel(PSK);
 
   // The attacker: clients[1], one address, ~2000 silent connections a second for 30 s.
   const [floodHost, floodPort] = lab.serverAddress(1).split(':') as [string, string];
   const flood = lab.spawn(lab.clients[1]!, [process.execPath, join(TOOLS, 'flood.js'), floodHost, floodPort, '2000', '30']);
   await flood.waitForLine(/^started/);
   // The flood is being admitted and evicted: its address is over its bound.
-  await waitForEvent(server, 'rejected', (e) => e.reason === 'busy');
+  await server.waitForEvent('rejected', (e) => e.reason === 'busy');
 
   // Ten seconds of pings over the live session while the flood runs: none lost.
   const pings = await lab.exec(lab.clients[0]!, ['ping', '-c', '100', '-i', '0.1', '-W', '2', '10.1.1.1'], 60_000);
   assert.match(pings.stdout, /100 packets transmitted, 100 received, 0% packet loss/, pings.stdout);
-  assert.equal(events(live, 'down').length, 0, live.output);
+  assert.equal(live.events('down').length, 0, live.output);
   // Stop the live client, so the newcomer's session is not taken back from it.
   live.kill('SIGTERM');
   await live.exited;
@@ -89,12 +49,12 @@ test('a steady flood of silent connections from one address: a client on a 40 ms
   await relay.waitForLine(/^listening/);
   assert.ok(!flood.lines.some((l) => l.startsWith('done')), 'the flood is still running');
   const startedAt = Date.now();
-  const newcomer = lab.ttun(lab.clients[2]!, ['client', '-k', PSK, '-s', '127.0.0.1:20300', ...JSON_LOGS]);
-  await waitForEvent(newcomer, 'up', () => true, 12_000);
+  const newcomer = lab.ttun(lab.clients[2]!, ['client', '-k', PSK, '-s', '127.0.0.1:20300']);
+  await newcomer.waitForEvent('up', () => true, { timeoutMs: 12_000 });
   const tookMs = Date.now() - startedAt;
   assert.ok(!flood.lines.some((l) => l.startsWith('done')), `the flood ended before the client got in:\n${flood.output}`);
   assert.ok(tookMs < 12_000, `session up after ${tookMs} ms`);
-  await waitForEvent(server, 'up', (e) => String(e.peer).startsWith('10.200.2.2:'));
+  await server.waitForEvent('up', (e) => String(e.peer).startsWith('10.200.2.2:'));
   await lab.waitForPing(lab.clients[2]!, '10.1.1.1');
 
   // What the flood reached, for the record.
@@ -102,7 +62,7 @@ test('a steady flood of silent connections from one address: a client on a 40 ms
   t.diagnostic(`flood: ${rates.join(', ')} connections/s; client up after ${tookMs} ms`);
   assert.ok(rates.some((r) => r > 0));
   // The flood's evictions say whose they were; none of them is another source's handshake.
-  const evictions = events(server, 'rejected').filter((e) => e.reason === 'busy');
+  const evictions = server.events('rejected').filter((e) => e.reason === 'busy');
   assert.ok(evictions.length > 0);
   assert.ok(
     evictions.every((e) => String(e.peer).startsWith('10.200.1.2:')),
@@ -136,8 +96,8 @@ test('out of file descriptors: an authenticated connection that cannot be attach
 }, async (t) => {
   const lab = await Lab.create(2);
   t.after(() => lab.destroy());
-  const server = lab.ttun(lab.server, ['server', '-k', PSK, ...JSON_LOGS]);
-  await waitForEvent(server, 'listening');
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForEvent('listening');
   let exited = false;
   void server.exited.then(() => (exited = true));
 
@@ -146,12 +106,11 @@ test('out of file descriptors: an authenticated connection that cannot be attach
   const fds = openFds(server.pid);
   const first = lowestFree(fds);
   await prlimitNofile(server.pid, lowestFree(fds, first + 1));
-  const starved = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0), ...JSON_LOGS]);
+  const starved = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
   const died = server.exited.then(() => assert.fail(`the server exited:\n${server.output}`));
   died.catch(() => {}); // it is killed at teardown too: only the race below cares
-  const rejected = await Promise.race([waitForEvent(server, 'rejected', (e) => e.reason === 'attach', 20_000), died]);
-  assert.match(rejected.message, /cannot start session/);
-  assert.match(rejected.message, /EMFILE|Too many open files|descriptor/i);
+  const rejected = await Promise.race([server.waitForEvent('rejected', (e) => e.reason === 'attach', { timeoutMs: 20_000 }), died]);
+  assert.match(String(rejected.detail), /EMFILE|Too many open files|descriptor/i, rejected.message);
   starved.kill('SIGTERM');
   await starved.exited;
   assert.ok(!exited, `the server exited:\n${server.output}`);
@@ -167,11 +126,11 @@ test('out of file descriptors: an authenticated connection that cannot be attach
 
   // Once the flood is over, a correct client is served (its backoff starts at 1 s).
   const mark = server.lines.length;
-  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0), ...JSON_LOGS]);
-  await waitForEvent(client, 'up', () => true, 30_000);
-  await waitForEvent(server, 'up', () => true, 15_000, mark);
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
+  await client.waitForEvent('up', () => true, { timeoutMs: 30_000 });
+  await server.waitForEvent('up', () => true, { timeoutMs: 15_000, from: mark });
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
-  assert.ok(!exited && events(server, 'fatal').length === 0, server.output);
+  assert.ok(!exited && server.events('fatal').length === 0, server.output);
 });
 
 test('a client out of file descriptors: the failed attach is logged, the client keeps retrying and gets in once it has room', {
@@ -180,19 +139,19 @@ test('a client out of file descriptors: the failed attach is logged, the client 
   const lab = await Lab.create(1);
   t.after(() => lab.destroy());
   // The client first, with no server yet: it is connecting and retrying, and its descriptors are settled.
-  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0), ...JSON_LOGS]);
-  await waitForEvent(client, 'reconnecting');
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
+  await client.waitForEvent('reconnecting');
   const died = client.exited.then(() => assert.fail(`the client exited:\n${client.output}`));
   died.catch(() => {}); // it is killed at teardown too: only the races below care
   // Room for the connection's socket, not for the data path's copy of it.
   const fds = openFds(client.pid);
   await prlimitNofile(client.pid, lowestFree(fds, lowestFree(fds) + 1));
-  const server = lab.ttun(lab.server, ['server', '-k', PSK, ...JSON_LOGS]);
-  await waitForEvent(server, 'listening');
-  const failed = await Promise.race([waitForEvent(client, 'failed', (e) => e.reason === 'attach', 60_000), died]);
-  assert.match(failed.message, /Too many open files|EMFILE/i);
+  const server = lab.ttun(lab.server, ['server', '-k', PSK]);
+  await server.waitForEvent('listening');
+  const failed = await Promise.race([client.waitForEvent('failed', (e) => e.reason === 'attach', { timeoutMs: 60_000 }), died]);
+  assert.match(String(failed.detail), /Too many open files|EMFILE/i, failed.message);
   // Room again: the next attempt gets in.
   await prlimitNofile(client.pid, 1024);
-  await Promise.race([waitForEvent(client, 'up', () => true, 60_000), died]);
+  await Promise.race([client.waitForEvent('up', () => true, { timeoutMs: 60_000 }), died]);
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
 });

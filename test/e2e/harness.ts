@@ -63,12 +63,43 @@ async function must(command: string, args: string[]): Promise<string> {
   return result.stdout;
 }
 
+/**
+ * One line of `ttun --log-format json` (ts/log.ts): the event's name, its level, the role, the text
+ * line's words in `message`, and the event's own fields.
+ */
+export interface LogEvent {
+  time: string;
+  level: 'info' | 'warn' | 'error';
+  role: string;
+  event: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** A line as a JSON log event, or undefined for any other line (a usage error, a hook's or Node's own output). */
+export function parseEvent(line: string): LogEvent | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const entry = JSON.parse(line) as Partial<LogEvent>;
+    return typeof entry.event === 'string' ? (entry as LogEvent) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a wait is for: a test on one line, and how to name it when it times out. */
+interface LineWaiter {
+  matches: (line: string) => boolean;
+  what: string;
+  resolve: (line: string) => void;
+}
+
 /** A running ttun (or other) process inside a namespace, with its output kept line by line. */
 export class NsProcess {
   readonly lines: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
-  private waiters: Array<{ pattern: RegExp; from: number; resolve: (line: string) => void }> = [];
+  private waiters: LineWaiter[] = [];
 
   constructor(ns: string, command: string[], env: Record<string, string> = {}) {
     // `ip netns exec` execs the command, so the pid is ttun's own and signals reach it directly.
@@ -105,12 +136,40 @@ export class NsProcess {
 
   /** Resolves with the first line matching `pattern` at or after line `from` (default: any line so far). */
   waitForLine(pattern: RegExp, timeoutMs = WAIT_MS, from = 0): Promise<string> {
-    const seen = this.lines.slice(from).find((l) => pattern.test(l));
+    return this.waitFor((line) => pattern.test(line), `a line matching ${pattern}`, timeoutMs, from);
+  }
+
+  /**
+   * Resolves with the first JSON log event named `event` for which `matches` holds, at or after
+   * line `from` (default: any line so far). The process must log with --log-format json (the
+   * default of Lab.ttun).
+   */
+  async waitForEvent(
+    event: string,
+    matches: (e: LogEvent) => boolean = () => true,
+    { timeoutMs = WAIT_MS, from = 0 }: { timeoutMs?: number; from?: number } = {},
+  ): Promise<LogEvent> {
+    const isIt = (line: string) => {
+      const entry = parseEvent(line);
+      return entry !== undefined && entry.event === event && matches(entry);
+    };
+    // A timeout quotes the predicate's source: what the test waited for, in its own words.
+    const what = `a "${event}" event${matches.length > 0 ? ` that passes ${matches}` : ''}`;
+    return parseEvent(await this.waitFor(isIt, what, timeoutMs, from))!;
+  }
+
+  /** The JSON log events so far, in order: those named `event`, or all of them without a name. */
+  events(event?: string): LogEvent[] {
+    return this.lines.map(parseEvent).filter((e): e is LogEvent => e !== undefined && (event === undefined || e.event === event));
+  }
+
+  private waitFor(matches: (line: string) => boolean, what: string, timeoutMs: number, from: number): Promise<string> {
+    const seen = this.lines.slice(from).find(matches);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const waiter = {
-        pattern,
-        from,
+      const waiter: LineWaiter = {
+        matches,
+        what,
         resolve: (line: string) => {
           clearTimeout(timer);
           resolve(line);
@@ -118,7 +177,7 @@ export class NsProcess {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output so far:\n${this.output}`));
+        reject(new Error(`no ${what} within ${timeoutMs} ms; output so far:\n${this.output}`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });
@@ -127,12 +186,19 @@ export class NsProcess {
   private addLine(line: string): void {
     this.lines.push(line);
     for (const waiter of [...this.waiters]) {
-      if (waiter.pattern.test(line)) {
+      if (waiter.matches(line)) {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         waiter.resolve(line);
       }
     }
   }
+}
+
+/** `args` with --log-format json added, unless the command is not an endpoint or the test chose a format. */
+function withJsonLogs(args: string[], env: Record<string, string> = {}): string[] {
+  const endpoint = args[0] === 'server' || args[0] === 'client';
+  const chosen = args.some((a) => /^--?(log-format|config)(=|$)/.test(a)) || env.TTUN_LOG_FORMAT !== undefined;
+  return endpoint && !chosen ? [...args, '--log-format', 'json'] : args;
 }
 
 let labCounter = 0;
@@ -191,9 +257,19 @@ export class Lab {
     return proc;
   }
 
-  /** Starts the real CLI: `ttun <args>` in namespace `ns`. */
+  /**
+   * Starts the real CLI: `ttun <args>` in namespace `ns`, logging JSON events (--log-format json)
+   * that tests wait on with waitForEvent. A test that chooses the format itself (--log-format,
+   * TTUN_LOG_FORMAT, or a --config file) gets what it chose.
+   */
   ttun(ns: string, args: string[], env?: Record<string, string>): NsProcess {
-    return this.spawn(ns, [process.execPath, ...NODE_FLAGS, TTUN, ...args], env);
+    return this.spawn(ns, [process.execPath, ...NODE_FLAGS, TTUN, ...withJsonLogs(args, env)], env);
+  }
+
+  /** Runs the real CLI in namespace `ns` to its exit (start-up errors); its stderr also as lines. */
+  async ttunOnce(ns: string, args: string[]): Promise<ExecResult & { lines: string[] }> {
+    const result = await this.exec(ns, [process.execPath, ...NODE_FLAGS, TTUN, ...args]);
+    return { ...result, lines: result.stderr.trim().split('\n') };
   }
 
   /**
@@ -202,12 +278,36 @@ export class Lab {
    */
   async tunnel(psk: string, { args = [], env, client = 0 }: { args?: string[]; env?: Record<string, string>; client?: number } = {}) {
     const server = this.ttun(this.server, ['server', '-k', psk, ...args], env);
-    await server.waitForLine(/listening on/);
+    await server.waitForEvent('listening');
     const clientProcess = this.ttun(this.clients[client]!, ['client', '-k', psk, '-s', this.serverAddress(client), ...args], env);
-    await clientProcess.waitForLine(/session up/);
-    await server.waitForLine(/authenticated, session up/);
+    await clientProcess.waitForEvent('up');
+    await server.waitForEvent('up');
     await this.waitForPing(this.clients[client]!, '10.1.1.1');
     return { server, client: clientProcess };
+  }
+
+  /** Both ends of client 0's tunnel as (namespace, the peer's tunnel address) pairs: each direction, IPv4 and IPv6. */
+  tunnelEnds(): Array<readonly [string, string]> {
+    const client = this.clients[0]!;
+    return [
+      [client, '10.1.1.1'],
+      [client, 'fc11::1'],
+      [this.server, '10.1.1.2'],
+      [this.server, 'fc11::2'],
+    ];
+  }
+
+  /**
+   * `mib` MiB of random bytes over TCP from `fromNs` to `toAddress` in `toNs` (tools/tcp-source and
+   * tcp-sink): each side's `bytes=N sha256=H` line, equal when everything arrived unchanged.
+   */
+  async transfer(fromNs: string, toNs: string, toAddress: string, mib: number): Promise<{ sent: string; received: string }> {
+    const sink = this.spawn(toNs, [process.execPath, join(TOOLS, 'tcp-sink.js'), toAddress, '5001']);
+    await sink.waitForLine(/listening/);
+    const source = this.spawn(fromNs, [process.execPath, join(TOOLS, 'tcp-source.js'), toAddress, '5001', String(mib)]);
+    const sent = await source.waitForLine(/^bytes=/, 120_000);
+    const received = await sink.waitForLine(/^bytes=/);
+    return { sent, received };
   }
 
   exec(ns: string, command: string[], timeoutMs?: number): Promise<ExecResult> {

@@ -28,11 +28,11 @@ test('npm install -g of the packed tarballs puts a working ttun on PATH', { time
 
   const lab = await Lab.create();
   t.after(() => lab.destroy());
-  const env = { TTUN_PSK: 'installed package test key' };
+  const env = { TTUN_PSK: 'installed package test key', TTUN_LOG_FORMAT: 'json' };
   const server = lab.spawn(lab.server, [ttun, 'server'], env);
-  await server.waitForLine(/listening on/);
+  await server.waitForEvent('listening');
   const client = lab.spawn(lab.clients[0]!, [ttun, 'client', '-s', lab.serverAddress()], env);
-  await client.waitForLine(/session up/);
+  await client.waitForEvent('up');
   const ping = await lab.ping(lab.clients[0]!, '10.1.1.1');
   assert.match(ping.stdout, /3 received, 0% packet loss/);
 });

@@ -12,11 +12,6 @@ const INSTANCES = [
   { port: 20204, dev: 'ttb', server: '10.1.2.1/30,fc12::1/126', client: '10.1.2.2/30,fc12::2/126', peer4: '10.1.2.1', peer6: 'fc12::1' },
 ];
 
-async function ttunOnce(lab: Lab, ns: string, args: string[]) {
-  const result = await lab.exec(ns, [process.execPath, ...NODE_FLAGS, TTUN, ...args]);
-  return { ...result, lines: result.stderr.trim().split('\n') };
-}
-
 /** iperf3 through one instance's tunnel: its server bound to that instance's address, a 3 s TCP run from its client. */
 async function transfer(lab: Lab, client: string, address: string, port: number): Promise<number> {
   const server: NsProcess = lab.spawn(lab.server, ['iperf3', '-s', '-1', '--forceflush', '-B', address, '-p', String(port)]);
@@ -35,15 +30,17 @@ test('two servers (ports 20203 and 20204, own --dev and --address), each with it
       lab.ttun(lab.server, ['server', '-k', KEYS[i]!, '-l', `:${inst.port}`, '--dev', inst.dev, '--address', inst.server]),
     );
     for (const [i, server] of servers.entries()) {
-      await server.waitForLine(new RegExp(`TUN ${INSTANCES[i]!.dev} up: ${INSTANCES[i]!.server.replace(',', ' ')} mtu 1280`));
-      await server.waitForLine(new RegExp(`listening on \\[::\\]:${INSTANCES[i]!.port}`));
+      const inst = INSTANCES[i]!;
+      const tun = await server.waitForEvent('tun');
+      assert.deepEqual([tun.name, `${tun.ipv4},${tun.ipv6}`, tun.mtu], [inst.dev, inst.server, 1280]);
+      assert.equal((await server.waitForEvent('listening')).address, `[::]:${inst.port}`);
     }
     const clients = INSTANCES.map((inst, i) =>
       lab.ttun(lab.clients[i]!, ['client', '-k', KEYS[i]!, '-s', lab.serverAddress(i, inst.port), '--address', inst.client]),
     );
     for (const [i, client] of clients.entries()) {
-      await client.waitForLine(/session up/);
-      await servers[i]!.waitForLine(/authenticated, session up/);
+      await client.waitForEvent('up');
+      await servers[i]!.waitForEvent('up');
       await lab.waitForPing(lab.clients[i]!, INSTANCES[i]!.peer4);
     }
     const serverAddresses = await lab.exec(lab.server, ['ip', '-o', 'addr', 'show']);
@@ -79,12 +76,12 @@ test('a --dev name already in use is a one-line runtime error naming the device'
   const lab = await Lab.create();
   try {
     const first = lab.ttun(lab.server, ['server', '-k', KEYS[0]!, '--dev', 'ttbusy']);
-    await first.waitForLine(/listening on/);
-    const second = await ttunOnce(lab, lab.server, ['server', '-k', KEYS[1]!, '-l', ':20204', '--dev', 'ttbusy']);
+    await first.waitForEvent('listening');
+    const second = await lab.ttunOnce(lab.server, ['server', '-k', KEYS[1]!, '-l', ':20204', '--dev', 'ttbusy']);
     assert.equal(second.code, 1, second.stderr);
     assert.deepEqual(second.lines, ['ttun: cannot create TUN device ttbusy: a network device of that name already exists']);
     // Any kind of device counts, not only another TUN.
-    const veth = await ttunOnce(lab, lab.server, ['server', '-k', KEYS[1]!, '-l', ':20204', '--dev', lab.serverVeths[0]!]);
+    const veth = await lab.ttunOnce(lab.server, ['server', '-k', KEYS[1]!, '-l', ':20204', '--dev', lab.serverVeths[0]!]);
     assert.equal(veth.code, 1, veth.stderr);
     assert.deepEqual(veth.lines, [`ttun: cannot create TUN device ${lab.serverVeths[0]}: a network device of that name already exists`]);
     // The first instance is untouched.

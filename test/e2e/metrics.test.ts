@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, NODE_FLAGS, run, TOOLS, TTUN, WAIT_MS } from './harness.js';
+import { Lab, run, TOOLS, TTUN, WAIT_MS } from './harness.js';
 
 const PSK = 'metrics end-to-end key 6f1c';
 const EXIT_USAGE = 2;
@@ -62,12 +62,12 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
   try {
     // A port alone serves loopback only; the client's serves every address, so the server namespace reaches it.
     const server = lab.ttun(lab.server, ['server', '-k', PSK, '--metrics', '9464']);
-    await server.waitForLine(/listening on/);
-    await server.waitForLine(/metrics on http:\/\/127\.0\.0\.1:9464\/metrics$/);
+    await server.waitForEvent('listening');
+    assert.equal((await server.waitForEvent('metrics')).url, serverMetrics);
     const client = lab.ttun(clientNs, ['client', '-k', PSK, '-s', lab.serverAddress(), '--metrics', '0.0.0.0:9464']);
-    await client.waitForLine(/metrics on http:\/\/0\.0\.0\.0:9464\/metrics$/);
-    await client.waitForLine(/session up/);
-    await server.waitForLine(/authenticated, session up/);
+    assert.equal((await client.waitForEvent('metrics')).url, 'http://0.0.0.0:9464/metrics');
+    await client.waitForEvent('up');
+    await server.waitForEvent('up');
     await lab.waitForPing(clientNs, '10.1.1.1');
 
     const unreachable = await lab.exec(clientNs, [process.execPath, join(TOOLS, 'http-get.js'), 'http://10.200.0.1:9464/metrics']);
@@ -149,12 +149,9 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
     assert.ok(must(client1, 'ttun_rx_bytes_total') > must(client0, 'ttun_rx_bytes_total'));
 
     // The other way, an exact count: 16 MiB from the server's side, read to the end on the client's.
-    const sink = lab.spawn(clientNs, [process.execPath, join(TOOLS, 'tcp-sink.js'), '10.1.1.2', '5001']);
-    await sink.waitForLine(/listening/);
-    const source = lab.spawn(lab.server, [process.execPath, join(TOOLS, 'tcp-source.js'), '10.1.1.2', '5001', '16']);
     const sent = 16 * 1024 * 1024;
-    const sourceLine = await source.waitForLine(/bytes=/);
-    assert.equal(await sink.waitForLine(/bytes=/), sourceLine, 'every byte arrived, unchanged');
+    const transfer = await lab.transfer(lab.server, clientNs, '10.1.1.2', 16);
+    assert.equal(transfer.received, transfer.sent, 'every byte arrived, unchanged');
     const server1b = await scrape(lab, lab.server, serverMetrics);
     const client1b = await scrape(lab, lab.server, clientMetrics);
     assert.ok(
@@ -201,9 +198,9 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
     const serverUpLines = server.lines.length;
     const killed = await lab.exec(lab.server, ['ss', '-K', 'state', 'established', '( sport = :20203 )']);
     assert.equal(killed.code, 0, killed.stderr);
-    await client.waitForLine(/reconnecting/, WAIT_MS, clientUpLines);
-    await client.waitForLine(/session up/, WAIT_MS, clientUpLines);
-    await server.waitForLine(/authenticated, session up/, WAIT_MS, serverUpLines);
+    await client.waitForEvent('reconnecting', () => true, { from: clientUpLines });
+    await client.waitForEvent('up', () => true, { from: clientUpLines });
+    await server.waitForEvent('up', () => true, { from: serverUpLines });
     const client2 = await scrape(lab, lab.server, clientMetrics);
     const server2 = await scrape(lab, lab.server, serverMetrics);
     await promtoolCheck(client2);
@@ -217,7 +214,7 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
     const serverLines = server.lines.length;
     client.kill('SIGTERM');
     assert.equal((await client.exited).code, 0);
-    await server.waitForLine(/disconnected/, WAIT_MS, serverLines);
+    await server.waitForEvent('down', () => true, { from: serverLines });
     const server3 = await scrape(lab, lab.server, serverMetrics);
     await promtoolCheck(server3);
     assert.equal(must(server3, 'ttun_session_up'), 0);
@@ -226,7 +223,7 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
     // A client with the wrong key: rejected, and counted under reason="auth".
     const rejectedFrom = server.lines.length;
     const intruder = lab.ttun(clientNs, ['client', '-k', 'not the key at all', '-s', lab.serverAddress()]);
-    await server.waitForLine(/rejected: wrong PSK or cipher/, WAIT_MS, rejectedFrom);
+    await server.waitForEvent('rejected', (e) => e.reason === 'auth', { from: rejectedFrom });
     intruder.kill('SIGTERM');
     await intruder.exited;
     const server4 = await scrape(lab, lab.server, serverMetrics);
@@ -237,20 +234,9 @@ test('--metrics on both ends: promtool-clean, counters follow a real transfer, s
 
     // The metrics port is taken (by the running server): one line, exit 1, no TUN left behind.
     const linksBefore = await lab.links(lab.server);
-    const busy = await lab.exec(lab.server, [
-      process.execPath,
-      ...NODE_FLAGS,
-      TTUN,
-      'server',
-      '-k',
-      PSK,
-      '-l',
-      ':20299',
-      '--metrics',
-      ':9464',
-    ]);
+    const busy = await lab.ttunOnce(lab.server, ['server', '-k', PSK, '-l', ':20299', '--metrics', ':9464']);
     assert.equal(busy.code, EXIT_RUNTIME, busy.stderr);
-    assert.deepEqual(busy.stderr.trim().split('\n'), ['ttun: cannot serve metrics on 127.0.0.1:9464: the port is already in use']);
+    assert.deepEqual(busy.lines, ['ttun: cannot serve metrics on 127.0.0.1:9464: the port is already in use']);
     assert.deepEqual(await lab.links(lab.server), linksBefore, 'the TUN it made is gone');
     assert.equal(must(await scrape(lab, lab.server, serverMetrics), 'ttun_session_up'), 0, 'the first server still serves');
 

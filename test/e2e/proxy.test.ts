@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, NODE_FLAGS, type NsProcess, TTUN, WAIT_MS } from './harness.js';
+import { Lab, type LogEvent, NODE_FLAGS, type NsProcess, parseEvent, TTUN, WAIT_MS } from './harness.js';
 
 const PSK = 'proxy e2e key';
 const HTTP_USER = 'alice';
@@ -20,8 +20,22 @@ const PROXY_HOST = '10.200.0.1';
 const TINYPROXY_PORT = 3128;
 const SOCKS_PORT = 1080;
 const BEHIND = '127.0.0.1:20203';
+const HTTP_PROXY = `http://${PROXY_HOST}:${TINYPROXY_PORT}`;
+const SOCKS_PROXY = `socks5://${PROXY_HOST}:${SOCKS_PORT}`;
 /** A name that only the server namespace's /etc/hosts knows (ip netns exec mounts /etc/netns/NS/hosts there). */
 const INTERNAL_NAME = 'ttun-server.internal';
+
+/** A client's up or down event for a session with `server` through `proxy` (as logged: no credentials). */
+const throughProxy =
+  (proxy: string, server = BEHIND) =>
+  (e: LogEvent) =>
+    e.proxy === proxy && String(e.peer).startsWith(`${server} `);
+
+/** A client's up or down event for a session with `server`, connected directly. */
+const direct = (server: string) => (e: LogEvent) => e.proxy === undefined && e.peer === server;
+
+/** The server's up event for a connection from its own loopback: the proxy's. */
+const fromLoopback = (e: LogEvent) => /^127\.0\.0\.1:\d+$/.test(String(e.peer));
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'ttun-proxy-'));
@@ -68,7 +82,7 @@ async function waitForListener(lab: Lab, ns: string, port: number): Promise<void
 
 async function startServer(lab: Lab, listen = BEHIND): Promise<NsProcess> {
   const server = lab.ttun(lab.server, ['server', '-k', PSK, '-l', listen]);
-  await server.waitForLine(/listening on/);
+  await server.waitForEvent('listening');
   return server;
 }
 
@@ -117,11 +131,12 @@ test('HTTP CONNECT with Basic auth (tinyproxy): the tunnel carries ping both way
         TTUN_PSK: PSK,
       },
     );
-    await client.waitForLine(/connections go through proxy http:\/\/10\.200\.0\.1:3128$/);
-    await client.waitForLine(/connecting to 127\.0\.0\.1:20203 through proxy http:\/\/10\.200\.0\.1:3128$/);
-    await client.waitForLine(/connected to 127\.0\.0\.1:20203 via proxy http:\/\/10\.200\.0\.1:3128, authenticated, session up/);
-    // The server saw the connection come from its own loopback: the proxy's.
-    await server.waitForLine(/peer 127\.0\.0\.1:\d+ authenticated, session up/);
+    const chosen = await client.waitForEvent('proxy');
+    assert.deepEqual([chosen.proxy, chosen.from], [HTTP_PROXY, 'option']);
+    const connecting = await client.waitForEvent('connecting');
+    assert.deepEqual([connecting.server, connecting.proxy], [BEHIND, HTTP_PROXY]);
+    await client.waitForEvent('up', throughProxy(HTTP_PROXY));
+    await server.waitForEvent('up', fromLoopback);
     await proxy.waitForLine(/CONNECT 127\.0\.0\.1:20203 HTTP\/1\.1/);
     await pingsBothWays(lab);
     assertNoSecret(client, server);
@@ -135,8 +150,8 @@ test('SOCKS5 with username/password (microsocks): the tunnel carries ping both w
     const proxy = await startMicrosocks(lab);
     const server = await startServer(lab);
     const client = startClient(lab, ['-s', BEHIND, '--proxy', `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
-    await client.waitForLine(/connected to 127\.0\.0\.1:20203 via proxy socks5:\/\/10\.200\.0\.1:1080, authenticated, session up/);
-    await server.waitForLine(/peer 127\.0\.0\.1:\d+ authenticated, session up/);
+    await client.waitForEvent('up', throughProxy(SOCKS_PROXY));
+    await server.waitForEvent('up', fromLoopback);
     await proxy.waitForLine(/connected to 127\.0\.0\.1:20203/);
     await pingsBothWays(lab);
     assertNoSecret(client, server);
@@ -153,16 +168,16 @@ test('socks5h: a server name only the proxy can resolve works; socks5 (resolved 
     const server = await startServer(lab);
     const target = `${INTERNAL_NAME}:20203`;
     const local = startClient(lab, ['-s', target, '--proxy', `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
-    await local.waitForLine(
-      new RegExp(`WARN: proxy failed: cannot resolve ${INTERNAL_NAME} here \\(\\w+\\); with socks5h:// the proxy resolves it$`),
+    const unresolved = await local.waitForEvent('failed', (e) => e.reason === 'proxy');
+    assert.match(
+      String(unresolved.detail),
+      new RegExp(`^cannot resolve ${INTERNAL_NAME} here \\(\\w+\\); with socks5h:// the proxy resolves it$`),
     );
     local.kill();
     await local.exited;
     const remote = startClient(lab, ['-s', target, '--proxy', `socks5h://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`]);
-    await remote.waitForLine(
-      new RegExp(`connected to ${INTERNAL_NAME}:20203 via proxy socks5h://10\\.200\\.0\\.1:1080, authenticated, session up`),
-    );
-    await server.waitForLine(/peer 127\.0\.0\.1:\d+ authenticated, session up/);
+    await remote.waitForEvent('up', throughProxy(`socks5h://${PROXY_HOST}:${SOCKS_PORT}`, target));
+    await server.waitForEvent('up', fromLoopback);
     // The proxy was given the name, not an address.
     await proxy.waitForLine(new RegExp(`connected to ${INTERNAL_NAME}:20203`));
     await pingsBothWays(lab);
@@ -196,7 +211,7 @@ test('with --mptcp the connection to the proxy is the MPTCP one (a proxy made MP
       '--proxy',
       `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`,
     ]);
-    await client.waitForLine(/via proxy socks5:\/\/10\.200\.0\.1:1080, authenticated, session up \(chacha20-poly1305, MPTCP\)$/);
+    assert.equal((await client.waitForEvent('up', throughProxy(SOCKS_PROXY))).mptcp, true);
     await proxy.waitForLine(/connected to 127\.0\.0\.1:20203/);
     await pingsBothWays(lab);
   });
@@ -215,26 +230,29 @@ test('a wrong or missing password is one line per attempt (HTTP 401/407, SOCKS5 
     const socks = startClient(lab, ['-s', BEHIND, '--proxy', `socks5://${SOCKS_USER}:${wrongSocks}@${PROXY_HOST}:${SOCKS_PORT}`]);
     const httpNone = startClient(lab, ['-s', BEHIND, '--proxy', `http://${PROXY_HOST}:${TINYPROXY_PORT}`]);
     const socksNone = startClient(lab, ['-s', BEHIND, '--proxy', `socks5://${PROXY_HOST}:${SOCKS_PORT}`]);
-    // tinyproxy answers a CONNECT with bad or missing credentials 401 rather than 407; both mean the same here.
-    await http.waitForLine(
-      /WARN: proxy authentication failed: proxy http:\/\/10\.200\.0\.1:3128 rejected the user name or password \(40[17] [A-Za-z ]+\)$/,
-    );
-    await socks.waitForLine(
-      /WARN: proxy authentication failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 rejected the user name or password$/,
-    );
-    await httpNone.waitForLine(
-      /WARN: proxy authentication failed: proxy http:\/\/10\.200\.0\.1:3128 requires authentication \(40[17] [A-Za-z ]+\): put user:password@ in the proxy URL$/,
-    );
-    await socksNone.waitForLine(
-      /WARN: proxy authentication failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 requires authentication: put user:password@ in the proxy URL$/,
-    );
-    for (const client of [http, socks, httpNone, socksNone]) {
-      const first = client.lines.findIndex((l) => /proxy authentication failed/.test(l));
-      await client.waitForLine(/reconnecting in/, WAIT_MS, first);
-      await client.waitForLine(/proxy authentication failed/, WAIT_MS, first + 1);
+    // The detail says which proxy refused whom and why. tinyproxy answers a CONNECT with bad or
+    // missing credentials 401 rather than 407; both mean the same here.
+    const refusals: Array<[NsProcess, RegExp]> = [
+      [http, /^proxy http:\/\/10\.200\.0\.1:3128 rejected the user name or password \(40[17] [A-Za-z ]+\)$/],
+      [socks, /^SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 rejected the user name or password$/],
+      [httpNone, /^proxy http:\/\/10\.200\.0\.1:3128 requires authentication \(40[17] [A-Za-z ]+\): put user:password@ in the proxy URL$/],
+      [socksNone, /^SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 requires authentication: put user:password@ in the proxy URL$/],
+    ];
+    const refused = (e: LogEvent) => e.reason === 'proxy-auth';
+    for (const [client, detail] of refusals) {
+      const failed = await client.waitForEvent('failed', refused);
+      assert.equal(failed.level, 'warn');
+      assert.match(String(failed.detail), detail);
+      // One event per attempt: the refusal, the wait, the next attempt's refusal.
+      const first = client.lines.findIndex((l) => {
+        const e = parseEvent(l);
+        return e?.event === 'failed' && refused(e);
+      });
+      await client.waitForEvent('reconnecting', () => true, { from: first });
+      await client.waitForEvent('failed', refused, { from: first + 1 });
       assert.ok(client.running, 'a refused attempt is not fatal');
       assert.ok(!client.output.includes(wrongHttp) && !client.output.includes(wrongSocks), client.output);
-      assert.ok(!client.output.includes('session up'), client.output);
+      assert.deepEqual(client.events('up'), [], client.output);
     }
     assertNoSecret(http, socks);
   });
@@ -252,11 +270,15 @@ test('a proxy refusing the target: the status line (HTTP) or the SOCKS5 reply in
       '--proxy',
       `socks5://${SOCKS_USER}:${SOCKS_PASS}@${PROXY_HOST}:${SOCKS_PORT}`,
     ]);
-    await http.waitForLine(
-      /WARN: proxy failed: proxy http:\/\/10\.200\.0\.1:3128 refused the connection to 127\.0\.0\.1:20204: 403 Access violation$/,
+    const httpFailed = await http.waitForEvent('failed', (e) => e.reason === 'proxy');
+    assert.match(
+      String(httpFailed.detail),
+      /^proxy http:\/\/10\.200\.0\.1:3128 refused the connection to 127\.0\.0\.1:20204: 403 Access violation$/,
     );
-    await socks.waitForLine(
-      /WARN: proxy failed: SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 could not connect to 127\.0\.0\.1:20209: connection refused$/,
+    const socksFailed = await socks.waitForEvent('failed', (e) => e.reason === 'proxy');
+    assert.match(
+      String(socksFailed.detail),
+      /^SOCKS5 proxy socks5:\/\/10\.200\.0\.1:1080 could not connect to 127\.0\.0\.1:20209: connection refused$/,
     );
     assertNoSecret(http, socks);
   });
@@ -265,12 +287,11 @@ test('a proxy refusing the target: the status line (HTTP) or the SOCKS5 reply in
 test('an unreachable proxy: connect failed, naming the proxy, and the client retries', { timeout: 120_000 }, async () => {
   await withLab(async (lab) => {
     const client = startClient(lab, ['-s', BEHIND, '--proxy', `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:3999`]);
-    const line = await client.waitForLine(/WARN: connect failed:/);
-    assert.match(
-      line,
-      /WARN: connect failed: cannot connect to proxy http:\/\/10\.200\.0\.1:3999: connect ECONNREFUSED 10\.200\.0\.1:3999$/,
-    );
-    await client.waitForLine(/reconnecting in 1 s/);
+    const failed = await client.waitForEvent('failed');
+    assert.equal(failed.reason, 'connect');
+    assert.match(String(failed.detail), /^cannot connect to proxy http:\/\/10\.200\.0\.1:3999: connect ECONNREFUSED 10\.200\.0\.1:3999$/);
+    // The first delay: 1 s, less the moment the refused connect took.
+    await client.waitForEvent('reconnecting', (e) => Number(e.delayMs) > 500 && Number(e.delayMs) <= 1000);
     assert.ok(client.running);
     assertNoSecret(client);
   });
@@ -281,8 +302,9 @@ test('HTTPS_PROXY is honoured; NO_PROXY bypasses it; --proxy none ignores it', {
     const proxy = await startTinyproxy(lab, dir);
     const hidden = await startServer(lab);
     const viaEnv = startClient(lab, ['-s', BEHIND], { HTTPS_PROXY: `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:${TINYPROXY_PORT}` });
-    await viaEnv.waitForLine(/connections go through proxy http:\/\/10\.200\.0\.1:3128 \(from HTTPS_PROXY\)$/);
-    await viaEnv.waitForLine(/via proxy http:\/\/10\.200\.0\.1:3128, authenticated, session up/);
+    const chosen = await viaEnv.waitForEvent('proxy');
+    assert.deepEqual([chosen.proxy, chosen.from], [HTTP_PROXY, 'HTTPS_PROXY']);
+    await viaEnv.waitForEvent('up', throughProxy(HTTP_PROXY));
     await proxy.waitForLine(/CONNECT 127\.0\.0\.1:20203/);
     await pingsBothWays(lab);
     assertNoSecret(viaEnv, hidden);
@@ -295,14 +317,16 @@ test('HTTPS_PROXY is honoured; NO_PROXY bypasses it; --proxy none ignores it', {
     await startServer(lab, `${PROXY_HOST}:20203`);
     const deadProxy = { HTTPS_PROXY: `http://${PROXY_HOST}:3999` };
     const bypassed = startClient(lab, ['-s', `${PROXY_HOST}:20203`], { ...deadProxy, NO_PROXY: 'localhost,10.200.0.0/24' });
-    await bypassed.waitForLine(/connecting directly: NO_PROXY covers the server, so the proxy in HTTPS_PROXY is not used$/);
-    await bypassed.waitForLine(/connected to 10\.200\.0\.1:20203, authenticated, session up/);
+    const bypass = await bypassed.waitForEvent('proxy');
+    assert.deepEqual([bypass.proxy, bypass.variable, bypass.noProxy], [undefined, 'HTTPS_PROXY', 'NO_PROXY']);
+    await bypassed.waitForEvent('up', direct(`${PROXY_HOST}:20203`));
     assert.ok(!bypassed.output.includes('3999'), bypassed.output);
     bypassed.kill();
     await bypassed.exited;
     const none = startClient(lab, ['-s', `${PROXY_HOST}:20203`, '--proxy', 'none'], deadProxy);
-    await none.waitForLine(/connected to 10\.200\.0\.1:20203, authenticated, session up/);
-    assert.ok(!none.output.includes('proxy'), none.output);
+    await none.waitForEvent('up', direct(`${PROXY_HOST}:20203`));
+    assert.deepEqual(none.events('proxy'), [], none.output);
+    assert.ok(!none.output.includes('3999'), none.output);
     await pingsBothWays(lab);
   });
 });
@@ -312,17 +336,17 @@ test('reconnects go through the proxy again: server restarted, a second CONNECT 
     const proxy = await startTinyproxy(lab, dir);
     const first = await startServer(lab);
     const client = startClient(lab, ['-s', BEHIND, '--proxy', `http://${HTTP_USER}:${HTTP_PASS}@${PROXY_HOST}:${TINYPROXY_PORT}`]);
-    await client.waitForLine(/session up/);
+    await client.waitForEvent('up', throughProxy(HTTP_PROXY));
     await pingsBothWays(lab);
     const connects = () => proxy.lines.filter((l) => /Request .*CONNECT 127\.0\.0\.1:20203/.test(l)).length;
     assert.equal(connects(), 1);
     const before = client.lines.length;
     first.kill();
     await first.exited;
-    await client.waitForLine(/disconnected from 127\.0\.0\.1:20203 via proxy/, WAIT_MS, before);
+    await client.waitForEvent('down', throughProxy(HTTP_PROXY), { from: before });
     const second = await startServer(lab);
-    await client.waitForLine(/via proxy http:\/\/10\.200\.0\.1:3128, authenticated, session up/, WAIT_MS, before);
-    await second.waitForLine(/peer 127\.0\.0\.1:\d+ authenticated, session up/);
+    await client.waitForEvent('up', throughProxy(HTTP_PROXY), { from: before });
+    await second.waitForEvent('up', fromLoopback);
     assert.ok(connects() >= 2, proxy.output);
     await pingsBothWays(lab);
     assertNoSecret(client);

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, NODE_FLAGS, TTUN } from './harness.js';
+import { Lab } from './harness.js';
 
 const SECRET = 'routes and hooks test key';
 
@@ -26,6 +26,11 @@ function ttunVariables(file: string): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
+/** `ttun client` to the lab's server with the key and one --route per network. */
+function clientWithRoutes(lab: Lab, ...networks: string[]): string[] {
+  return ['client', '-k', SECRET, '-s', lab.serverAddress(), ...networks.flatMap((network) => ['--route', network])];
+}
+
 /** A hook that records its environment and the TUN's link as it saw them. */
 const recordingHook = (dir: string, name: string) => `env > ${dir}/${name}.env && ip -o link show "$TTUN_DEV" > ${dir}/${name}.link`;
 
@@ -39,22 +44,12 @@ test('--route: networks behind the server are reached through the tunnel, IPv4 a
     await mustExec(lab, lab.server, ['ip', 'addr', 'add', '198.51.100.1/32', 'dev', 'lo']);
     await mustExec(lab, lab.server, ['ip', '-6', 'addr', 'add', '2001:db8:5::1/128', 'dev', 'lo']);
     const server = lab.ttun(lab.server, ['server', '-k', SECRET]);
-    await server.waitForLine(/listening on/);
-    const ttunClient = lab.ttun(client, [
-      'client',
-      '-k',
-      SECRET,
-      '-s',
-      lab.serverAddress(),
-      '--route',
-      '198.51.100.0/24',
-      '--route',
-      '2001:db8:5::/64',
-    ]);
-    await ttunClient.waitForLine(/routes via ttun0: 198\.51\.100\.0\/24 2001:db8:5::\/64$/);
+    await server.waitForEvent('listening');
+    const ttunClient = lab.ttun(client, clientWithRoutes(lab, '198.51.100.0/24', '2001:db8:5::/64'));
+    assert.deepEqual((await ttunClient.waitForEvent('routes')).routes, ['198.51.100.0/24', '2001:db8:5::/64']);
     assert.match(await mustExec(lab, client, ['ip', '-4', 'route', 'show', '198.51.100.0/24']), /^198\.51\.100\.0\/24 dev ttun0 /);
     assert.match(await mustExec(lab, client, ['ip', '-6', 'route', 'show', '2001:db8:5::/64']), /^2001:db8:5::\/64 dev ttun0 /);
-    await ttunClient.waitForLine(/session up/);
+    await ttunClient.waitForEvent('up');
     await lab.waitForPing(client, '198.51.100.1');
     await lab.waitForPing(client, '2001:db8:5::1');
     const pings = await Promise.all([lab.ping(client, '198.51.100.1', 5), lab.ping(client, '2001:db8:5::1', 5)]);
@@ -75,20 +70,7 @@ test('a route that cannot be added is a one-line start-up error, and no TUN is l
   const client = lab.clients[0]!;
   try {
     await mustExec(lab, client, ['ip', 'route', 'add', '198.51.100.0/24', 'dev', 'lo']);
-    const result = await lab.exec(client, [
-      process.execPath,
-      ...NODE_FLAGS,
-      TTUN,
-      'client',
-      '-k',
-      SECRET,
-      '-s',
-      lab.serverAddress(),
-      '--route',
-      '203.0.113.0/24',
-      '--route',
-      '198.51.100.0/24',
-    ]);
+    const result = await lab.ttunOnce(client, clientWithRoutes(lab, '203.0.113.0/24', '198.51.100.0/24'));
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /^ttun: cannot add route 198\.51\.100\.0\/24 via ttun0: .*File exists\n$/);
     assert.ok(!(await lab.links(client)).includes('ttun0'));
@@ -128,7 +110,7 @@ test('--up and --down see the TUN (name, role, MTU, addresses), never TTUN_PSK; 
       ],
       env,
     );
-    await server.waitForLine(/listening on/);
+    await server.waitForEvent('listening');
     assert.ok(existsSync(join(dir, 'server-up.env')), '--up has run by the time the server listens');
     const ttunClient = lab.ttun(
       client,
@@ -145,8 +127,8 @@ test('--up and --down see the TUN (name, role, MTU, addresses), never TTUN_PSK; 
       ],
       env,
     );
-    await ttunClient.waitForLine(/the --up command succeeded/);
-    await ttunClient.waitForLine(/session up/);
+    await ttunClient.waitForEvent('up-done');
+    await ttunClient.waitForEvent('up');
     await lab.waitForPing(client, '10.7.7.1');
 
     const serverVariables = { TTUN_DEV: 'hsrv0', TTUN_ROLE: 'server', TTUN_MTU: '1400', TTUN_ADDRESS4: '10.7.7.1/30', TTUN_ADDRESS6: '' };
@@ -183,10 +165,7 @@ test('a failing --up: exit 1, one line with its status, no TUN and no route left
   const lab = await Lab.create();
   const dir = mkdtempSync(join(tmpdir(), 'ttun-hooks-'));
   try {
-    const result = await lab.exec(lab.server, [
-      process.execPath,
-      ...NODE_FLAGS,
-      TTUN,
+    const result = await lab.ttunOnce(lab.server, [
       'server',
       '-k',
       SECRET,
@@ -212,9 +191,11 @@ test('a failing --down is logged; ttun still removes the TUN and exits 0', { tim
   const lab = await Lab.create();
   try {
     const server = lab.ttun(lab.server, ['server', '-k', SECRET, '--down', 'exit 5']);
-    await server.waitForLine(/listening on/);
+    await server.waitForEvent('listening');
     server.kill('SIGTERM');
-    await server.waitForLine(/ttun server WARN: the --down command failed with exit status 5$/);
+    const failed = await server.waitForEvent('hook-failed');
+    assert.deepEqual([failed.hook, failed.level], ['down', 'warn']);
+    assert.match(failed.message, /exit status 5$/);
     assert.equal((await server.exited).code, 0);
     assert.ok(!(await lab.links(lab.server)).includes('ttun0'));
   } finally {
@@ -239,7 +220,8 @@ test('with --user, --up runs as root before the drop and --down as that user', {
       '--down',
       `id -u > ${dir}/down.uid`,
     ]);
-    await server.waitForLine(/--down will run as user nobody/);
+    // Once the server has dropped root (the --down command is then set to run as nobody).
+    await server.waitForEvent('privileges', (e) => e.uid === 65534);
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0, server.output);
     assert.equal(readFileSync(join(dir, 'up.uid'), 'utf8'), '0\n');

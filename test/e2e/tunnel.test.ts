@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, TOOLS } from './harness.js';
+import { Lab, type NsProcess, TOOLS } from './harness.js';
 
 const PSK = 'e2e test key: tunnel';
 
@@ -28,44 +28,30 @@ for (const cipher of ['chacha20-poly1305', 'aes-256-gcm']) {
     const lab = await Lab.create();
     t.after(() => lab.destroy());
     const { server, client } = await startTunnel(lab, cipher);
-    assert.match(server.output, /TUN ttun0 up: 10\.1\.1\.1\/30 fc11::1\/126 mtu 1280/);
-    assert.match(client.output, /TUN ttun0 up: 10\.1\.1\.2\/30 fc11::2\/126 mtu 1280/);
+    const tun = (proc: NsProcess) => proc.events('tun').map(({ name, ipv4, ipv6, mtu }) => ({ name, ipv4, ipv6, mtu }));
+    assert.deepEqual(tun(server), [{ name: 'ttun0', ipv4: '10.1.1.1/30', ipv6: 'fc11::1/126', mtu: 1280 }]);
+    assert.deepEqual(tun(client), [{ name: 'ttun0', ipv4: '10.1.1.2/30', ipv6: 'fc11::2/126', mtu: 1280 }]);
     // By default the native threads carry the session on both ends.
     assert.ok(hasSocketReaderThread(server.pid) && hasSocketReaderThread(client.pid));
-    const client0 = lab.clients[0]!;
-    for (const [ns, address] of [
-      [client0, '10.1.1.1'],
-      [client0, 'fc11::1'],
-      [lab.server, '10.1.1.2'],
-      [lab.server, 'fc11::2'],
-    ] as const) {
+    for (const [ns, address] of lab.tunnelEnds()) {
       const result = await lab.ping(ns, address);
       assert.equal(result.code, 0, `ping ${address} from ${ns}: ${result.stdout}${result.stderr}`);
       assert.match(result.stdout, /3 packets transmitted, 3 received, 0% packet loss/);
     }
     // A full-size packet crosses too (1280 MTU: 1252 bytes of ICMP payload), not just small ones.
-    const big = await lab.exec(client0, ['ping', '-c', '2', '-i', '0.2', '-M', 'do', '-s', '1252', '10.1.1.1']);
+    const big = await lab.exec(lab.clients[0]!, ['ping', '-c', '2', '-i', '0.2', '-M', 'do', '-s', '1252', '10.1.1.1']);
     assert.equal(big.code, 0, big.stdout + big.stderr);
   });
-}
-
-async function transfer(lab: Lab, fromNs: string, toNs: string, toAddress: string, mib: number) {
-  const sink = lab.spawn(toNs, [process.execPath, join(TOOLS, 'tcp-sink.js'), toAddress, '5001']);
-  await sink.waitForLine(/listening/);
-  const source = lab.spawn(fromNs, [process.execPath, join(TOOLS, 'tcp-source.js'), toAddress, '5001', String(mib)]);
-  const sent = await source.waitForLine(/^bytes=/, 120_000);
-  const received = await sink.waitForLine(/^bytes=/);
-  return { sent, received };
 }
 
 test('64 MiB of TCP each way arrives intact (sha256), chacha20-poly1305', { timeout: 240_000 }, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   await startTunnel(lab, 'chacha20-poly1305');
-  const up = await transfer(lab, lab.clients[0]!, lab.server, '10.1.1.1', 64);
+  const up = await lab.transfer(lab.clients[0]!, lab.server, '10.1.1.1', 64);
   assert.equal(up.received, up.sent);
   assert.match(up.received, new RegExp(`^bytes=${64 * 1024 * 1024} sha256=[0-9a-f]{64}$`));
-  const down = await transfer(lab, lab.server, lab.clients[0]!, 'fc11::2', 64);
+  const down = await lab.transfer(lab.server, lab.clients[0]!, 'fc11::2', 64);
   assert.equal(down.received, down.sent);
   assert.notEqual(down.sent, up.sent, 'two independent random streams');
 });
@@ -74,7 +60,7 @@ test('64 MiB of TCP arrives intact (sha256), aes-256-gcm', { timeout: 240_000 },
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   await startTunnel(lab, 'aes-256-gcm');
-  const up = await transfer(lab, lab.clients[0]!, lab.server, '10.1.1.1', 64);
+  const up = await lab.transfer(lab.clients[0]!, lab.server, '10.1.1.1', 64);
   assert.equal(up.received, up.sent);
   assert.match(up.received, new RegExp(`^bytes=${64 * 1024 * 1024} sha256=`));
 });
@@ -87,9 +73,9 @@ test('the data path through the JS event loop (--datapath event-loop, as Windows
   const { server, client } = await startTunnel(lab, 'chacha20-poly1305', ['--datapath', 'event-loop']);
   assert.ok(!hasSocketReaderThread(server.pid) && !hasSocketReaderThread(client.pid), 'a native thread reads the socket');
   assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
-  const up = await transfer(lab, lab.clients[0]!, lab.server, '10.1.1.1', 64);
+  const up = await lab.transfer(lab.clients[0]!, lab.server, '10.1.1.1', 64);
   assert.equal(up.received, up.sent);
-  const down = await transfer(lab, lab.server, lab.clients[0]!, '10.1.1.2', 64);
+  const down = await lab.transfer(lab.server, lab.clients[0]!, '10.1.1.2', 64);
   assert.equal(down.received, down.sent);
 });
 
@@ -112,7 +98,7 @@ test("a userspace-mode client (tun: false) talks to a TUN server: its echo reque
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', PSK]);
-  await server.waitForLine(/listening on/);
+  await server.waitForEvent('listening');
   const client = lab.spawn(lab.clients[0]!, [process.execPath, join(TOOLS, 'userspace-ping.js'), lab.serverAddress()], { TTUN_PSK: PSK });
   assert.equal(await client.waitForLine(/^(reply|timeout)/), 'reply from 10.1.1.1');
   assert.ok(!(await lab.links(lab.clients[0]!)).some((l) => l.startsWith('ttun')), 'no TUN device in userspace mode');
@@ -124,10 +110,12 @@ test('-mptcp: both ends negotiate Multipath TCP and log it; a plain-TCP client s
   const lab = await Lab.create();
   t.after(() => lab.destroy());
   const server = lab.ttun(lab.server, ['server', '-k', PSK, '-mptcp']);
-  await server.waitForLine(/listening on/);
+  await server.waitForEvent('listening');
   const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-mptcp']);
-  assert.match(await client.waitForLine(/session up/), /session up \(chacha20-poly1305, MPTCP\)/);
-  assert.match(await server.waitForLine(/session up/), /session up \(chacha20-poly1305, MPTCP\)/);
+  for (const end of [client, server]) {
+    const up = await end.waitForEvent('up');
+    assert.deepEqual([up.cipher, up.mptcp], ['chacha20-poly1305', true], up.message);
+  }
   const sockets = await lab.exec(lab.server, ['ss', '-Hn', '--mptcp', 'state', 'established']);
   assert.match(sockets.stdout, /:20203/, 'the kernel lists the connection as MPTCP');
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
@@ -135,7 +123,8 @@ test('-mptcp: both ends negotiate Multipath TCP and log it; a plain-TCP client s
   await client.exited;
   const mark = server.lines.length;
   const plain = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(), '-mptcp=false']);
-  assert.match(await plain.waitForLine(/session up/), /session up \(chacha20-poly1305, TCP\)/);
-  assert.match(await server.waitForLine(/session up/, 10_000, mark), /TCP: the peer did not negotiate MPTCP/);
+  assert.equal((await plain.waitForEvent('up')).mptcp, false);
+  // The server asked for MPTCP (-mptcp) and says this peer did not negotiate it.
+  assert.equal((await server.waitForEvent('up', () => true, { timeoutMs: 10_000, from: mark })).mptcp, false);
   await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
 });
