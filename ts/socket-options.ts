@@ -1,7 +1,7 @@
 /**
  * The Node internals a socket's hand-over needs, kept in one place: its file descriptor and a way
  * to make Node stop reading it. Only connections.ts (TCP options, MPTCP checks) and the data
- * path's carrier choice (paths.ts) use them.
+ * path's carrier choice (packet-carrier.ts) use them.
  */
 import type { Socket } from 'node:net';
 
