@@ -185,8 +185,7 @@ function endpointOptionsOf(args: CommonArgs) {
  * endpoint is up but before any other start-up line (startupWarnings), so that bad input still
  * gets exactly one line and a reader of the log sees them first.
  */
-function pskFrom(settings: Settings): PskChoice {
-  const sources = keySources(settings);
+function pskFrom(sources: KeySources): PskChoice {
   const choice = resolvePsk(sources);
   if (sources.flag !== undefined) hideArguments();
   delete process.env.TTUN_PSK;
@@ -198,7 +197,13 @@ function pskFrom(settings: Settings): PskChoice {
  * config file; both on the command line is an error (psk-source.ts). TTUN_PSK is the key when
  * neither is given, as it always was.
  */
-function keySources(settings: Settings): { flag?: string; file?: string; env?: string } {
+interface KeySources {
+  flag?: string;
+  file?: string;
+  env?: string;
+}
+
+function keySources(settings: Settings): KeySources {
   const flag = settings.get('psk') as string | undefined;
   const file =
     flag !== undefined && settings.sourceOf('psk-file') !== 'flag' ? undefined : (settings.get('psk-file') as string | undefined);
@@ -277,7 +282,7 @@ function requiredServer(args: { server?: string }): string {
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const args = argsOf<ServerArgs>(settings);
   const log = stderrLogger('server', args['log-format']);
-  const key = pskFrom(settings);
+  const key = pskFrom(keySources(settings));
   const server = await createServer(serverOptions(args, key.psk));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
@@ -294,7 +299,7 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const args = argsOf<CommonArgs & { server?: string; proxy?: string }>(settings);
   const log = stderrLogger('client', args['log-format']);
   requiredServer(args);
-  const key = pskFrom(settings);
+  const key = pskFrom(keySources(settings));
   // A proxy password on the command line is as visible in the process list as -k's key.
   if (args.proxy?.includes('@')) hideArguments();
   const client = await connect(clientOptions(args, key.psk));
@@ -314,7 +319,7 @@ function runCheck(settings: Settings): void {
   const args = argsOf<ServerArgs & { server?: string; proxy?: string }>(settings);
   if (settings.command === 'client') requiredServer(args);
   const sources = keySources(settings);
-  const key = pskFrom(settings);
+  const key = pskFrom(sources);
   const bytes = typeof key.psk === 'string' ? Buffer.byteLength(key.psk, 'utf8') : key.psk.length;
   try {
     if (settings.command === 'server') checkServerOptions(serverOptions(args, key.psk));

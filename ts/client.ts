@@ -12,7 +12,7 @@ import type { Opened } from './connections.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
 import { HandshakeError, TtunError } from './errors.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
-import { chooseProxy, type ProxyConfig } from './proxy.js';
+import { chooseProxy, type ProxyChoice, type ProxyConfig } from './proxy.js';
 import type { DataSession } from './session.js';
 import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from './tunables.js';
 
@@ -76,14 +76,14 @@ const FAILURE_BY_CODE: Record<string, string> = { EPROXY: 'proxy', EPROXYAUTH: '
 
 /**
  * Every check connect makes before it creates the TUN or a socket (`ttun check` runs exactly this);
- * throws the TtunError connect would reject with. Returns the server's address.
+ * throws the TtunError connect would reject with. Returns the server's address and the way to it.
  */
-export function checkClientOptions(options: ClientOptions): HostPort {
+export function checkClientOptions(options: ClientOptions): { server: HostPort; route: ProxyChoice } {
   if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
   const server = parseHostPort(options.server, 'server address', { hostRequired: true });
-  chooseProxy(options.proxy, server, process.env);
+  const route = chooseProxy(options.proxy, server, process.env);
   parseCommonOptions(options, 'client').psk.fill(0);
-  return server;
+  return { server, route };
 }
 
 /**
@@ -106,10 +106,9 @@ export class TtunClient extends Endpoint {
 
   private constructor(
     options: ClientOptions,
+    { server, route }: { server: HostPort; route: ProxyChoice },
     private readonly schedule: ReconnectSchedule,
   ) {
-    const server = parseHostPort(options.server, 'server address', { hostRequired: true });
-    const route = chooseProxy(options.proxy, server, process.env);
     super('client', options);
     this.server = server;
     this.proxyConfig = route.proxy;
@@ -124,8 +123,7 @@ export class TtunClient extends Endpoint {
    * than minutes; connect() and the CLI always use v1's.
    */
   static async start(options: ClientOptions, schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE): Promise<TtunClient> {
-    checkClientOptions(options);
-    const client = new TtunClient(options, schedule);
+    const client = new TtunClient(options, checkClientOptions(options), schedule);
     await client.startUp();
     // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
     client.loop = new Promise((resolve) => setImmediate(resolve)).then(() => client.run());

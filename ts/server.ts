@@ -63,14 +63,15 @@ function parseServerLimits(options: ServerOptions): ServerLimits {
 
 /**
  * Every check createServer makes before it creates the TUN or a socket (`ttun check` runs exactly
- * this); throws the TtunError createServer would reject with. Returns where to listen.
+ * this); throws the TtunError createServer would reject with. Returns where to listen and the
+ * admission limits.
  */
-export function checkServerOptions(options: ServerOptions): HostPort {
+export function checkServerOptions(options: ServerOptions): { listen: HostPort; limits: ServerLimits } {
   if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
   const listen = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
-  parseServerLimits(options);
+  const limits = parseServerLimits(options);
   parseCommonOptions(options, 'server').psk.fill(0);
-  return listen;
+  return { listen, limits };
 }
 
 interface Pending {
@@ -102,8 +103,8 @@ export class TtunServer extends Endpoint {
 
   /** Creates the TUN device and starts listening. Rejects with a TtunError on bad options or when either fails. */
   static async start(options: ServerOptions): Promise<TtunServer> {
-    const listen = checkServerOptions(options);
-    const server = new TtunServer(options, parseServerLimits(options));
+    const { listen, limits } = checkServerOptions(options);
+    const server = new TtunServer(options, limits);
     // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
     await server.startUp(async () => {
       server.listener = await server.connections.listen(listen, {
