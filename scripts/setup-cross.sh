@@ -7,8 +7,8 @@
 #   if they are missing.
 #   zig (PyPI package ziglang) and cargo-zigbuild (crates.io): link Linux glibc/musl and macOS.
 #   MinGW-w64 (Debian): compiles ring's C and links x86_64-pc-windows-gnu.
-#   For the tests: qemu-user, the arm64/armhf C and C++ runtimes (Node for those architectures is
-#   dynamically linked), wine64.
+#   For the tests: qemu-user, every shared library the arm64/armhf Node binaries and addons load
+#   (the table in scripts/cross-runtime.sh), wine64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZIGBUILD_VERSION=0.24.1
@@ -18,8 +18,8 @@ need_apt=()
 command -v x86_64-w64-mingw32-gcc >/dev/null || need_apt+=(gcc-mingw-w64-x86-64)
 if [ "${1:-}" != "--build-only" ]; then
   command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
-  [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || need_apt+=(libc6-arm64-cross libstdc++6-arm64-cross)
-  [ -e /usr/arm-linux-gnueabihf/lib/libstdc++.so.6 ] || need_apt+=(libc6-armhf-cross libstdc++6-armhf-cross)
+  . scripts/cross-runtime.sh
+  need_apt+=($(cross_runtime_missing_packages))
   command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
   command -v file >/dev/null || need_apt+=(file)
   command -v llvm-objdump-22 >/dev/null || need_apt+=(llvm-22)

@@ -20,6 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. scripts/cross-runtime.sh
 emu=target/emu
 mkdir -p "$emu"
 : > "$emu/test-platforms.log"
@@ -68,6 +69,10 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
   local node; node=$(node_pkg "$5" "$6") || { fail "$label: get Node ($5@$6)"; return; }
   local run=("$qemu" -L "$sysroot" "$root/$node")
   [ -f "packages/$platform/ttun.$platform.node" ] || { fail "$label: packages/$platform/ttun.$platform.node missing (run ./build.sh)"; return; }
+  # One line naming a missing library and its package, instead of every check below failing.
+  local missing
+  missing=$(cross_runtime_check "$sysroot" "$node" "packages/$platform/ttun.$platform.node") ||
+    { fail "$label: $missing"; return; }
   check "$label: needs glibc 2.28 at most (Node 20's minimum)" bash -c "
     v=\$(readelf -V packages/$platform/ttun.$platform.node | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1); echo \$v
     [ \"\$(printf '%s\\n' \$v GLIBC_2.28 | sort -V | tail -1)\" = GLIBC_2.28 ]"
