@@ -2,7 +2,7 @@
 # Type-checks the addon for x86_64-pc-windows-msvc (cargo check, no linking), the one Windows flavour
 # that cannot be built here (no MSVC; scripts/build-platforms.sh builds x86_64-pc-windows-gnu and
 # macOS for real). TARGETS=... checks others. Uses Debian's rustc-web (installed by
-# scripts/build-wasm.sh) with -Zbuild-std for the std of each target. ring's build script needs
+# scripts/setup-cross.sh) with -Zbuild-std for the std of each target. ring's build script needs
 # the target's C headers (macOS SDK, MSVC), which no Linux machine has, so it is skipped: for a
 # type-check only its link instructions matter, and those are overridden to nothing.
 set -euo pipefail

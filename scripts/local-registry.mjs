@@ -4,11 +4,14 @@
 // through to the registry npm is configured with (yargs and the like). `npm install -g ttun
 // --registry <url>` against it then takes the same path as against npmjs.org after publishing:
 // npm reads ttun's optionalDependencies and installs only the platform package whose os/cpu/libc
-// match. Prints the URL on stdout, serves until killed.
+// match. It also takes `npm publish` (any token), writing the tarball into the folder, so a
+// release can be published to it first (scripts/publish.mjs) and installed from it after; a
+// version it already holds is refused, as npmjs.org does. Prints the URL on stdout, serves until
+// killed.
 // usage: node scripts/local-registry.mjs [folder]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 
@@ -17,6 +20,7 @@ const upstream = (
   process.env.npm_config_registry || execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()
 ).replace(/\/$/, '');
 const local = new Map(); // name -> { manifest, file }
+mkdirSync(folder, { recursive: true });
 for (const f of readdirSync(folder).filter((f) => f.endsWith('.tgz'))) {
   const file = join(folder, f);
   const manifest = JSON.parse(execFileSync('tar', ['-xzOf', file, 'package/package.json'], { encoding: 'utf8' }));
@@ -29,7 +33,9 @@ const server = createServer(async (req, res) => {
     const base = `http://127.0.0.1:${server.address().port}`;
     const name = path.slice(1).replace(/^(@[^/]+\/[^/]+|[^/]+).*$/, '$1');
     const own = local.get(name);
-    if (own && path === `/${name}`) {
+    if (req.method === 'PUT' && path === `/${name}`) {
+      publish(name, JSON.parse((await readBody(req)).toString('utf8')), res);
+    } else if (own && path === `/${name}`) {
       const data = readFileSync(own.file);
       const v = own.manifest.version;
       const packument = {
@@ -60,3 +66,23 @@ const server = createServer(async (req, res) => {
   }
 });
 server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${server.address().port}/`));
+
+async function readBody(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** npm publish's body: the version's manifest and the tarball as a base64 attachment. */
+function publish(name, body, res) {
+  const [version, manifest] = Object.entries(body.versions ?? {})[0] ?? [];
+  const [attachment] = Object.values(body._attachments ?? {});
+  if (!version || !attachment) return res.writeHead(400).end('{"error":"no version or tarball"}');
+  const file = join(folder, `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`);
+  if (local.get(name)?.manifest.version === version || existsSync(file)) {
+    return res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `${name}@${version} exists` }));
+  }
+  writeFileSync(file, Buffer.from(attachment.data, 'base64'));
+  local.set(name, { manifest, file });
+  res.writeHead(201, { 'content-type': 'application/json' }).end('{"ok":true}');
+}

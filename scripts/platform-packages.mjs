@@ -3,6 +3,8 @@
 // napi-rs way (`napi create-npm-dirs`: names ttun-<platform>, os/cpu/libc, version of the main
 // package; then `napi version`, which keeps their versions in step with it), and applies the one
 // change ttun needs on top:
+//   every package: its README says which package to install (napi-rs writes "the binary for
+//   <napi.packageName>", but users install ttun, and a package with no readable text reads as spam).
 //   win32-x64-gnu: napi-rs gives every *-gnu target `"libc": ["glibc"]`, but npm only knows a libc
 //   on Linux and refuses any package with a libc field elsewhere, so npm would never install it on
 //   Windows. The field goes; and the package ships wintun.dll with its licence
@@ -17,6 +19,20 @@ const napi = (...args) =>
   execFileSync('npx', ['napi', ...args, '--npm-dir', 'packages'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 napi('create-npm-dirs');
 napi('version');
+
+const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+for (const target of main.napi.targets) {
+  const { parseTriple } = await import('@napi-rs/cli');
+  const platform = parseTriple(target).platformArchABI;
+  writeFileSync(
+    join(root, 'packages', platform, 'README.md'),
+    `# \`${main.napi.packageName}-${platform}\`
+
+The **${target}** native addon of [ttun](https://www.npmjs.com/package/${main.name}) ${main.version}. npm installs it
+beside ttun on matching machines; install \`${main.name}\` (\`npm install -g ${main.name}\`), not this package.
+`,
+  );
+}
 
 const winJson = join(root, 'packages', 'win32-x64-gnu', 'package.json');
 const win = JSON.parse(readFileSync(winJson, 'utf8'));

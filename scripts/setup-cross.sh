@@ -3,8 +3,7 @@
 # package.json's "napi.targets" on a Linux x64 machine, and what scripts/test-platforms.sh needs to
 # run the foreign builds. Idempotent. Linux, root (apt).
 #   Debian's rustc-web + rust-web-src (std for any target via -Zbuild-std; rustup here has only the
-#   host's std and cannot download others): installed by scripts/build-wasm.sh, which this runs first
-#   if they are missing.
+#   host's std and cannot download others), with lld-22.
 #   zig (PyPI package ziglang) and cargo-zigbuild (crates.io): link Linux glibc/musl and macOS.
 #   MinGW-w64 (Debian): compiles ring's C and links x86_64-pc-windows-gnu.
 #   For the tests: qemu-user, every shared library the arm64/armhf Node binaries and addons load
@@ -15,6 +14,8 @@ ZIGBUILD_VERSION=0.24.1
 ZIG_VERSION=0.17.1
 
 need_apt=()
+[ -x /usr/bin/rustc ] && /usr/bin/rustc --print target-list | grep -qx aarch64-apple-darwin \
+  && [ -d /usr/lib/rustlib/src/rust/library ] && command -v lld-22 >/dev/null || need_apt+=(rustc-web cargo-web rust-web-src lld-22)
 command -v x86_64-w64-mingw32-gcc >/dev/null || need_apt+=(gcc-mingw-w64-x86-64)
 if [ "${1:-}" != "--build-only" ]; then
   command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
@@ -31,7 +32,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-[ -x /usr/bin/rustc ] && /usr/bin/rustc --print target-list | grep -qx aarch64-apple-darwin \
-  && [ -d /usr/lib/rustlib/src/rust/library ] || bash scripts/build-wasm.sh
 python3 -m ziglang version >/dev/null 2>&1 || pip install --quiet "ziglang==$ZIG_VERSION"
 command -v cargo-zigbuild >/dev/null || cargo install --quiet --locked cargo-zigbuild --version "$ZIGBUILD_VERSION"

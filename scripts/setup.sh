@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a checkout ready to run and test: system packages, Node dependencies, the Rust addon and
 # the compiled TypeScript. Idempotent and quick when everything is already in place.
-# Linux, run as root (apt and the end-to-end tests need it).
+# Debian/Ubuntu, run as root (apt and the end-to-end tests need it). Elsewhere it names what is
+# missing instead of installing it. (`npm run build` alone installs nothing.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,17 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v tinyproxy >/dev/null || need_apt+=(tinyproxy)
 command -v microsocks >/dev/null || need_apt+=(microsocks)
 command -v mptcpize >/dev/null || need_apt+=(mptcpd)
+# The WebAssembly core (scripts/build-wasm.sh): rustup's wasm32 target if installed, else Debian's
+# rustc-web building std from source.
+if ! { command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
+  [ -x /usr/bin/rustc ] && /usr/bin/rustc --print target-list 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    && [ -d /usr/lib/rustlib/src/rust/library ] && command -v lld-22 >/dev/null || need_apt+=(rustc-web cargo-web rust-web-src lld-22)
+fi
+if [ ${#need_apt[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
+  echo "setup: not a Debian system; install the equivalents of these Debian packages, then run again: ${need_apt[*]}" >&2
+  echo "setup: (rustc-web, cargo-web, rust-web-src and lld-22 can be replaced by \`rustup target add wasm32-unknown-unknown\`)" >&2
+  exit 1
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -47,12 +47,19 @@ node_pkg() { # <package> <version> -> path of its bin/node[.exe]
   ls "$dir"/package/bin/node* | head -1
 }
 
+# A local registry that starts empty; the release goes into it the way it would go to npmjs.org
+# (scripts/publish.mjs: the eight platform packages, then ttun), and every install below takes it from there.
 registry_pid=
 start_registry() {
   [ -n "$registry_pid" ] && return
-  node scripts/local-registry.mjs build > "$emu/registry.url" & registry_pid=$!
-  for _ in $(seq 50); do [ -s "$emu/registry.url" ] && break; sleep 0.1; done
+  rm -rf "$emu/registry" "$emu/registry.url"
+  node scripts/local-registry.mjs "$emu/registry" > "$emu/registry.url" & registry_pid=$!
+  for _ in $(seq 100); do [ -s "$emu/registry.url" ] && break; sleep 0.1; done
   registry=$(cat "$emu/registry.url")
+  echo "${registry#http:}:_authToken=local-test-token" > "$emu/npmrc-publish"
+  check "publish: scripts/publish.mjs publishes all nine packages to an empty registry" bash -c '
+    NPM_CONFIG_USERCONFIG="$3" node scripts/publish.mjs --registry "$1" && n=$(ls "$2"/*.tgz | wc -l) &&
+    echo "$n tarballs in the registry" && [ "$n" = 9 ]' _ "$registry" "$emu/registry" "$emu/npmrc-publish"
 }
 trap '[ -n "$registry_pid" ] && kill $registry_pid' EXIT
 
@@ -61,7 +68,7 @@ installed_platform_packages() { # <prefix> <npm command...>
   local prefix=$1; shift
   rm -rf "$prefix"
   "$@" install -g --prefix "$prefix" --registry "$registry" --no-audit --no-fund --prefer-online ttun@"$version" >&2 || return 1
-  (cd "$prefix/lib/node_modules" && ls -d ttun/node_modules/ttun-* ttun-* 2>/dev/null | xargs -rn1 basename)
+  (cd "$prefix/lib/node_modules" && { ls -d ttun/node_modules/@ttun/* @ttun/* 2>/dev/null | sed 's|^ttun/node_modules/||'; })
 }
 
 emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node version>
@@ -89,9 +96,9 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
     node --test --test-reporter=spec dist/test/platforms/tunnel.test.js
   start_registry
   local npm_cli; npm_cli="$(npm root -g)/npm/bin/npm-cli.js"
-  check "$label: npm install -g ttun (npm run by this Node) installs ttun-$platform alone, and ttun loads it" bash -c '
+  check "$label: npm install -g ttun (npm run by this Node) installs @ttun/ttun-$platform alone, and ttun loads it" bash -c '
     got=$(installed_platform_packages "$1" "${@:3}") || exit 1; echo "installed: $got"
-    [ "$got" = "ttun-$2" ] && "${@:3:4}" "$1/lib/node_modules/ttun/bin/ttun.js" --version &&
+    [ "$got" = "@ttun/ttun-$2" ] && "${@:3:4}" "$1/lib/node_modules/ttun/bin/ttun.js" --version &&
     dir=$("${@:3:4}" --input-type=module -e "const m = await import(\"$1/lib/node_modules/ttun/dist/ts/native.js\"); m.loadNative(); console.log(m.nativeLibraryDir())") &&
     echo "installed ttun loads its addon from $dir" && [[ "$dir" == "$1"/lib/node_modules/* ]]' _ "$root/$emu/prefix-$platform" "$platform" "${run[@]}" "$npm_cli"
 }
@@ -160,9 +167,9 @@ for part in $parts; do
                linux:arm64:musl:linux-arm64-musl linux:arm:glibc:linux-arm-gnueabihf darwin:x64::darwin-x64 \
                darwin:arm64::darwin-arm64 win32:x64::win32-x64-gnu; do
         IFS=: read -r os cpu libc plat <<<"$p"
-        check "npm install -g --os=$os --cpu=$cpu${libc:+ --libc=$libc} installs ttun-$plat alone" bash -c '
+        check "npm install -g --os=$os --cpu=$cpu${libc:+ --libc=$libc} installs @ttun/ttun-$plat alone" bash -c '
           got=$(installed_platform_packages "$1" npm --os="$2" --cpu="$3" ${4:+--libc="$4"} --ignore-scripts) || exit 1
-          echo "installed: $got"; [ "$got" = "ttun-$5" ]' _ "$emu/prefix-select" "$os" "$cpu" "$libc" "$plat"
+          echo "installed: $got"; [ "$got" = "@ttun/ttun-$5" ]' _ "$emu/prefix-select" "$os" "$cpu" "$libc" "$plat"
       done
       ;;
   esac

@@ -84,7 +84,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: DEFAULT_LISTEN,
   },
   // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
-  { name: 'cipher', short: 'm', type: 'string', describe: `AEAD cipher: ${CIPHERS.join(' or ')}`, commands: BOTH, default: CIPHERS[0] },
+  {
+    name: 'cipher',
+    short: 'm',
+    type: 'string',
+    describe: 'AEAD cipher',
+    commands: BOTH,
+    default: CIPHERS[0],
+    // Listed for the help and shell completion.
+    choices: CIPHERS,
+  },
   { name: 'mtu', type: 'number', describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, commands: BOTH, default: DEFAULT_MTU },
   { name: 'user', type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', commands: BOTH },
   { name: 'group', type: 'string', describe: "group for --user (default: the user's own group)", commands: BOTH },

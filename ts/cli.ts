@@ -2,14 +2,15 @@
  * The `ttun` command: argument parsing (yargs) over the programmatic API in index.ts.
  * v1 compatibility: Go-style single-dash long flags (-mtu 1400) work, as do --long forms.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { checkReport } from './check.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
 import { checkClientOptions } from './client.js';
 import { formatHostPort } from './config.js';
-import { TtunError } from './errors.js';
+import { TtunError, unreadableBecause } from './errors.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
 import {
   type LogFormat,
@@ -93,6 +94,9 @@ function endpointOptions<T>(y: Argv<T>, command: EndpointCommand) {
       defaultDescription: spec.default === undefined ? undefined : String(spec.default),
       requiresArg: spec.type !== 'boolean',
     });
+    // Shown as [number] in the help; still handed over as the text given (declared a string above,
+    // which yargs-parser lets win), so that it is converted once, as from the environment.
+    if (spec.type === 'number') y.number(spec.name);
   }
   return y.check((argv) => {
     // yargs makes an array of an option given twice; say which, never the values (one may be the key).
@@ -349,9 +353,43 @@ function safeUsageMessage(message: string, argv: string[]): string {
   return flags.length > 0 ? `unknown option ${flags.join(', ')}` : 'unexpected extra argument (quote a key that contains spaces)';
 }
 
-const COMMANDS = ['server', 'client', 'check', 'genpsk', 'completion'];
+const COMMANDS = ['server', 'client', 'check', 'genpsk', 'completion', 'help'];
+
+/**
+ * Examples as lines to copy: a comment, then the whole command on a line of its own (yargs'
+ * example column wraps long commands in the middle). Each command fits 80 columns
+ * (test/e2e/cli.test.ts checks).
+ */
+function examples(list: Array<[comment: string, command: string]>): string {
+  const lines = list.flatMap(([comment, command]) => [`  # ${comment}`, `  ${command}`]);
+  return `Examples:\n${lines.join('\n')}`;
+}
+
+/**
+ * `ttun genpsk -o FILE`: the key never exists in a file anyone else can read. It is written to a
+ * new file of mode 0600 beside FILE, then moved into place: link() refuses an existing FILE, rename()
+ * (--force) replaces it.
+ */
+function writeKeyFile(file: string, force: boolean): void {
+  const temporary = join(dirname(resolve(file)), `.${basename(file)}.${process.pid}.tmp`);
+  let failure: unknown;
+  try {
+    writeFileSync(temporary, `${generatePsk()}\n`, { mode: 0o600, flag: 'wx' });
+    if (force) renameSync(temporary, file);
+    else linkSync(temporary, file);
+  } catch (err) {
+    failure = err;
+  }
+  rmSync(temporary, { force: true });
+  if (failure === undefined) return;
+  if ((failure as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(file))
+    die(`${file} exists: give --force to replace it`, EXIT_USAGE);
+  die(`cannot write the key to ${file}: ${unreadableBecause(failure)}`, EXIT_RUNTIME);
+}
 
 export async function main(argv: string[], early: EarlyStart = LATE_START): Promise<void> {
+  // `ttun help [command]` is `ttun [command] --help`.
+  if (argv[0] === 'help') argv = [...argv.slice(1), '--help'];
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
     die(`unknown command ${JSON.stringify(first)}: use ${COMMANDS.join(' or ')} (see ttun --help)`, EXIT_USAGE);
@@ -366,40 +404,47 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .parserConfiguration({ 'short-option-groups': false })
     .usage('$0 <command> [options]\n\nPoint-to-point IP tunnel over one encrypted TCP connection (ttun v1 protocol).')
     .command('server', 'run the server: TUN 10.1.1.1/30 + fc11::1/126 (or --address), listen for one peer', (y) =>
-      endpointOptions(y, 'server')
-        .example('sudo $0 server --psk-file /etc/ttun.key', 'listen on every address, port 20203')
-        .example('sudo $0 server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm -mtu 1400', 'one address, AES-GCM, MTU 1400')
-        .example('sudo $0 server --psk-file /etc/ttun.key --user nobody', 'drop root once the TUN is up')
-        .example(
-          'sudo $0 server --psk-file /etc/ttun.key -l :20204 --dev vpn2 --address 10.1.2.1/30,fc12::1/126',
-          'a second instance on the same host',
-        )
-        .example('sudo $0 server --config /etc/ttun/office.json', 'options from a JSON file ({"psk-file": ..., "listen": ...})'),
+      endpointOptions(y, 'server').epilogue(
+        examples([
+          ['listen on every address, port 20203', 'sudo ttun server --psk-file /etc/ttun.key'],
+          ['one address, AES-256-GCM', 'sudo ttun server --psk-file /etc/ttun.key -l 192.0.2.1:20203 -m aes-256-gcm'],
+          ['drop root once the TUN is up (a dedicated user)', 'sudo ttun server --psk-file /etc/ttun.key --user ttun'],
+          ['a second instance: its own listen, dev and address in the file', 'sudo ttun server --config /etc/ttun/second.json'],
+          ['options from a JSON file', 'sudo ttun server --config /etc/ttun/office.json'],
+        ]),
+      ),
     )
     .command('client', 'run the client: TUN 10.1.1.2/30 + fc11::2/126 (or --address), connect to the server', (y) =>
-      endpointOptions(y, 'client')
-        .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203', 'connect; reconnects by itself')
-        .example('sudo TTUN_PSK="$(cat key)" $0 client -s [2001:db8::1]:20203', 'key from the environment')
-        .example(
-          "sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --route 198.51.100.0/24 --up 'logger ttun up on $TTUN_DEV'",
-          'reach a network behind the server',
-        )
-        .example('sudo $0 client --psk-file /etc/ttun.key -s vpn.example.com:20203 --proxy http://proxy.corp:3128', 'through an HTTP proxy')
-        .example(
-          'sudo HTTPS_PROXY=socks5h://user:pass@gw:1080 $0 client --psk-file /etc/ttun.key -s vpn.internal:20203',
-          'through SOCKS5 named in the environment; the proxy resolves the name',
-        )
-        .example('sudo TTUN_MTU=1400 $0 client --config /etc/ttun/office.json', 'a file, one option overridden by TTUN_<FLAG>'),
+      endpointOptions(y, 'client').epilogue(
+        examples([
+          ['connect; reconnects by itself', 'sudo ttun client --psk-file /etc/ttun.key -s vpn.example.com:20203'],
+          ['key from the environment', 'sudo TTUN_PSK="$(cat key)" ttun client -s [2001:db8::1]:20203'],
+          ['reach a network behind the server', 'sudo ttun client --config office.json --route 198.51.100.0/24'],
+          ['through an HTTP proxy', 'sudo ttun client --config office.json --proxy http://proxy.corp:3128'],
+          ['through SOCKS5 from the environment', 'sudo HTTPS_PROXY=socks5h://gw:1080 ttun client --config office.json'],
+          ['one option of a file overridden', 'sudo TTUN_MTU=1400 ttun client --config /etc/ttun/office.json'],
+        ]),
+      ),
     )
     .command('check', 'check a server or client configuration and show the effective options, without starting anything', (y) =>
       y
         .command('server', 'check `ttun server` with these options', (c) => endpointOptions(c, 'server'))
         .command('client', 'check `ttun client` with these options', (c) => endpointOptions(c, 'client'))
-        .example('$0 check server --config /etc/ttun/office.json', 'exit 0 and the settings if valid, 2 and the problem if not')
+        .epilogue(
+          examples([['exit 0 and the settings if valid, 2 and the problem if not', 'ttun check server --config /etc/ttun/office.json']]),
+        )
         .demandCommand(1, 'give what to check: ttun check server or ttun check client'),
     )
-    .command('genpsk', 'print a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
-      y.example('$0 genpsk > /etc/ttun.key && chmod 600 /etc/ttun.key', 'make a key file'),
+    .command('genpsk', 'make a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
+      y
+        .option('output', {
+          alias: 'o',
+          type: 'string',
+          requiresArg: true,
+          describe: 'write the key to this file, created with mode 0600 (instead of printing it)',
+        })
+        .option('force', { type: 'boolean', describe: 'with -o: replace an existing file' })
+        .epilogue(examples([['make a key file only root can read', 'sudo ttun genpsk -o /etc/ttun.key']])),
     )
     .completion('completion', 'print a bash/zsh completion script (add `source <(ttun completion)` to your shell rc)')
     .epilogue(
@@ -408,6 +453,7 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .demandCommand(1, 'give a command: server, client, check or genpsk')
     .strict()
     .version(version())
+    .alias('v', 'version')
     .help()
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
@@ -429,7 +475,10 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
         if (err instanceof TtunError) die(err.message, EXIT_USAGE);
         throw err;
       }
-    } else if (command === 'genpsk') process.stdout.write(`${generatePsk()}\n`);
+    } else if (command === 'genpsk') {
+      if (typeof args.output === 'string') writeKeyFile(args.output, args.force === true);
+      else process.stdout.write(`${generatePsk()}\n`);
+    }
   } catch (err) {
     if (err instanceof TtunError) die(err.message, USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_RUNTIME);
     throw err;

@@ -1,8 +1,9 @@
 /**
  * Finds and loads the napi addon for this platform. In a checkout it is the file the build put in
- * packages/<triple>/; in an installed package it is the optional dependency ttun-<triple>
+ * packages/<triple>/; in an installed package it is the optional dependency @ttun/ttun-<triple>
  * (the napi-rs convention: one prebuilt package per platform, npm installs only the one whose
- * os/cpu/libc match). TTUN_NATIVE_LIBRARY_PATH names a .node file to load instead.
+ * os/cpu/libc match), refused when its version is not ttun's. TTUN_NATIVE_LIBRARY_PATH names a
+ * .node file to load instead (unchecked, as napi-rs's NAPI_RS_NATIVE_LIBRARY_PATH).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,7 +15,7 @@ import { platformPackage, platformTriple, SHIPPED } from './platform.js';
 import type { ProtocolCore } from './protocol.js';
 import { loadWasmCore } from './wasm-core.js';
 
-export { isMusl, platformPackage, platformTriple, SHIPPED } from './platform.js';
+export { isMusl, PLATFORM_PACKAGE_PREFIX, platformPackage, platformTriple, SHIPPED } from './platform.js';
 
 // The addon's types are the ones napi generates from the Rust (ts/native-binding.d.ts); these
 // are the names the rest of the TypeScript knows them by.
@@ -45,12 +46,29 @@ function load(require: NodeJS.Require, id: string): NativeBinding {
   return binding;
 }
 
-function ownVersion(here: string): string {
+function versionIn(packageJson: string): string | undefined {
   try {
-    return (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version?: string }).version;
   } catch {
-    return 'latest';
+    return undefined;
   }
+}
+
+/** ttun's own version: dist/ts/native.js -> <root>/package.json. */
+function ownVersion(here: string): string | undefined {
+  return versionIn(join(here, '..', '..', 'package.json'));
+}
+
+/**
+ * An addon from another release speaks another Rust API to this TypeScript: refused before it is
+ * loaded, as napi-rs's generated loader does, with the install that fixes it.
+ */
+function checkSameVersion(nodeFile: string, pkg: string, own: string | undefined): void {
+  const theirs = versionIn(join(dirname(nodeFile), 'package.json'));
+  if (own === undefined || theirs === undefined || theirs === own) return;
+  throw new Error(
+    `${pkg} is version ${theirs} but ttun is ${own}: install the matching one (\`npm install -g ttun@${own}\` installs both)`,
+  );
 }
 
 /** The addon for this platform, or undefined (with the reason kept for loadNative's error). */
@@ -79,6 +97,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
     if (existsSync(local)) {
       try {
+        checkSameVersion(local, `packages/${triple}`, ownVersion(here));
         cached = load(require, local);
         return cached;
       } catch (err) {
@@ -90,7 +109,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     try {
       path = require.resolve(pkg);
     } catch {
-      const v = ownVersion(here);
+      const v = ownVersion(here) ?? 'latest';
       errors.push(
         `the platform package ${pkg} is not installed (npm leaves optional dependencies out with --omit=optional): ` +
           `install it with \`npm install -g ${pkg}@${v}\` beside a global ttun, \`npm install ${pkg}@${v}\` in a project`,
@@ -98,6 +117,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     }
     if (path !== undefined) {
       try {
+        checkSameVersion(path, pkg, ownVersion(here));
         cached = load(require, path);
         return cached;
       } catch (err) {

@@ -6,24 +6,26 @@ import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /**
- * Whether this Linux runs on musl, decided the way napi-rs's generated loader does: /usr/bin/ldd
- * names its libc; failing that, the process report (with excludeNetwork: without it getReport()
- * resolves every open socket's peer name, which can take minutes on some hosts); failing that,
- * `ldd --version`.
+ * Whether this Node runs on musl. The process report describes the running process, which is what
+ * decides which addon can load (a musl Node can run on a glibc host, as in the platform tests), so
+ * it is asked first (with excludeNetwork: without it getReport() resolves every open socket's peer
+ * name, which can take minutes on some hosts): glibcVersionRuntime is set only under glibc, and a
+ * musl process has musl's libc among its shared objects. Without a report, napi-rs's checks:
+ * /usr/bin/ldd names its libc, then `ldd --version`.
  */
 export function isMusl(): boolean {
   if (process.platform !== 'linux') return false;
-  try {
-    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl');
-  } catch {
-    // no /usr/bin/ldd: ask the process report
-  }
   const report = process.report as (typeof process.report & { excludeNetwork?: boolean }) | undefined;
   if (report && typeof report.getReport === 'function') {
     report.excludeNetwork = true;
     const r = report.getReport() as { header?: { glibcVersionRuntime?: string }; sharedObjects?: string[] };
     if (r?.header?.glibcVersionRuntime) return false;
-    if (Array.isArray(r?.sharedObjects)) return r.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'));
+    if (Array.isArray(r?.sharedObjects)) return r.sharedObjects.some((f) => /musl/.test(f) && /\/(libc|ld-)[^/]*$/.test(f));
+  }
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl');
+  } catch {
+    // no /usr/bin/ldd: ask ldd itself
   }
   try {
     return execSync('ldd --version', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).includes('musl');
@@ -66,7 +68,14 @@ export function platformTriple(): string {
   return typeof entry === 'string' ? entry : entry(isMusl());
 }
 
-/** The package of the addon for this platform: ttun-<platform>, the napi-rs convention. */
+/**
+ * napi.packageName in package.json: the platform packages are named <this>-<platform>, the napi-rs
+ * convention, under a scope because npm's spam detection refuses a run of new unscoped packages
+ * that differ only by a platform suffix (test/unit/platforms.test.ts keeps the two in step).
+ */
+export const PLATFORM_PACKAGE_PREFIX = '@ttun/ttun';
+
+/** The package of the addon for this platform: @ttun/ttun-<platform>. */
 export function platformPackage(triple = platformTriple()): string {
-  return `ttun-${triple}`;
+  return `${PLATFORM_PACKAGE_PREFIX}-${triple}`;
 }

@@ -1,6 +1,17 @@
 // Bad input to the real CLI: one clear line on stderr, non-zero exit, no stack trace, no key.
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -85,6 +96,67 @@ test('--help and --version', async () => {
   assert.match(serverHelp.stdout, /-l, --listen/);
   const version = await run(process.execPath, [TTUN, '--version']);
   assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
+});
+
+test('ttun help, ttun help COMMAND and ttun -v work; numbers show as numbers; examples are whole commands', async () => {
+  const help = await run(process.execPath, [TTUN, 'help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /Commands:[\s\S]*ttun server/);
+  const version = await run(process.execPath, [TTUN, '-v']);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  for (const command of ['server', 'client', 'check', 'genpsk']) {
+    const r = await run(process.execPath, [TTUN, 'help', command]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^ttun ${command}`, 'm'));
+    // After "Examples:", a comment line and then the command, whole on its line and within 80 columns.
+    const examples = r.stdout
+      .slice(r.stdout.indexOf('Examples:'))
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim() !== '');
+    assert.ok(examples.length >= 2, `${command} has examples:\n${r.stdout}`);
+    for (const line of examples) {
+      assert.match(line, /^ {2}(# |sudo |ttun )/, `an example line is a comment or a whole command: ${JSON.stringify(line)}`);
+      assert.ok(line.length <= 80, `fits 80 columns: ${line}`);
+    }
+  }
+  const server = await run(process.execPath, [TTUN, 'help', 'server']);
+  assert.match(server.stdout, /--mtu\b.*\n?.*\[number\]/);
+  assert.match(server.stdout, /--handshake-timeout-ms\b[^[]*\[number\]/);
+  assert.match(server.stdout, /--cipher\b[\s\S]*?\[choices: "chacha20-poly1305", "aes-256-gcm"\]/);
+});
+
+test('shell completion offers the cipher names after --cipher', async () => {
+  const r = await run(process.execPath, [TTUN, '--get-yargs-completions', 'ttun', 'client', '--cipher', '']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').sort(), ['aes-256-gcm', 'chacha20-poly1305']);
+});
+
+test('genpsk -o FILE writes a 0600 key file, refuses to overwrite without --force', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ttun-genpsk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ttun.key');
+  const made = await run(process.execPath, [TTUN, 'genpsk', '-o', file]);
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(made.stdout, '', 'the key is not printed');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const key = readFileSync(file, 'utf8');
+  assert.match(key, /^[A-Za-z0-9+/]{43}=\n$/);
+  const again = await ttun(['genpsk', '-o', file]);
+  assert.equal(again.code, EXIT_USAGE);
+  assert.deepEqual(again.lines, [`ttun: ${file} exists: give --force to replace it`]);
+  assert.equal(readFileSync(file, 'utf8'), key, 'the old key is kept');
+  chmodSync(file, 0o644);
+  const forced = await run(process.execPath, [TTUN, 'genpsk', '-o', file, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.notEqual(readFileSync(file, 'utf8'), key);
+  assert.equal(statSync(file).mode & 0o777, 0o600, 'a replaced file is 0600 too');
+  assert.deepEqual(readdirSync(dir), ['ttun.key'], 'no temporary file left');
+  const nowhere = await ttun(['genpsk', '-o', join(dir, 'no', 'such', 'dir', 'key')]);
+  assert.equal(nowhere.code, EXIT_RUNTIME);
+  assert.equal(nowhere.lines.length, 1);
+  assert.match(nowhere.lines[0]!, /^ttun: cannot write the key to .*: /);
 });
 
 test('Go-style -mtu 1400 sets MTU 1400 (not -m -t -u)', { timeout: 60_000 }, async (t) => {

@@ -15,8 +15,18 @@ test('npm install -g of the packed tarballs puts a working ttun on PATH', { time
     .split(' ')
     .map((p) => join(ROOT, p));
   assert.ok(
-    install.some((p) => /ttun-linux-x64-gnu-[\d.]+\.tgz$/.test(p)) && install.some((p) => /\/ttun-[\d.]+\.tgz$/.test(p)),
+    install.some((p) => /\/ttun-ttun-linux-x64-gnu-[\d.]+\.tgz$/.test(p)) && install.some((p) => /\/ttun-[\d.]+\.tgz$/.test(p)),
     install.join(' '),
+  );
+  // What the main tarball ships: the licence, compiled JavaScript with its types, no source maps
+  // pointing at TypeScript it does not ship.
+  const main = install.find((p) => /\/ttun-[\d.]+\.tgz$/.test(p))!;
+  const files = (await run('tar', ['-tzf', main])).stdout.split('\n');
+  assert.ok(files.includes('package/LICENSE'), 'LICENSE shipped');
+  assert.ok(files.includes('package/dist/ts/index.d.ts'), 'types shipped');
+  assert.deepEqual(
+    files.filter((f) => f.endsWith('.map')),
+    [],
   );
   const prefix = mkdtempSync(join(tmpdir(), 'ttun-prefix-'));
   t.after(() => rmSync(prefix, { recursive: true, force: true }));

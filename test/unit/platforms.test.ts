@@ -2,23 +2,35 @@
 // TTUN_NATIVE_LIBRARY_PATH; the error when the platform package is missing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseTriple } from '@napi-rs/cli';
-import { platformTriple, SHIPPED } from '../../ts/native.js';
+import { PLATFORM_PACKAGE_PREFIX, platformTriple, SHIPPED } from '../../ts/native.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 
 test('the loader knows exactly the platforms in napi.targets, each with its package folder', () => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { napi: { targets: string[] } };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    napi: { targets: string[]; packageName: string };
+  };
   const platforms = pkg.napi.targets.map((t) => parseTriple(t).platformArchABI);
   assert.deepEqual([...SHIPPED].sort(), [...platforms].sort());
+  assert.equal(PLATFORM_PACKAGE_PREFIX, pkg.napi.packageName);
+  assert.match(PLATFORM_PACKAGE_PREFIX, /^@[a-z0-9-]+\//, 'platform packages are scoped');
   for (const p of platforms) {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', p, 'package.json'), 'utf8')) as { name: string; version: string };
-    assert.equal(manifest.name, `ttun-${p}`);
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', p, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      os?: string[];
+      cpu?: string[];
+    };
+    assert.equal(manifest.name, `${pkg.napi.packageName}-${p}`);
+    assert.equal(manifest.version, pkg.version);
+    assert.ok(manifest.os?.length && manifest.cpu?.length, `${p} names its os and cpu`);
     assert.ok(existsSync(join(ROOT, 'packages', p, 'README.md')));
   }
 });
@@ -66,11 +78,35 @@ test('without its platform package, the error names the package and the npm inst
     cpSync(join(ROOT, 'dist', 'ts'), join(dir, 'dist', 'ts'), { recursive: true });
     copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
     const r = loadIn(join(dir, 'dist', 'ts', 'native.js'), {});
-    const pkg = `ttun-${platformTriple()}`;
+    const pkg = `${PLATFORM_PACKAGE_PREFIX}-${platformTriple()}`;
     assert.equal(r.code, 'ENONATIVE');
     assert.ok(r.message.includes(`the platform package ${pkg} is not installed`), r.message);
     assert.ok(r.message.includes(`npm install -g ${pkg}@`), r.message);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('an addon of another version is refused, naming both versions and the install that fixes it', () => {
+  // A checkout-like copy whose package.json says another version than its packages/<platform>/.
+  const dir = mkdtempSync(join(tmpdir(), 'ttun-version-'));
+  const triple = platformTriple();
+  try {
+    cpSync(join(ROOT, 'dist', 'ts'), join(dir, 'dist', 'ts'), { recursive: true });
+    cpSync(join(ROOT, 'packages', triple), join(dir, 'packages', triple), { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version: '9.9.9' }));
+    const r = loadIn(join(dir, 'dist', 'ts', 'native.js'), {});
+    assert.equal(r.code, 'ENONATIVE');
+    assert.ok(r.message.includes(`packages/${triple} is version ${pkg.version} but ttun is 9.9.9`), r.message);
+    assert.ok(r.message.includes('npm install -g ttun@9.9.9'), r.message);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the main package names no os or cpu: it installs anywhere, on the WebAssembly core where no addon is built', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(pkg.os, undefined);
+  assert.equal(pkg.cpu, undefined);
 });

@@ -312,7 +312,7 @@ test('ttun check: effective settings and their sources, the key only as its leng
   // Every check the API makes (config.ts), without a TUN or socket; the key file is read.
   const bad: Array<[string[], Record<string, string>, RegExp]> = [
     [['server', '--config', config], { TTUN_MTU: '1000' }, /^ttun: MTU "1000" is out of range/],
-    [['server', '--config', config, '-m', 'rot13'], {}, /^ttun: unknown cipher "rot13"/],
+    [['server', '--config', config, '-m', 'rot13'], {}, /^ttun: bad --cipher "rot13": use one of chacha20-poly1305, aes-256-gcm/],
     [['server', '--config', config], { TTUN_LISTEN: 'nowhere:port' }, /^ttun: bad listen address "nowhere:port"/],
     [['client', '--config', config], {}, /^ttun: "listen" in .*server\.json is an option of ttun server, not of ttun client$/],
     [['client', '-s', '[zz]:1'], { TTUN_PSK: SECRET }, /^ttun: bad server address/],
