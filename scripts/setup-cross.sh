@@ -25,6 +25,10 @@ if [ "${1:-}" != "--build-only" ]; then
   command -v file >/dev/null || need_apt+=(file)
   command -v llvm-objdump-22 >/dev/null || need_apt+=(llvm-22)
   command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+  # scripts/musl-node.sh: a musl Node from PyPI on musl from Debian's next release.
+  command -v patchelf >/dev/null || need_apt+=(patchelf)
+  command -v xz >/dev/null || need_apt+=(xz-utils)
+  command -v curl >/dev/null || need_apt+=(curl)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup-cross: installing ${need_apt[*]}" >&2

@@ -11,10 +11,14 @@
 #     fd there, so sessions go through the event loop) pass; it imports nothing from libnode.dll.
 #   darwin-x64, darwin-arm64: Mach-O architecture, napi_register_module_v1 exported.
 #   linux-x64-musl, linux-arm64-musl: ELF architecture, libc.so NEEDED, no glibc symbol versions;
-#     x64 also dlopen()ed by a musl program (test/platforms/musl/gen-host.sh) under Debian's musl.
-#     No musl Node from a registry runs here, so neither runs JavaScript.
+#     x64 also dlopen()ed by a musl program (test/platforms/musl/gen-host.sh) under Debian's musl,
+#     and run in a musl Node (scripts/musl-node.sh): loader, the same unit tests, a userspace tunnel.
+#     arm64 musl runs no JavaScript (no musl sysroot for arm64 here).
+#   publishing: scripts/publish.mjs publishes all nine packages to an empty local registry
+#     (scripts/local-registry.mjs), and every install here takes them from it.
 #   every platform: npm's own choice among the packages (npm install --os/--cpu/--libc against the
-#     local registry) is the matching package alone.
+#     local registry) is the matching package alone; on a platform with none (FreeBSD, Android)
+#     ttun installs alone and its userspace example runs on the WebAssembly core.
 # usage: scripts/test-platforms.sh [arm64 armv7 win32 darwin musl select]   (default: all)
 # Needs root (namespaces, TUN) and scripts/setup-cross.sh's packages.
 set -uo pipefail
@@ -155,6 +159,23 @@ for part in $parts; do
           readelf -d $f | grep NEEDED | grep -q 'libc.so\]' && ! readelf -d $f | grep NEEDED | grep -q 'libc.so.6' &&
           ! readelf -V $f | grep -q GLIBC_ && readelf -Ws --dyn-syms $f | grep -q ' napi_register_module_v1$'"
       done
+      # linux-x64-musl in a real musl Node (scripts/musl-node.sh: Node's musllinux build on musl 1.2.5).
+      if musl_node=$(bash scripts/musl-node.sh 2>"$emu/musl-node.log"); then
+        check "linux-x64-musl: a musl Node ($("$musl_node" --version)) picks linux-x64-musl, addon loads, core is native" "$musl_node" --input-type=module -e "
+          const m = await import((await import('node:url')).pathToFileURL('dist/ts/native.js').href);
+          if (!m.isMusl() || m.platformTriple() !== 'linux-x64-musl') throw new Error('platform ' + m.platformTriple());
+          m.loadNative();
+          if (m.loadCore().kind !== 'native') throw new Error('core ' + m.loadCore().kind);
+          console.log(process.version, m.platformTriple(), m.nativeLibraryDir());"
+        for t in vectors handshake userspace packet-carrier; do
+          check "linux-x64-musl: unit test $t (native core, musl Node)" "$musl_node" --import ./dist/test/platforms/require-native.js "dist/test/unit/$t.test.js"
+        done
+        check "linux-x64-musl: a userspace tunnel (examples/userspace-echo.mjs) in a musl Node" bash -c '
+          out=$("$1" --import ./dist/test/platforms/require-native.js examples/userspace-echo.mjs 3) || exit 1; echo "$out"
+          [ "$(grep -c "^reply from 10.1.1.1: icmp_seq=" <<<"$out")" = 3 ]' _ "$musl_node"
+      else
+        fail "linux-x64-musl: make a musl Node (scripts/musl-node.sh): $(tail -1 "$emu/musl-node.log")"
+      fi
       # x64 only (Debian's musl is x64): musl's own loader takes the addon, every libc symbol resolves.
       f=packages/linux-x64-musl/ttun.linux-x64-musl.node
       check "linux-x64-musl: loads under Debian's musl 1.2.3 (dlopen from a musl program standing in for Node)" bash -c "
@@ -170,6 +191,19 @@ for part in $parts; do
         check "npm install -g --os=$os --cpu=$cpu${libc:+ --libc=$libc} installs @ttun/ttun-$plat alone" bash -c '
           got=$(installed_platform_packages "$1" npm --os="$2" --cpu="$3" ${4:+--libc="$4"} --ignore-scripts) || exit 1
           echo "installed: $got"; [ "$got" = "@ttun/ttun-$5" ]' _ "$emu/prefix-select" "$os" "$cpu" "$libc" "$plat"
+      done
+      # A platform with no prebuilt package (ttun names no os/cpu, so npm installs it anyway): no
+      # platform package, and the installed ttun runs its userspace example on the WebAssembly core.
+      for p in freebsd:x64 android:arm64; do
+        IFS=: read -r os cpu <<<"$p"
+        check "npm install -g --os=$os --cpu=$cpu installs ttun alone; its userspace example runs on the WebAssembly core" bash -c '
+          got=$(installed_platform_packages "$1" npm --os="$2" --cpu="$3" --ignore-scripts) || exit 1
+          echo "installed platform packages: ${got:-none}"; [ -z "$got" ] || exit 1
+          ttun=$1/lib/node_modules/ttun
+          kind=$(node --input-type=module -e "const m = await import(\"$ttun/dist/ts/native.js\"); console.log(m.loadCore().kind)")
+          echo "core: $kind"; [ "$kind" = wasm ] || exit 1
+          out=$(cd "$ttun" && node examples/userspace-echo.mjs 3) || exit 1; echo "$out"
+          [ "$(grep -c "^reply from 10.1.1.1: icmp_seq=" <<<"$out")" = 3 ]' _ "$emu/prefix-select" "$os" "$cpu"
       done
       ;;
   esac
