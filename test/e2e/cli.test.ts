@@ -68,7 +68,7 @@ test("usage errors: one line, exit 2 (1 for what is not the command line's fault
   assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '']), /^ttun: the server address is required/);
   assertOneLineError(
     await ttun(['server', '-k', SECRET, '-m', 'rot13']),
-    /^ttun: unknown cipher "rot13": use chacha20-poly1305 or aes-256-gcm$/,
+    /^ttun: bad --cipher "rot13": use one of chacha20-poly1305, aes-256-gcm \(see ttun --help\)$/,
   );
   assertOneLineError(
     await ttun(['server', '-k', SECRET, '-mtu', '1000']),
