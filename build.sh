@@ -75,7 +75,7 @@ echo "build.sh: built ${packed[*]}" >&2
 # npm refuses a platform package named on its command line for another platform (EBADPLATFORM), so
 # the command names this machine's; elsewhere take ttun-<version>.tgz and that platform's tarball.
 # (Once published with scripts/publish.mjs, `npm install -g ttun` picks the platform package itself.)
-mine=$(node --input-type=module -e 'const m = await import("./dist/ts/native.js"); console.log(m.platformPackage().replace(/^@/, "").replace("/", "-"))')
+mine=$(node --input-type=module -e 'const m = await import("./dist/ts/core/native.js"); console.log(m.platformPackage().replace(/^@/, "").replace("/", "-"))')
 install=("$out/ttun-$(node -p 'require("./package.json").version').tgz")
 for f in "${packed[@]}"; do [[ "$f" == "$out/$mine-"* ]] && install=("$f" "${install[@]}"); done
 echo "build.sh: install with: npm install -g ${install[*]/#/./}" >&2

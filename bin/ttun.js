@@ -28,7 +28,7 @@ function closeInspector() {
 }
 closeInspector();
 
-const { main } = await import('../dist/ts/cli.js');
+const { main } = await import('../dist/ts/cli/cli.js');
 main(process.argv.slice(2), {
   takeSigusr1(handler) {
     onUsr1 = handler;

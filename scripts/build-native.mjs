@@ -5,7 +5,7 @@
 // first), so the addon lands exactly where the loader will look.
 //
 // napi also writes the addon's TypeScript declarations (packages/<platform>/ttun.d.ts). The
-// committed copy, ts/native-binding.d.ts, is what the TypeScript compiles against: this script
+// committed copy, ts/core/native-binding.d.ts, is what the TypeScript compiles against: this script
 // says when the two differ, `--update-types` copies the fresh one over, and
 // test/unit/binding-types.test.ts fails while they differ.
 import { execFileSync } from 'node:child_process';
@@ -14,9 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = join(root, 'dist', 'ts', 'platform.js');
+const compiled = join(root, 'dist', 'ts', 'core', 'platform.js');
 if (!existsSync(compiled)) {
-  console.error('build-native: dist/ts/platform.js is missing; run `npm run build:ts` first');
+  console.error('build-native: dist/ts/core/platform.js is missing; run `npm run build:ts` first');
   process.exit(1);
 }
 const { platformTriple } = await import(pathToFileURL(compiled).href);
@@ -51,14 +51,14 @@ execFileSync(
 );
 
 const generated = join(root, 'packages', platform, 'ttun.d.ts');
-const committed = join(root, 'ts', 'native-binding.d.ts');
+const committed = join(root, 'ts', 'core', 'native-binding.d.ts');
 const same = existsSync(committed) && readFileSync(generated, 'utf8') === readFileSync(committed, 'utf8');
 if (!same && process.argv.includes('--update-types')) {
   copyFileSync(generated, committed);
-  console.error('build-native: updated ts/native-binding.d.ts from the Rust API');
+  console.error('build-native: updated ts/core/native-binding.d.ts from the Rust API');
 } else if (!same) {
   console.error(
-    'build-native: ts/native-binding.d.ts differs from the types napi generated (the Rust API changed): ' +
+    'build-native: ts/core/native-binding.d.ts differs from the types napi generated (the Rust API changed): ' +
       'run `node scripts/build-native.mjs --update-types` and commit it',
   );
 }

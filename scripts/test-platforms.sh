@@ -88,7 +88,7 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
     v=\$(readelf -V packages/$platform/ttun.$platform.node | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1); echo \$v
     [ \"\$(printf '%s\\n' \$v GLIBC_2.28 | sort -V | tail -1)\" = GLIBC_2.28 ]"
   check "$label: loader picks $platform, addon loads, core is native" "${run[@]}" --input-type=module -e "
-    const m = await import((await import('node:url')).pathToFileURL('dist/ts/native.js').href);
+    const m = await import((await import('node:url')).pathToFileURL('dist/ts/core/native.js').href);
     if (m.platformTriple() !== '$platform') throw new Error('platform ' + m.platformTriple());
     m.loadNative();
     if (m.loadCore().kind !== 'native') throw new Error('core ' + m.loadCore().kind);
@@ -103,7 +103,7 @@ emulated_suite() { # <label> <platform> <qemu> <sysroot> <node package> <node ve
   check "$label: npm install -g ttun (npm run by this Node) installs @ttun/ttun-$platform alone, and ttun loads it" bash -c '
     got=$(installed_platform_packages "$1" "${@:3}") || exit 1; echo "installed: $got"
     [ "$got" = "@ttun/ttun-$2" ] && "${@:3:4}" "$1/lib/node_modules/ttun/bin/ttun.js" --version &&
-    dir=$("${@:3:4}" --input-type=module -e "const m = await import(\"$1/lib/node_modules/ttun/dist/ts/native.js\"); m.loadNative(); console.log(m.nativeLibraryDir())") &&
+    dir=$("${@:3:4}" --input-type=module -e "const m = await import(\"$1/lib/node_modules/ttun/dist/ts/core/native.js\"); m.loadNative(); console.log(m.nativeLibraryDir())") &&
     echo "installed ttun loads its addon from $dir" && [[ "$dir" == "$1"/lib/node_modules/* ]]' _ "$root/$emu/prefix-$platform" "$platform" "${run[@]}" "$npm_cli"
 }
 export -f installed_platform_packages
@@ -127,7 +127,7 @@ for part in $parts; do
           test/platforms/wine/bcryptprimitives.c -ladvapi32
       fi
       check "win32-x64-gnu: loader picks win32-x64-gnu, addon loads, core is native" "$wine" "$node" --input-type=module -e "
-        const m = await import((await import('node:url')).pathToFileURL('dist/ts/native.js').href);
+        const m = await import((await import('node:url')).pathToFileURL('dist/ts/core/native.js').href);
         if (m.platformTriple() !== 'win32-x64-gnu') throw new Error('platform ' + m.platformTriple());
         m.loadNative();
         if (m.loadCore().kind !== 'native') throw new Error('not native');
@@ -162,7 +162,7 @@ for part in $parts; do
       # linux-x64-musl in a real musl Node (scripts/musl-node.sh: Node's musllinux build on musl 1.2.5).
       if musl_node=$(bash scripts/musl-node.sh 2>"$emu/musl-node.log"); then
         check "linux-x64-musl: a musl Node ($("$musl_node" --version)) picks linux-x64-musl, addon loads, core is native" "$musl_node" --input-type=module -e "
-          const m = await import((await import('node:url')).pathToFileURL('dist/ts/native.js').href);
+          const m = await import((await import('node:url')).pathToFileURL('dist/ts/core/native.js').href);
           if (!m.isMusl() || m.platformTriple() !== 'linux-x64-musl') throw new Error('platform ' + m.platformTriple());
           m.loadNative();
           if (m.loadCore().kind !== 'native') throw new Error('core ' + m.loadCore().kind);
@@ -200,7 +200,7 @@ for part in $parts; do
           got=$(installed_platform_packages "$1" npm --os="$2" --cpu="$3" --ignore-scripts) || exit 1
           echo "installed platform packages: ${got:-none}"; [ -z "$got" ] || exit 1
           ttun=$1/lib/node_modules/ttun
-          kind=$(node --input-type=module -e "const m = await import(\"$ttun/dist/ts/native.js\"); console.log(m.loadCore().kind)")
+          kind=$(node --input-type=module -e "const m = await import(\"$ttun/dist/ts/core/native.js\"); console.log(m.loadCore().kind)")
           echo "core: $kind"; [ "$kind" = wasm ] || exit 1
           out=$(cd "$ttun" && node examples/userspace-echo.mjs 3) || exit 1; echo "$out"
           [ "$(grep -c "^reply from 10.1.1.1: icmp_seq=" <<<"$out")" = 3 ]' _ "$emu/prefix-select" "$os" "$cpu"

@@ -10,18 +10,18 @@
  * await client.close();
  * ```
  */
-import { type ClientOptions, TtunClient } from './client.js';
-import { type ServerOptions, TtunServer } from './server.js';
+import { type ClientOptions, TtunClient } from './tunnel/client.js';
+import { type ServerOptions, TtunServer } from './tunnel/server.js';
 
-export { type ClientOptions, TtunClient } from './client.js';
-export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './config.js';
-export type { CommonOptions } from './endpoint.js';
-export type { EndpointStats } from './endpoint-stats.js';
-export { HandshakeError, type RejectReason, TtunError } from './errors.js';
-export type { TunInfo } from './native-tun.js';
-export type { DataPath } from './packet-carrier.js';
-export { type ServerOptions, TtunServer } from './server.js';
-export { openTun, TunDevice, type TunOptions } from './standalone-tun.js';
+export type { EndpointStats } from './datapath/endpoint-stats.js';
+export type { TunInfo } from './datapath/native-tun.js';
+export { openTun, TunDevice, type TunOptions } from './datapath/standalone-tun.js';
+export type { DataPath } from './options/values.js';
+export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './options/values.js';
+export { HandshakeError, type RejectReason, TtunError } from './shared/errors.js';
+export { type ClientOptions, TtunClient } from './tunnel/client.js';
+export type { CommonOptions } from './tunnel/endpoint.js';
+export { type ServerOptions, TtunServer } from './tunnel/server.js';
 
 /** Creates the TUN device (10.1.1.1/30, fc11::1/126 unless `address` says otherwise), adds its routes, runs `up`, and listens. Resolves once all that is done. */
 export function createServer(options: ServerOptions): Promise<TtunServer> {

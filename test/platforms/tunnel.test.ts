@@ -19,7 +19,7 @@ test(`an emulated client (${prefix?.join(' ')}) pings an x64 server through real
       ...prefix,
       '--input-type=module',
       '-e',
-      `const m = await import(${JSON.stringify(new URL('../../ts/native.js', import.meta.url).href)}); m.loadNative(); console.log(process.arch, m.platformTriple(), m.nativeLibraryDir())`,
+      `const m = await import(${JSON.stringify(new URL('../../ts/core/native.js', import.meta.url).href)}); m.loadNative(); console.log(process.arch, m.platformTriple(), m.nativeLibraryDir())`,
     ],
     120_000,
   );

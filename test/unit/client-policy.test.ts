@@ -12,11 +12,11 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { nextBackoff, type ReconnectSchedule, TtunClient, V1_RECONNECT_SCHEDULE } from '../../ts/client.js';
+import { loadCore } from '../../ts/core/native.js';
+import { Direction, MAGIC } from '../../ts/core/protocol.js';
 import { connect, createServer } from '../../ts/index.js';
-import { loadCore } from '../../ts/native.js';
-import { Direction, MAGIC } from '../../ts/protocol.js';
-import { SocketReader } from '../../ts/socket-reader.js';
+import { SocketReader } from '../../ts/network/socket-reader.js';
+import { nextBackoff, type ReconnectSchedule, TtunClient, V1_RECONNECT_SCHEDULE } from '../../ts/tunnel/client.js';
 
 const PSK = 'client policy test key';
 /**

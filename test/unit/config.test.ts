@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nextBackoff, reconnectWait } from '../../ts/client.js';
-import { parseCipher, parseHostPort, parseMtu, parsePsk } from '../../ts/config.js';
-import { TtunError } from '../../ts/errors.js';
+import { parseCipher, parseHostPort, parseMtu, parsePsk } from '../../ts/options/values.js';
+import { TtunError } from '../../ts/shared/errors.js';
+import { nextBackoff, reconnectWait } from '../../ts/tunnel/client.js';
 
 const listen = (v: string) => parseHostPort(v, 'listen address', { hostRequired: false });
 const server = (v: string) => parseHostPort(v, 'server address', { hostRequired: true });

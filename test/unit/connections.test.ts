@@ -12,10 +12,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Connections } from '../../ts/connections.js';
-import { TtunError } from '../../ts/errors.js';
-import { loadNative, type NativeBinding } from '../../ts/native.js';
-import { ProxyError, parseProxyUrl } from '../../ts/proxy.js';
+import { loadNative, type NativeBinding } from '../../ts/core/native.js';
+import { Connections } from '../../ts/network/connections.js';
+import { ProxyError, parseProxyUrl } from '../../ts/network/proxy.js';
+import { TtunError } from '../../ts/shared/errors.js';
 
 const native = loadNative();
 const kernelHasMptcp = readFileSync('/proc/sys/net/mptcp/enabled', 'utf8').trim() === '1';

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
-import { CIPHERS } from '../../ts/config.js';
-import { loadNative } from '../../ts/native.js';
-import { Direction, type ProtocolCore } from '../../ts/protocol.js';
-import { loadWasmCore } from '../../ts/wasm-core.js';
+import { loadNative } from '../../ts/core/native.js';
+import { Direction, type ProtocolCore } from '../../ts/core/protocol.js';
+import { loadWasmCore } from '../../ts/core/wasm-core.js';
+import { CIPHERS } from '../../ts/options/values.js';
 
 const native = loadNative();
 const wasm = loadWasmCore();

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import type { CipherName } from '../../ts/config.js';
-import { HandshakeError } from '../../ts/errors.js';
-import { clientHandshake, type HandshakeParams, serverHandshake } from '../../ts/handshake.js';
-import { loadNative } from '../../ts/native.js';
-import { Direction, MAGIC } from '../../ts/protocol.js';
+import { loadNative } from '../../ts/core/native.js';
+import { Direction, MAGIC } from '../../ts/core/protocol.js';
+import type { CipherName } from '../../ts/options/values.js';
+import { HandshakeError } from '../../ts/shared/errors.js';
+import { clientHandshake, type HandshakeParams, serverHandshake } from '../../ts/tunnel/handshake.js';
 
 const native = loadNative();
 const params = (psk: string, cipher: CipherName = 'chacha20-poly1305', timeoutMs = 2000): HandshakeParams => ({

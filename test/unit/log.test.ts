@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
-import type { TtunClient } from '../../ts/client.js';
-import { type LogFormat, logClientEvents, logServerEvents, stderrLogger } from '../../ts/log.js';
-import type { TtunServer } from '../../ts/server.js';
+import { type LogFormat, logClientEvents, logServerEvents, stderrLogger } from '../../ts/cli/log.js';
+import type { TtunClient } from '../../ts/tunnel/client.js';
+import type { TtunServer } from '../../ts/tunnel/server.js';
 
 /** What `emit` makes the logger write to stderr, line by line. */
 function linesOf(emit: () => void): string[] {

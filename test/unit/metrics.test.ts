@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { connect, createServer, TtunError } from '../../ts/index.js';
-import { escapeLabelValue, type MetricsSnapshot, parseMetricsAddress, renderMetrics } from '../../ts/metrics.js';
+import { escapeLabelValue, type MetricsSnapshot, parseMetricsAddress, renderMetrics } from '../../ts/observability/metrics.js';
 import { ipv4Packet, userspacePair } from './tools/userspace.js';
 
 const PSK = 'metrics unit test key';

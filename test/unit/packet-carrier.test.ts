@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { loadCore } from '../../ts/native.js';
-import { chooseSocketOwner, parseDataPath, UserspaceCarrier } from '../../ts/packet-carrier.js';
-import { Direction } from '../../ts/protocol.js';
-import { socketFd } from '../../ts/socket-options.js';
-import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from '../../ts/tunables.js';
+import { loadCore } from '../../ts/core/native.js';
+import { Direction } from '../../ts/core/protocol.js';
+import { chooseSocketOwner, UserspaceCarrier } from '../../ts/datapath/packet-carrier.js';
+import { socketFd } from '../../ts/network/socket-options.js';
+import { parseDataPath } from '../../ts/options/values.js';
+import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from '../../ts/shared/tunables.js';
 import { ipv4Packet, take } from './tools/userspace.js';
 
 /** A connected loopback pair: `ours` is the side a session would be attached to. */

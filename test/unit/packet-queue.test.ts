@@ -2,7 +2,7 @@
 // exactly once per crossing, close waking a waiting reader, one reader at a time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PacketQueue } from '../../ts/packet-queue.js';
+import { PacketQueue } from '../../ts/datapath/packet-queue.js';
 
 /** A queue with small marks that records every pause and resume with the queue length at that moment. */
 function recordingQueue(high = 5, low = 2) {

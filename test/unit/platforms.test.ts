@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseTriple } from '@napi-rs/cli';
-import { PLATFORM_PACKAGE_PREFIX, platformTriple, SHIPPED } from '../../ts/native.js';
+import { PLATFORM_PACKAGE_PREFIX, platformTriple, SHIPPED } from '../../ts/core/native.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 
@@ -53,7 +53,7 @@ function loadIn(nativeJs: string, env: Record<string, string>): { code: string; 
   return JSON.parse(out) as { code: string; message: string; dir?: string };
 }
 
-const NATIVE_JS = join(ROOT, 'dist', 'ts', 'native.js');
+const NATIVE_JS = join(ROOT, 'dist', 'ts', 'core', 'native.js');
 
 test('TTUN_NATIVE_LIBRARY_PATH loads that file, and only that file', () => {
   const here = loadIn(NATIVE_JS, {});
@@ -77,7 +77,7 @@ test('without its platform package, the error names the package and the npm inst
   try {
     cpSync(join(ROOT, 'dist', 'ts'), join(dir, 'dist', 'ts'), { recursive: true });
     copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-    const r = loadIn(join(dir, 'dist', 'ts', 'native.js'), {});
+    const r = loadIn(join(dir, 'dist', 'ts', 'core', 'native.js'), {});
     const pkg = `${PLATFORM_PACKAGE_PREFIX}-${platformTriple()}`;
     assert.equal(r.code, 'ENONATIVE');
     assert.ok(r.message.includes(`the platform package ${pkg} is not installed`), r.message);
@@ -96,7 +96,7 @@ test('an addon of another version is refused, naming both versions and the insta
     cpSync(join(ROOT, 'packages', triple), join(dir, 'packages', triple), { recursive: true });
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version: '9.9.9' }));
-    const r = loadIn(join(dir, 'dist', 'ts', 'native.js'), {});
+    const r = loadIn(join(dir, 'dist', 'ts', 'core', 'native.js'), {});
     assert.equal(r.code, 'ENONATIVE');
     assert.ok(r.message.includes(`packages/${triple} is version ${pkg.version} but ttun is 9.9.9`), r.message);
     assert.ok(r.message.includes('npm install -g ttun@9.9.9'), r.message);

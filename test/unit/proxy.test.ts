@@ -5,11 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { HandshakeError, TtunError } from '../../ts/errors.js';
-import { clientHandshake } from '../../ts/handshake.js';
+import { loadCore } from '../../ts/core/native.js';
+import { Direction, MAGIC } from '../../ts/core/protocol.js';
 import { connect } from '../../ts/index.js';
-import { loadCore } from '../../ts/native.js';
-import { Direction, MAGIC } from '../../ts/protocol.js';
 import {
   chooseProxy,
   noProxyMatches,
@@ -18,7 +16,9 @@ import {
   ProxyError,
   parseProxyUrl,
   redactUrlText,
-} from '../../ts/proxy.js';
+} from '../../ts/network/proxy.js';
+import { HandshakeError, TtunError } from '../../ts/shared/errors.js';
+import { clientHandshake } from '../../ts/tunnel/handshake.js';
 import { ipv4Packet } from './tools/userspace.js';
 
 const SECRET = 'pa:ss@w/rd';

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parsePsk } from '../../ts/config.js';
-import { loadCore } from '../../ts/native.js';
-import { resolvePsk } from '../../ts/psk-source.js';
+import { loadCore } from '../../ts/core/native.js';
+import { resolvePsk } from '../../ts/options/psk-source.js';
+import { parsePsk } from '../../ts/options/values.js';
 
 /** K = BLAKE2s-256("ttun/psk/v1" ‖ psk), computed here independently of the addon. */
 function v1Key(psk: Buffer): Buffer {

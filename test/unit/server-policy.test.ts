@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { admissionSourceOf } from '../../ts/config.js';
-import { TtunError } from '../../ts/errors.js';
+import { loadCore } from '../../ts/core/native.js';
+import { Direction, MAGIC } from '../../ts/core/protocol.js';
 import { connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../../ts/index.js';
-import { loadCore } from '../../ts/native.js';
-import { Direction, MAGIC } from '../../ts/protocol.js';
-import { SocketReader } from '../../ts/socket-reader.js';
+import { SocketReader } from '../../ts/network/socket-reader.js';
+import { admissionSourceOf } from '../../ts/options/values.js';
+import { TtunError } from '../../ts/shared/errors.js';
 import { ipv4Packet, nextPacket, packetNumber } from './tools/packets.js';
 
 const PSK = 'server policy test key';

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseCidr, parseDevName, parseHookCommand, parseRoutes, parseTunAddresses } from '../../ts/config.js';
-import { TtunError } from '../../ts/errors.js';
-import { hookEnvironment, runHook } from '../../ts/hooks.js';
+import { hookEnvironment, runHook } from '../../ts/host/hooks.js';
+import { addRouteCommand } from '../../ts/host/routes.js';
 import { createServer } from '../../ts/index.js';
-import { addRouteCommand } from '../../ts/routes.js';
+import { parseCidr, parseDevName, parseHookCommand, parseRoutes, parseTunAddresses } from '../../ts/options/values.js';
+import { TtunError } from '../../ts/shared/errors.js';
 
 /** A one-line TtunError with this code. */
 const fails = (code: string) => (err: unknown) => err instanceof TtunError && err.code === code && !err.message.includes('\n');

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { CipherName } from '../../ts/config.js';
-import { loadNative } from '../../ts/native.js';
-import { Direction, MAGIC } from '../../ts/protocol.js';
+import { loadNative } from '../../ts/core/native.js';
+import { Direction, MAGIC } from '../../ts/core/protocol.js';
+import type { CipherName } from '../../ts/options/values.js';
 
 interface VectorCase {
   cipher: CipherName;

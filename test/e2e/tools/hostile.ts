@@ -7,9 +7,9 @@
 // (time from connect).
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { clientHandshake } from '../../../ts/handshake.js';
-import { loadNative } from '../../../ts/native.js';
-import { Direction } from '../../../ts/protocol.js';
+import { loadNative } from '../../../ts/core/native.js';
+import { Direction } from '../../../ts/core/protocol.js';
+import { clientHandshake } from '../../../ts/tunnel/handshake.js';
 
 const [host, portText, mode, key] = process.argv.slice(2) as [string, string, string, string | undefined];
 const port = Number(portText);

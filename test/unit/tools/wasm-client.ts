@@ -3,9 +3,9 @@
 // echoes one packet. Prints one JSON line of results.
 //   node wasm-client.js PORT KEY
 import { readFileSync } from 'node:fs';
+import { loadCore } from '../../../ts/core/native.js';
+import { MAGIC } from '../../../ts/core/protocol.js';
 import { connect } from '../../../ts/index.js';
-import { loadCore } from '../../../ts/native.js';
-import { MAGIC } from '../../../ts/protocol.js';
 
 const [port, key] = process.argv.slice(2) as [string, string];
 const core = loadCore();

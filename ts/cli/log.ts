@@ -2,16 +2,18 @@
  * One line per event on stderr, as text or JSON (--log-format). Every line names its event, so
  * JSON consumers can filter on it; lines carry what happened and to whom, never the key.
  */
-import type { TtunClient } from './client.js';
-import type { Endpoint } from './endpoint.js';
-import type { EndpointStats } from './endpoint-stats.js';
-import type { TunInfo } from './native-tun.js';
-import type { TtunServer } from './server.js';
-import { LOG_LINES_PER_SECOND } from './tunables.js';
+
+import type { EndpointStats } from '../datapath/endpoint-stats.js';
+import type { TunInfo } from '../datapath/native-tun.js';
+import { LOG_LINES_PER_SECOND } from '../shared/tunables.js';
+import type { TtunClient } from '../tunnel/client.js';
+import type { Endpoint } from '../tunnel/endpoint.js';
+import type { TtunServer } from '../tunnel/server.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export { LOG_FORMATS, type LogFormat } from '../options/values.js';
+
+import type { LogFormat } from '../options/values.js';
 
 export type Logger = (level: LogLevel, event: string, message: string, fields?: Record<string, unknown>) => void;
 

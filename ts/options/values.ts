@@ -3,7 +3,7 @@
  * a one-line message naming the bad value, so the CLI and the API report bad input the same way.
  */
 import net from 'node:net';
-import { TtunError } from './errors.js';
+import { TtunError } from '../shared/errors.js';
 
 export const CIPHERS = ['chacha20-poly1305', 'aes-256-gcm'] as const;
 export type CipherName = (typeof CIPHERS)[number];
@@ -16,6 +16,22 @@ export const MIN_MTU = 1280;
 export const MAX_MTU = 65519;
 /** setTimeout's limit: longer delays fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Who carries a connection once its session is up (the `dataPath` option; see datapath/packet-carrier.ts). */
+export const DATA_PATHS = ['auto', 'event-loop'] as const;
+export type DataPath = (typeof DATA_PATHS)[number];
+
+export function parseDataPath(value: unknown): DataPath {
+  if (value === undefined) return 'auto';
+  if (!DATA_PATHS.includes(value as DataPath)) {
+    throw new TtunError(`bad dataPath ${JSON.stringify(String(value)).slice(0, 40)}: use ${DATA_PATHS.join(' or ')}`, 'EBADOPTION');
+  }
+  return value as DataPath;
+}
+
+/** How the CLI writes its log lines (the `log-format` option; see cli/log.ts). */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** The fixed v1 addresses: server .1 / ::1, client .2 / ::2. */
 export const TUNNEL_ADDRESSES = {

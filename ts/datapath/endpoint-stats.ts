@@ -2,7 +2,7 @@
  * The counters an endpoint reports (stats()): its own module so that what reads them (metrics.ts,
  * log.ts) need not import the endpoint, which itself starts the metrics listener.
  */
-import type { NativeStats } from './native.js';
+import type { NativeStats } from '../core/native.js';
 
 export interface EndpointStats extends NativeStats {
   /** Sessions that completed the handshake. */

@@ -3,10 +3,9 @@
  * TTUN_<FLAG> environment variables (settings.ts) are all derived from it, so an option added here
  * can be set in all three places with no more code.
  */
-import { CIPHERS, DEFAULT_LISTEN, DEFAULT_MTU, MAX_MTU, MIN_MTU } from './config.js';
-import { LOG_FORMATS } from './log.js';
-import { DATA_PATHS } from './packet-carrier.js';
-import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from './tunables.js';
+
+import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from '../shared/tunables.js';
+import { CIPHERS, DATA_PATHS, DEFAULT_LISTEN, DEFAULT_MTU, LOG_FORMATS, MAX_MTU, MIN_MTU } from './values.js';
 
 export const ENDPOINT_COMMANDS = ['server', 'client'] as const;
 export type EndpointCommand = (typeof ENDPOINT_COMMANDS)[number];

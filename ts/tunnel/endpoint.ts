@@ -4,13 +4,24 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
+import { type Core, loadCore, loadNative, type NativeBinding, tryLoadNative } from '../core/native.js';
+import type { EndpointStats } from '../datapath/endpoint-stats.js';
+import { createNativeTun, type TunInfo } from '../datapath/native-tun.js';
+import { type PacketCarrier, TunCarrier, UserspaceCarrier } from '../datapath/packet-carrier.js';
+import { DataSession } from '../datapath/session.js';
+import { hookEnvironment, runHook } from '../host/hooks.js';
+import { addRoutes } from '../host/routes.js';
+import { Connections } from '../network/connections.js';
+import { MetricsServer, parseMetricsAddress } from '../observability/metrics.js';
 import {
   type Cidr,
   type CipherName,
+  type DataPath,
   formatCidr,
   formatHostPort,
   parseBoolean,
   parseCipher,
+  parseDataPath,
   parseDevName,
   parseHookCommand,
   parseMtu,
@@ -19,19 +30,10 @@ import {
   parseTimeoutMs,
   parseTunAddresses,
   type Role,
-} from './config.js';
-import { Connections } from './connections.js';
-import type { EndpointStats } from './endpoint-stats.js';
-import { TtunError } from './errors.js';
+} from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
+import { DROP_REPORT_INTERVAL_MS, HANDSHAKE_TIMEOUT_MS } from '../shared/tunables.js';
 import type { HandshakeParams } from './handshake.js';
-import { hookEnvironment, runHook } from './hooks.js';
-import { MetricsServer, parseMetricsAddress } from './metrics.js';
-import { type Core, loadCore, loadNative, type NativeBinding, tryLoadNative } from './native.js';
-import { createNativeTun, type TunInfo } from './native-tun.js';
-import { type DataPath, type PacketCarrier, parseDataPath, TunCarrier, UserspaceCarrier } from './packet-carrier.js';
-import { addRoutes } from './routes.js';
-import { DataSession } from './session.js';
-import { DROP_REPORT_INTERVAL_MS, HANDSHAKE_TIMEOUT_MS } from './tunables.js';
 
 export interface CommonOptions {
   /** The pre-shared key: the raw bytes of the string (UTF-8), as v1 takes `-k`. */

@@ -9,14 +9,14 @@
  *
  * Nothing here sees the key: the endpoint keeps only K, and the snapshot below has no field for it.
  */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CipherName, HostPort, Role } from './config.js';
-import { parseHostPort } from './config.js';
-import type { EndpointStats } from './endpoint-stats.js';
-import { type RejectReason, TtunError } from './errors.js';
-import { METRICS_REQUEST_TIMEOUT_MS } from './tunables.js';
+import type { EndpointStats } from '../datapath/endpoint-stats.js';
+import type { CipherName, HostPort, Role } from '../options/values.js';
+import { parseHostPort } from '../options/values.js';
+import { type RejectReason, TtunError } from '../shared/errors.js';
+import { packageVersion } from '../shared/package-info.js';
+import { METRICS_REQUEST_TIMEOUT_MS } from '../shared/tunables.js';
 
 /**
  * Where metrics are served when only a port is given: this host only. They tell whoever can read
@@ -176,12 +176,6 @@ export function renderMetrics(s: MetricsSnapshot): string {
     ]),
   );
   return parts.join('');
-}
-
-let cachedVersion: string | undefined;
-function packageVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return cachedVersion;
 }
 
 const processStartTimeSeconds = Math.round((Date.now() - process.uptime() * 1000) / 10) / 100;

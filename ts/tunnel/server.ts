@@ -9,12 +9,12 @@
  * bound evicts an older handshake, chosen so that a source can only push out its own.
  */
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { admissionSourceOf, DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs } from './config.js';
+import type { DataSession } from '../datapath/session.js';
+import { admissionSourceOf, DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs } from '../options/values.js';
+import { HandshakeError, type RejectReason, TtunError } from '../shared/errors.js';
+import { MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from '../shared/tunables.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
-import { HandshakeError, type RejectReason, TtunError } from './errors.js';
 import { serverHandshake } from './handshake.js';
-import type { DataSession } from './session.js';
-import { MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from './tunables.js';
 
 export interface ServerOptions extends CommonOptions {
   /** HOST:PORT, [IPV6]:PORT or :PORT (every address, IPv4 and IPv6). Default ":20203". */

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { TtunError, unreadableBecause } from '../shared/errors.js';
+import { JsonSyntaxError, type JsonValue, parseJsonText } from './json-text.js';
 import {
   type EndpointCommand,
   envName,
@@ -16,9 +18,7 @@ import {
   type OptionSpec,
   type OptionValue,
   optionsOf,
-} from './cli-options.js';
-import { TtunError, unreadableBecause } from './errors.js';
-import { JsonSyntaxError, type JsonValue, parseJsonText } from './json-text.js';
+} from './option-table.js';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 

@@ -7,10 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { CipherName } from './config.js';
-import { HandshakeError } from './errors.js';
-import { Direction, HANDSHAKE_NONCE_LEN, MAGIC, MAGIC_FRAME_BODY_LEN, type ProtocolCore } from './protocol.js';
-import { SocketClosedError, SocketReader } from './socket-reader.js';
+import { Direction, HANDSHAKE_NONCE_LEN, MAGIC, MAGIC_FRAME_BODY_LEN, type ProtocolCore } from '../core/protocol.js';
+import { SocketClosedError, SocketReader } from '../network/socket-reader.js';
+import type { CipherName } from '../options/values.js';
+import { HandshakeError } from '../shared/errors.js';
 
 export interface HandshakeParams {
   core: ProtocolCore;

@@ -7,14 +7,14 @@
  * included, connects to the proxy and asks it for the server before the handshake starts.
  */
 import type { Socket } from 'node:net';
-import { formatHostPort, type HostPort, parseHostPort } from './config.js';
-import type { Opened } from './connections.js';
+import type { DataSession } from '../datapath/session.js';
+import type { Opened } from '../network/connections.js';
+import { chooseProxy, type ProxyChoice, type ProxyConfig } from '../network/proxy.js';
+import { formatHostPort, type HostPort, parseHostPort } from '../options/values.js';
+import { HandshakeError, TtunError } from '../shared/errors.js';
+import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from '../shared/tunables.js';
 import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
-import { HandshakeError, TtunError } from './errors.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
-import { chooseProxy, type ProxyChoice, type ProxyConfig } from './proxy.js';
-import type { DataSession } from './session.js';
-import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from './tunables.js';
 
 export interface ClientOptions extends CommonOptions {
   /** The server, HOST:PORT or [IPV6]:PORT (port defaults to 20203). */

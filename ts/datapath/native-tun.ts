@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatCidr, type TunAddresses } from './config.js';
-import { TtunError } from './errors.js';
-import { type NativeBinding, type NativeTunDevice, nativeLibraryDir } from './native.js';
+import { type NativeBinding, type NativeTunDevice, nativeLibraryDir } from '../core/native.js';
+import { formatCidr, type TunAddresses } from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
 
 export interface TunInfo {
   name: string;

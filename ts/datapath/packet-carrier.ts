@@ -8,14 +8,14 @@
  * One carrier lives as long as its endpoint; each session attaches to it and detaches again.
  */
 import type { Socket } from 'node:net';
-import type { CipherName, Role } from './config.js';
-import { TtunError } from './errors.js';
-import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from './native.js';
+import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from '../core/native.js';
+import { type Direction, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from '../core/protocol.js';
+import { socketFd, stopReading } from '../network/socket-options.js';
+import type { CipherName, DataPath, Role } from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
+import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from '../shared/tunables.js';
 import type { TunInfo } from './native-tun.js';
 import { PacketQueue } from './packet-queue.js';
-import { type Direction, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from './protocol.js';
-import { socketFd, stopReading } from './socket-options.js';
-import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface SessionParams {
   cipher: CipherName;
@@ -64,17 +64,6 @@ function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) =
  * always (slower; it is the path Windows takes, and choosing it elsewhere lets it be tested and
  * measured there).
  */
-export const DATA_PATHS = ['auto', 'event-loop'] as const;
-export type DataPath = (typeof DATA_PATHS)[number];
-
-export function parseDataPath(value: unknown): DataPath {
-  if (value === undefined) return 'auto';
-  if (!DATA_PATHS.includes(value as DataPath)) {
-    throw new TtunError(`bad dataPath ${JSON.stringify(String(value)).slice(0, 40)}: use ${DATA_PATHS.join(' or ')}`, 'EBADOPTION');
-  }
-  return value as DataPath;
-}
-
 /** Who reads and writes one connection: the addon's threads (which take `fd`) or Node. */
 export type SocketOwner = { kind: 'native'; fd: number; leftover: Buffer } | { kind: 'event-loop' };
 

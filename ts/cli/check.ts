@@ -3,8 +3,8 @@
  * effective value of each option and where it came from. Never the key (only where it came from
  * and how long it is), and never credentials inside URL values.
  */
-import { envName, flagName, type OptionValue } from './cli-options.js';
-import type { Setting, Settings } from './settings.js';
+import { envName, flagName, type OptionValue } from '../options/option-table.js';
+import type { Setting, Settings } from '../options/settings.js';
 
 export interface KeyReport {
   /** Which option or variable gave the key: -k, --psk-file, TTUN_PSK. */

@@ -4,7 +4,10 @@
  * frame seal/open, ttun-proto's stream receiver and the IP-packet check. It has no TUN device.
  */
 import { readFileSync } from 'node:fs';
-import { CIPHERS, type CipherName } from './config.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CIPHERS, type CipherName } from '../options/values.js';
+import { PACKAGE_ROOT } from '../shared/package-info.js';
 import { type Direction, type FrameReceiverLike, type FrameSealerLike, forEachRecord, type ProtocolCore, TAG_LEN } from './protocol.js';
 
 interface WasmExports {
@@ -35,8 +38,7 @@ export interface WasmCore extends ProtocolCore {
 }
 
 export function wasmPath(): URL {
-  // dist/ts/wasm-core.js -> <package root>/wasm/ttun-core.wasm
-  return new URL('../../wasm/ttun-core.wasm', import.meta.url);
+  return pathToFileURL(join(PACKAGE_ROOT, 'wasm', 'ttun-core.wasm'));
 }
 
 export function loadWasmCore(path: URL = wasmPath()): WasmCore {

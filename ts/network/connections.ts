@@ -10,12 +10,12 @@
  */
 import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
-import { formatHostPort, type HostPort } from './config.js';
-import { TtunError } from './errors.js';
-import type { NativeBinding } from './native.js';
+import type { NativeBinding } from '../core/native.js';
+import { formatHostPort, type HostPort } from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
+import { KEEPALIVE_SECS, LISTEN_BACKLOG, NOTSENT_LOWAT, USER_TIMEOUT_MS } from '../shared/tunables.js';
 import { openThroughProxy, type ProxyConfig, ProxyError } from './proxy.js';
 import { socketFd } from './socket-options.js';
-import { KEEPALIVE_SECS, LISTEN_BACKLOG, NOTSENT_LOWAT, USER_TIMEOUT_MS } from './tunables.js';
 
 /** What the kernel answers when it has no MPTCP: the one error that means "use TCP instead". */
 const NO_MPTCP = 'EPROTONOSUPPORT';

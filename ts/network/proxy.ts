@@ -6,10 +6,10 @@
  */
 import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
-import { formatHostPort, type HostPort, ipv6Groups } from './config.js';
-import { TtunError } from './errors.js';
+import { formatHostPort, type HostPort, ipv6Groups } from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
+import { PROXY_MAX_REPLY_HEADER_BYTES } from '../shared/tunables.js';
 import { DelimiterMissingError, SocketClosedError, SocketReader } from './socket-reader.js';
-import { PROXY_MAX_REPLY_HEADER_BYTES } from './tunables.js';
 
 export const PROXY_SCHEMES = ['http', 'socks5', 'socks5h'] as const;
 export type ProxyScheme = (typeof PROXY_SCHEMES)[number];

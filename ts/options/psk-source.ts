@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { TtunError, unreadableBecause } from './errors.js';
+import { TtunError, unreadableBecause } from '../shared/errors.js';
 
 /** Below this many bytes a key recorded handshakes could be brute-forced against offline. */
 export const SHORT_PSK_BYTES = 16;

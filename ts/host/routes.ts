@@ -5,8 +5,8 @@
  * (the kernel does), which also works after --user has dropped the privilege to delete them.
  */
 import { execFile } from 'node:child_process';
-import { type Cidr, formatCidr } from './config.js';
-import { TtunError } from './errors.js';
+import { type Cidr, formatCidr } from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
 
 /** The command that adds `route` through device `dev` on this platform. */
 export function addRouteCommand(route: Cidr, dev: string, platform: NodeJS.Platform = process.platform): [string, string[]] {

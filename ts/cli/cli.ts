@@ -2,16 +2,22 @@
  * The `ttun` command: argument parsing (yargs) over the programmatic API in index.ts.
  * v1 compatibility: Go-style single-dash long flags (-mtu 1400) work, as do --long forms.
  */
-import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { dropPrivileges, groupToDropTo } from '../host/privileges.js';
+import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../index.js';
+import { metricsUrl } from '../observability/metrics.js';
+import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from '../options/option-table.js';
+import { generatePsk, type PskChoice, resolvePsk } from '../options/psk-source.js';
+import { CONFIG_ERROR, resolveSettings, type Settings } from '../options/settings.js';
+import { type DataPath, formatHostPort } from '../options/values.js';
+import { TtunError, unreadableBecause } from '../shared/errors.js';
+import { packageVersion } from '../shared/package-info.js';
+import { checkClientOptions } from '../tunnel/client.js';
+import { checkServerOptions } from '../tunnel/server.js';
 import { checkReport } from './check.js';
-import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from './cli-options.js';
-import { checkClientOptions } from './client.js';
-import { formatHostPort } from './config.js';
-import { TtunError, unreadableBecause } from './errors.js';
-import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from './index.js';
 import {
   type LogFormat,
   type Logger,
@@ -23,12 +29,6 @@ import {
   logTun,
   stderrLogger,
 } from './log.js';
-import { metricsUrl } from './metrics.js';
-import type { DataPath } from './packet-carrier.js';
-import { dropPrivileges, groupToDropTo } from './privileges.js';
-import { generatePsk, type PskChoice, resolvePsk } from './psk-source.js';
-import { checkServerOptions } from './server.js';
-import { CONFIG_ERROR, resolveSettings, type Settings } from './settings.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
@@ -66,11 +66,6 @@ const LATE_START: EarlyStart = {
   takeSigusr1: (handler) => void process.on('SIGUSR1', handler),
   closeInspector: () => false,
 };
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** Prints `ttun: message` and exits: the one way bad input ends the program. */
 function die(message: string, code: number): never {
@@ -452,7 +447,7 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     )
     .demandCommand(1, 'give a command: server, client, check or genpsk')
     .strict()
-    .version(version())
+    .version(packageVersion())
     .alias('v', 'version')
     .help()
     .alias('h', 'help')

@@ -4,12 +4,13 @@
  * `tun.write(packet)`. The reader is the same native thread the tunnel uses; batches arrive with
  * one call and are split here.
  */
-import { parseDevName, parseMtu, parseTunAddresses, type Role } from './config.js';
-import { loadNative, type NativeTunDevice, type NativeTunSession } from './native.js';
+
+import { loadNative, type NativeTunDevice, type NativeTunSession } from '../core/native.js';
+import { forEachRecord } from '../core/protocol.js';
+import { parseDevName, parseMtu, parseTunAddresses, type Role } from '../options/values.js';
+import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from '../shared/tunables.js';
 import { createNativeTun, type TunInfo } from './native-tun.js';
 import { PacketQueue } from './packet-queue.js';
-import { forEachRecord } from './protocol.js';
-import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from './tunables.js';
 
 export interface TunOptions {
   /** Which v1 addresses the device gets: server 10.1.1.1/30 + fc11::1/126, client .2 / ::2. */

@@ -4,9 +4,9 @@
  * process's privileges at that moment: --up before --user drops root, --down after.
  */
 import { spawn } from 'node:child_process';
-import type { Role } from './config.js';
-import { TtunError } from './errors.js';
-import type { TunInfo } from './native-tun.js';
+import type { TunInfo } from '../datapath/native-tun.js';
+import type { Role } from '../options/values.js';
+import { TtunError } from '../shared/errors.js';
 
 export type HookName = 'up' | 'down';
 

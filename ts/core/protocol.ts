@@ -4,7 +4,7 @@
  * (or, where no addon exists, its WebAssembly build). Their types are the addon's, generated
  * from the Rust (ts/native-binding.d.ts).
  */
-import type { CipherName, Role } from './config.js';
+import type { CipherName, Role } from '../options/values.js';
 import type * as binding from './native-binding.js';
 
 export const MAGIC = Buffer.from('TTUN/v1\0', 'latin1');

@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { TtunError } from './errors.js';
+import { TtunError } from '../shared/errors.js';
+import { PACKAGE_ROOT, packageVersion } from '../shared/package-info.js';
 import type * as binding from './native-binding.js';
 import { platformPackage, platformTriple, SHIPPED } from './platform.js';
 import type { ProtocolCore } from './protocol.js';
@@ -54,18 +54,13 @@ function versionIn(packageJson: string): string | undefined {
   }
 }
 
-/** ttun's own version: dist/ts/native.js -> <root>/package.json. */
-function ownVersion(here: string): string | undefined {
-  return versionIn(join(here, '..', '..', 'package.json'));
-}
-
 /**
  * An addon from another release speaks another Rust API to this TypeScript: refused before it is
  * loaded, as napi-rs's generated loader does, with the install that fixes it.
  */
-function checkSameVersion(nodeFile: string, pkg: string, own: string | undefined): void {
+function checkSameVersion(nodeFile: string, pkg: string, own: string): void {
   const theirs = versionIn(join(dirname(nodeFile), 'package.json'));
-  if (own === undefined || theirs === undefined || theirs === own) return;
+  if (theirs === undefined || theirs === own) return;
   throw new Error(
     `${pkg} is version ${theirs} but ttun is ${own}: install the matching one (\`npm install -g ttun@${own}\` installs both)`,
   );
@@ -77,7 +72,6 @@ export function tryLoadNative(): NativeBinding | undefined {
   const triple = platformTriple();
   const pkg = platformPackage(triple);
   const require = createRequire(import.meta.url);
-  const here = dirname(fileURLToPath(import.meta.url));
   const errors: string[] = [];
   const override = process.env[NATIVE_LIBRARY_PATH_ENV];
   if (process.env.TTUN_NATIVE === 'off') {
@@ -93,11 +87,11 @@ export function tryLoadNative(): NativeBinding | undefined {
   } else if (!SHIPPED.has(triple)) {
     errors.push(`ttun has no prebuilt addon for ${triple}`);
   } else {
-    // dist/ts/native.js -> <root>/packages/<triple>/ttun.<triple>.node (a checkout after `npm run build`)
-    const local = join(here, '..', '..', 'packages', triple, `ttun.${triple}.node`);
+    // <root>/packages/<triple>/ttun.<triple>.node: a checkout after `npm run build`.
+    const local = join(PACKAGE_ROOT, 'packages', triple, `ttun.${triple}.node`);
     if (existsSync(local)) {
       try {
-        checkSameVersion(local, `packages/${triple}`, ownVersion(here));
+        checkSameVersion(local, `packages/${triple}`, packageVersion());
         cached = load(require, local);
         return cached;
       } catch (err) {
@@ -109,7 +103,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     try {
       path = require.resolve(pkg);
     } catch {
-      const v = ownVersion(here) ?? 'latest';
+      const v = packageVersion();
       errors.push(
         `the platform package ${pkg} is not installed (npm leaves optional dependencies out with --omit=optional): ` +
           `install it with \`npm install -g ${pkg}@${v}\` beside a global ttun, \`npm install ${pkg}@${v}\` in a project`,
@@ -117,7 +111,7 @@ export function tryLoadNative(): NativeBinding | undefined {
     }
     if (path !== undefined) {
       try {
-        checkSameVersion(path, pkg, ownVersion(here));
+        checkSameVersion(path, pkg, packageVersion());
         cached = load(require, path);
         return cached;
       } catch (err) {

@@ -3,7 +3,7 @@
  * descriptors it already holds, and nothing after this point needs privileges.
  */
 import { readFileSync } from 'node:fs';
-import { TtunError } from './errors.js';
+import { TtunError } from '../shared/errors.js';
 
 export function dropPrivileges(user: string, group?: string): void {
   const gid = groupToDropTo(user, group);
