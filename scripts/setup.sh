@@ -15,6 +15,8 @@ command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v ps >/dev/null || need_apt+=(procps)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+# strace: an end-to-end test watches that a start-up error comes before any socket or TUN.
+command -v strace >/dev/null || need_apt+=(strace)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v tinyproxy >/dev/null || need_apt+=(tinyproxy)

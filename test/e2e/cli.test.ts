@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, type LogEvent, parseEvent, ROOT, run, TTUN } from './harness.js';
+import { Lab, type LogEvent, parseEvent, ROOT, run, TTUN, WAIT_MS } from './harness.js';
 
 const SECRET = 'super secret key 123';
 
@@ -296,6 +296,71 @@ test('--user drops root after the TUN and the port are set up; the tunnel keeps 
   client.kill('SIGTERM');
   assert.equal((await client.exited).code, 0);
   assert.ok(!(await lab.links(lab.clients[0]!)).includes('ttun0'));
+});
+
+test('an unknown --user or --group, or --group alone: one line, exit 2, and no TUN or socket was ever made', {
+  timeout: 90_000,
+}, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const ns = lab.server;
+  // Every link the namespace gains, as it happens. A fence is a veth pair added and removed: once
+  // the monitor has printed it, it has printed everything before it. The first fence is retried
+  // until the monitor, started in the background, is listening.
+  const monitor = lab.spawn(ns, ['ip', '-o', 'monitor', 'link']);
+  let fences = 0;
+  const fence = async (waitMs: number) => {
+    const name = `fence${fences++}`;
+    const from = monitor.lines.length;
+    await lab.exec(ns, ['ip', 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+    await lab.exec(ns, ['ip', 'link', 'del', name]);
+    return monitor.waitForLine(new RegExp(`Deleted .*\\b${name}\\b`), waitMs, from).then(
+      () => true,
+      () => false,
+    );
+  };
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await fence(500))) assert.ok(Date.now() < deadline, 'ip monitor never started');
+  const cases: Array<[string[], RegExp]> = [
+    [['--user', 'no-such-user-ttun'], /^ttun: unknown user "no-such-user-ttun": no such account on this system$/],
+    [['--user', 'root', '--group', 'no-such-group-ttun'], /^ttun: unknown group "no-such-group-ttun": no such group on this system$/],
+    [['--group', 'root'], /^ttun: --group needs --user: give the user to run as too$/],
+  ];
+  for (const [i, [args, pattern]] of cases.entries()) {
+    const mark = monitor.lines.length;
+    // strace sees every socket the process binds and every TUN it asks the kernel for.
+    const trace = join(tmpdir(), `ttun-user-trace-${process.pid}-${i}`);
+    t.after(() => rmSync(trace, { force: true }));
+    const result = await lab.exec(ns, [
+      'strace',
+      '-f',
+      '-qq',
+      '-o',
+      trace,
+      '-e',
+      'trace=bind,listen,ioctl',
+      process.execPath,
+      TTUN,
+      'server',
+      '-k',
+      SECRET,
+      ...args,
+    ]);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(result.code, EXIT_USAGE, result.stderr);
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0]!, pattern);
+    const calls = readFileSync(trace, 'utf8');
+    assert.doesNotMatch(calls, /bind\(\d+, \{sa_family=AF_INET6?/, 'no TCP/IP socket was bound');
+    assert.doesNotMatch(calls, /listen\(/, 'nothing listened');
+    assert.doesNotMatch(calls, /TUNSETIFF/, 'no TUN was asked for');
+    assert.ok(await fence(WAIT_MS));
+    assert.deepEqual(
+      monitor.lines.slice(mark).filter((line) => !/\bfence\d+p?\b/.test(line)),
+      [],
+      'the namespace gained no link',
+    );
+  }
 });
 
 test('--log-format json, --stats and SIGUSR1: one JSON object per line with events, rates and counters', { timeout: 60_000 }, async (t) => {

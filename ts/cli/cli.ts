@@ -6,7 +6,7 @@ import { existsSync, linkSync, renameSync, rmSync, writeFileSync } from 'node:fs
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { dropPrivileges, groupToDropTo } from '../host/privileges.js';
+import { type Account, dropPrivileges, resolveAccount } from '../host/privileges.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../index.js';
 import { metricsUrl } from '../observability/metrics.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from '../options/option-table.js';
@@ -45,6 +45,7 @@ const USAGE_CODES = new Set([
   'EBADTUNADDR',
   'EBADROUTE',
   'EBADHOOK',
+  'EBADUSER',
   'EBADOPTION',
   'EBADPROXY',
   CONFIG_ERROR,
@@ -232,19 +233,25 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
   }
 }
 
-function afterStartup(endpoint: TtunServer | TtunClient, args: CommonArgs, early: EarlyStart, log: Logger): void {
+function afterStartup(
+  endpoint: TtunServer | TtunClient,
+  args: CommonArgs,
+  account: Account | undefined,
+  early: EarlyStart,
+  log: Logger,
+): void {
   const metrics = endpoint.metricsAddress();
   if (metrics !== undefined) log('info', 'metrics', `metrics on ${metricsUrl(metrics)}`, { url: metricsUrl(metrics) });
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
   early.takeSigusr1(() => logCounters(endpoint, log));
   endpoint.on('hook-failed', (hook: string, message: string) => log('warn', 'hook-failed', message, { hook }));
-  if (args.user === undefined) return;
-  dropPrivileges(args.user, args.group);
-  log('info', 'privileges', `running as user ${args.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, {
+  if (account === undefined) return;
+  dropPrivileges(account);
+  log('info', 'privileges', `running as user ${account.user} (uid ${process.getuid?.()}, gid ${process.getgid?.()})`, {
     uid: process.getuid?.(),
     gid: process.getgid?.(),
   });
-  if (args.down !== undefined) log('info', 'privileges', `--down will run as user ${args.user}, without root`);
+  if (args.down !== undefined) log('info', 'privileges', `--down will run as user ${account.user}, without root`);
 }
 
 /** The TUN line, then what was done to the TUN: routes, --up. */
@@ -281,6 +288,8 @@ function requiredServer(args: { server?: string }): string {
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const args = argsOf<ServerArgs>(settings);
   const log = stderrLogger('server', args['log-format']);
+  // Before anything is created: an account the system does not know must not leave a TUN behind.
+  const account = resolveAccount(args.user, args.group);
   const key = pskFrom(keySources(settings));
   const server = await createServer(serverOptions(args, key.psk));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
@@ -290,7 +299,7 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const { address, port } = server.address();
   const listening = formatHostPort({ host: address, port });
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
-  afterStartup(server, args, early, log);
+  afterStartup(server, args, account, early, log);
   logServerEvents(server, log);
 }
 
@@ -298,6 +307,7 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const args = argsOf<CommonArgs & { server?: string; proxy?: string }>(settings);
   const log = stderrLogger('client', args['log-format']);
   requiredServer(args);
+  const account = resolveAccount(args.user, args.group);
   const key = pskFrom(keySources(settings));
   // A proxy password on the command line is as visible in the process list as -k's key.
   if (args.proxy?.includes('@')) hideArguments();
@@ -306,7 +316,7 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   startupWarnings(key, early, log);
   logTunSetup(log, client, args);
   logProxy(client, log);
-  afterStartup(client, args, early, log);
+  afterStartup(client, args, account, early, log);
   logClientEvents(client, log);
 }
 
@@ -326,7 +336,7 @@ function runCheck(settings: Settings): void {
   } finally {
     if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
   }
-  if (args.user !== undefined) groupToDropTo(args.user, args.group);
+  resolveAccount(args.user, args.group);
   const from = sources.flag !== undefined ? '-k' : sources.file !== undefined ? '--psk-file' : 'TTUN_PSK';
   process.stdout.write(checkReport(settings, { from, bytes, warnings: key.warnings }));
 }
