@@ -184,6 +184,33 @@ test('listen on one address only: -l HOST:PORT and -l [IPV6]:PORT', { timeout: 6
   assert.equal((await all.waitForEvent('listening')).address, '[::]:20205');
 });
 
+test('-s takes a name as the system resolves it: a Docker Compose-style name with an underscore connects', {
+  timeout: 60_000,
+}, async (t) => {
+  const lab = await Lab.create();
+  t.after(() => lab.destroy());
+  const clientNs = lab.clients[0]!;
+  // ip netns exec puts /etc/netns/NS/hosts over /etc/hosts for what it runs: the name exists only there.
+  const hostsDir = join('/etc/netns', clientNs);
+  mkdirSync(hostsDir, { recursive: true });
+  t.after(() => rmSync(hostsDir, { recursive: true, force: true }));
+  writeFileSync(join(hostsDir, 'hosts'), `127.0.0.1 localhost\n${lab.serverAddress().split(':')[0]} tunnel_server\n`);
+  const server = lab.ttun(lab.server, ['server', '-k', SECRET]);
+  await server.waitForEvent('listening');
+  const client = lab.ttun(clientNs, ['client', '-k', SECRET, '-s', 'tunnel_server:20203']);
+  await client.waitForEvent('up');
+  await lab.waitForPing(clientNs, '10.1.1.1');
+  // And the refusals: port 0, a URL.
+  assertOneLineError(
+    await ttun(['client', '-k', SECRET, '-s', '10.0.0.1:0']),
+    /^ttun: bad server address "10\.0\.0\.1:0": the port must be 1\.\.65535$/,
+  );
+  assertOneLineError(
+    await ttun(['client', '-k', SECRET, '-s', 'tcp://h:1']),
+    /^ttun: bad server address "tcp:\/\/h:1": give HOST:PORT, not a URL$/,
+  );
+});
+
 test('port in use and no permission for a TUN: one clear line each', { timeout: 60_000 }, async (t) => {
   const lab = await Lab.create();
   t.after(() => lab.destroy());

@@ -31,6 +31,23 @@ test('bad addresses give one-line TtunErrors naming the value', () => {
   }
 });
 
+test('host names as the resolver takes them; port 0 and URLs refused for a server', () => {
+  assert.deepEqual(server('my_server:20203'), { host: 'my_server', port: 20203 });
+  assert.deepEqual(server('bücher.example:1'), { host: 'bücher.example', port: 1 });
+  const refused = (text: string, message: RegExp) =>
+    assert.throws(
+      () => server(text),
+      (err: TtunError) => err.code === 'EBADADDR' && message.test(err.message),
+      text,
+    );
+  refused('10.0.0.1:0', /the port must be 1\.\.65535/);
+  refused('tcp://h:1', /give HOST:PORT, not a URL/);
+  refused('http://vpn.example.com:20203', /give HOST:PORT, not a URL/);
+  refused('h/x:1', /not a host name/);
+  // A listen address takes port 0: any free port.
+  assert.deepEqual(listen('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+});
+
 test('MTU range is 1280..65519', () => {
   assert.equal(parseMtu(undefined), 1280);
   assert.equal(parseMtu('1400'), 1400);

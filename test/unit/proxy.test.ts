@@ -8,16 +8,9 @@ import { test } from 'node:test';
 import { loadCore } from '../../ts/core/native.js';
 import { Direction, MAGIC } from '../../ts/core/protocol.js';
 import { connect } from '../../ts/index.js';
-import {
-  chooseProxy,
-  noProxyMatches,
-  openThroughProxy,
-  type ProxyConfig,
-  ProxyError,
-  parseProxyUrl,
-  redactUrlText,
-} from '../../ts/network/proxy.js';
+import { chooseProxy, noProxyMatches, openThroughProxy, type ProxyConfig, ProxyError, parseProxyUrl } from '../../ts/network/proxy.js';
 import { HandshakeError, TtunError } from '../../ts/shared/errors.js';
+import { redactUrl } from '../../ts/shared/redact.js';
 import { clientHandshake } from '../../ts/tunnel/handshake.js';
 import { ipv4Packet } from './tools/userspace.js';
 
@@ -75,7 +68,10 @@ test('proxy URLs ttun cannot use are EBADPROXY errors on one line, credentials r
   assert.throws(() => parseProxyUrl('http://:pw@h:1', 'proxy'), badProxy(/user name/));
   assert.throws(() => parseProxyUrl('http://[nothex]:1', 'proxy'), badProxy(/not an IPv6 address/));
   assert.throws(() => parseProxyUrl('http://fd00::1:1', 'proxy'), badProxy(/\[ADDR\]:PORT/));
-  assert.throws(() => parseProxyUrl('http://bad_host:1', 'proxy'), badProxy(/not a host name/));
+  assert.throws(() => parseProxyUrl('http://bad host:1', 'proxy'), badProxy(/not a host name/));
+  // Names the resolver takes pass: underscores (Docker Compose services), IDN.
+  assert.equal(parseProxyUrl('http://squid_proxy:3128', 'proxy').host, 'squid_proxy');
+  assert.equal(parseProxyUrl('http://прокси.example:3128', 'proxy').host, 'прокси.example');
   assert.throws(() => parseProxyUrl('  ', 'proxy'), badProxy(/empty/));
   assert.throws(() => parseProxyUrl(`socks5://${'u'.repeat(256)}:p@h:1`, 'proxy'), badProxy(/255 bytes/));
   // Where it came from is named when it is not the option itself.
@@ -83,9 +79,9 @@ test('proxy URLs ttun cannot use are EBADPROXY errors on one line, credentials r
 });
 
 test('redaction keeps scheme and host and drops everything before the last @', () => {
-  assert.equal(redactUrlText('http://u:p@h:1'), 'http://***@h:1');
-  assert.equal(redactUrlText('u:p@x@h:1'), '***@h:1');
-  assert.equal(redactUrlText('socks5://h:1'), 'socks5://h:1');
+  assert.equal(redactUrl('http://u:p@h:1'), 'http://***@h:1');
+  assert.equal(redactUrl('u:p@x@h:1'), '***@h:1');
+  assert.equal(redactUrl('socks5://h:1'), 'socks5://h:1');
 });
 
 test('the option wins over the environment; "none" means direct whatever the environment says', () => {

@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkReport, redactCredentials } from '../../ts/cli/check.js';
+import { checkReport } from '../../ts/cli/check.js';
 import { parseJsonText } from '../../ts/options/json-text.js';
 import { envName, inEnv, OPTIONS, type OptionSpec } from '../../ts/options/option-table.js';
 import { resolveSettings, type Settings } from '../../ts/options/settings.js';
 import { TtunError } from '../../ts/shared/errors.js';
+import { redactCredentials } from '../../ts/shared/redact.js';
 
 const TTUN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'ttun.js');
 const SECRET = 'super secret key 0123456789';

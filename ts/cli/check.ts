@@ -5,6 +5,7 @@
  */
 import { envName, flagName, type OptionValue } from '../options/option-table.js';
 import type { Setting, Settings } from '../options/settings.js';
+import { redactCredentials, redactUrl } from '../shared/redact.js';
 
 export interface KeyReport {
   /** Which option or variable gave the key: -k, --psk-file, TTUN_PSK. */
@@ -13,19 +14,10 @@ export interface KeyReport {
   warnings: string[];
 }
 
-/**
- * Replaces the user:password part of URLs (scheme://user:pass@host) and of user:pass@host with
- * "***". Everything up to the last @ of a word goes, since a password may itself hold an @; hiding
- * too much of an odd value is the safe way to be wrong.
- */
-export function redactCredentials(text: string): string {
-  return text
-    .replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s]*@/g, '$1***@')
-    .replace(/(^|\s)(?![A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s@/]*:[^\s]*@/g, '$1***@');
-}
-
-function showValue(value: OptionValue | undefined): string {
+function showValue(name: string, value: OptionValue | undefined): string {
   if (value === undefined) return '-';
+  // The proxy's value is one URL: hidden as a whole, whatever its password holds.
+  if (name === 'proxy' && typeof value === 'string') return redactUrl(value);
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map(redactCredentials).join(', ');
   return typeof value === 'string' ? redactCredentials(value) : String(value);
 }
@@ -50,7 +42,7 @@ export function checkReport(settings: Settings, key: KeyReport): string {
   for (const setting of settings.all) {
     // The key's own row says where it came from and how long it is, nothing more.
     if (setting.spec.name === 'psk') continue;
-    rows.push([setting.spec.name, showValue(setting.value), showSource(setting, settings.configFile)]);
+    rows.push([setting.spec.name, showValue(setting.spec.name, setting.value), showSource(setting, settings.configFile)]);
     if (setting.spec.name === 'psk-file') rows.push(['key', `(hidden, ${key.bytes} bytes)`, `from ${key.from}`]);
   }
   const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column]!.length)));

@@ -6,8 +6,9 @@
  */
 import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
-import { formatHostPort, type HostPort, ipv6Groups } from '../options/values.js';
+import { formatHostPort, type HostPort, ipv6Groups, isHostName, splitHostPort } from '../options/values.js';
 import { TtunError } from '../shared/errors.js';
+import { redactUrl } from '../shared/redact.js';
 import { PROXY_MAX_REPLY_HEADER_BYTES } from '../shared/tunables.js';
 import { DelimiterMissingError, SocketClosedError, SocketReader } from './socket-reader.js';
 
@@ -150,7 +151,7 @@ function addressMatches(pattern: string, name: string, family: number): boolean 
 export function parseProxyUrl(text: string, where: string): ProxyConfig {
   const bad = (why: string): never => {
     const source = where === 'proxy' ? '' : ` (from ${where})`;
-    throw new TtunError(`bad proxy ${JSON.stringify(redactUrlText(text.trim()))}${source}: ${why}`, 'EBADPROXY');
+    throw new TtunError(`bad proxy ${JSON.stringify(redactUrl(text.trim()))}${source}: ${why}`, 'EBADPROXY');
   };
   const trimmed = text.trim();
   if (trimmed === '') bad('empty');
@@ -185,23 +186,14 @@ export function parseProxyUrl(text: string, where: string): ProxyConfig {
   }
   rest = rest.replace(/\/$/, '');
   if (/[/?#]/.test(rest)) bad('a proxy URL has no path, query or fragment');
-  let host: string;
-  let portText: string | undefined;
-  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(rest);
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2];
-    if (!net.isIPv6(host)) bad(`${JSON.stringify(host)} is not an IPv6 address`);
-  } else {
-    if (rest.split(':').length > 2) bad('write an IPv6 address as [ADDR]:PORT');
-    const colon = rest.indexOf(':');
-    host = colon === -1 ? rest : rest.slice(0, colon);
-    portText = colon === -1 ? undefined : rest.slice(colon + 1);
-    if (host === '') bad('the proxy host is missing');
-    if (!net.isIPv4(host) && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/.test(host)) {
-      bad(`${JSON.stringify(host)} is not a host name or IP address (write IPv6 addresses as [ADDR])`);
-    }
-  }
+  const parts = splitHostPort(rest);
+  if ('problem' in parts) return bad(parts.problem);
+  const { host, port: portText } = parts;
+  // A URL brackets an IPv6 host even without a port.
+  if (!rest.startsWith('[') && host.includes(':')) bad('write an IPv6 address as [ADDR]:PORT');
+  if (host === '') bad('the proxy host is missing');
+  if (!net.isIP(host) && !isHostName(host))
+    bad(`${JSON.stringify(host)} is not a host name or IP address (write IPv6 addresses as [ADDR])`);
   let port = DEFAULT_PROXY_PORT;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
@@ -209,15 +201,6 @@ export function parseProxyUrl(text: string, where: string): ProxyConfig {
   }
   const display = `${scheme}://${formatHostPort({ host, port })}`;
   return { scheme: scheme as ProxyScheme, host, port, username, password, display };
-}
-
-/** A proxy URL as typed, safe to print: anything before the last '@' after the scheme becomes ***. */
-export function redactUrlText(text: string): string {
-  const at = text.lastIndexOf('@');
-  if (at === -1) return text;
-  const schemeEnd = text.indexOf('://');
-  const start = schemeEnd !== -1 && schemeEnd < at ? schemeEnd + 3 : 0;
-  return `${text.slice(0, start)}***${text.slice(at)}`;
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');

@@ -142,46 +142,64 @@ export function ipv6Groups(address: string): number[] | undefined {
   return [...front, ...zeros, ...back];
 }
 
-function parsePort(port: string, whole: string, what: string): number {
-  if (!/^\d+$/.test(port) || Number(port) > 65535) {
-    throw new TtunError(`bad ${what} ${JSON.stringify(whole)}: the port must be 0..65535`, 'EBADADDR');
+/**
+ * Whether a host name is one the system's resolver could take (dns.lookup decides whether it
+ * exists): not empty, at most 253 bytes, and none of what separates a host from the rest of an
+ * address or URL (whitespace, control characters, / ? # @ [ ] , :). Underscores (Docker Compose
+ * service names) and non-ASCII (IDN) names pass, as they do for getaddrinfo.
+ */
+export function isHostName(host: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  return host !== '' && Buffer.byteLength(host) <= 253 && !/[\s\x00-\x1f\x7f/?#@[\],:]/.test(host);
+}
+
+/**
+ * HOST:PORT, [IPV6]:PORT, :PORT, or a bare host or IPv6 address, split into its parts (port text
+ * undefined when none is given); undefined when a bracketed part is not an IPv6 address or an
+ * unbracketed host holds a colon. The one reader of this syntax (addresses, proxy URLs).
+ */
+export function splitHostPort(text: string): { host: string; port: string | undefined } | { problem: string } {
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    if (!net.isIPv6(bracketed[1]!)) return { problem: `${JSON.stringify(bracketed[1])} is not an IPv6 address` };
+    return { host: bracketed[1]!, port: bracketed[2] };
   }
-  return Number(port);
+  if (net.isIPv6(text)) return { host: text, port: undefined };
+  const colon = text.lastIndexOf(':');
+  const host = colon === -1 ? text : text.slice(0, colon);
+  if (host.includes(':')) return { problem: 'write IPv6 addresses as [ADDR]:PORT' };
+  return { host, port: colon === -1 ? undefined : text.slice(colon + 1) };
 }
 
 /**
  * Splits HOST:PORT, [IPV6]:PORT, :PORT (every address) or a bare host/IPv6 address
- * (default port). Go-style, as the v1 program takes it.
+ * (default port). Go-style, as the v1 program takes it. A server to connect to needs a host and a
+ * port above 0; a listen address may leave the host out (every address) and take port 0 (any free
+ * port).
  */
 export function parseHostPort(value: unknown, what: string, { hostRequired }: { hostRequired: boolean }): HostPort {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new TtunError(`bad ${what} ${JSON.stringify(value ?? '')}: expected HOST:PORT`, 'EBADADDR');
   }
   const text = value.trim();
-  let host: string;
+  const bad = (why: string): never => {
+    throw new TtunError(`bad ${what} ${JSON.stringify(text)}: ${why}`, 'EBADADDR');
+  };
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)) bad('give HOST:PORT, not a URL');
+  const parts = splitHostPort(text);
+  if ('problem' in parts) return bad(parts.problem);
+  const { host, port: portText } = parts;
+  const minPort = hostRequired ? 1 : 0;
   let port = DEFAULT_PORT;
-  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
-  if (bracketed) {
-    host = bracketed[1]!;
-    if (!net.isIPv6(host)) throw new TtunError(`bad ${what} ${JSON.stringify(text)}: ${host} is not an IPv6 address`, 'EBADADDR');
-    if (bracketed[2] !== undefined) port = parsePort(bracketed[2], text, what);
-  } else if (net.isIPv6(text)) {
-    host = text;
-  } else {
-    const colon = text.lastIndexOf(':');
-    if (colon === -1) {
-      host = text;
-    } else {
-      host = text.slice(0, colon);
-      port = parsePort(text.slice(colon + 1), text, what);
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < minPort || Number(portText) > 65535) {
+      bad(`the port must be ${minPort}..65535`);
     }
-    if (host.includes(':')) throw new TtunError(`bad ${what} ${JSON.stringify(text)}: write IPv6 addresses as [ADDR]:PORT`, 'EBADADDR');
-    if (host !== '' && !net.isIPv4(host) && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/.test(host)) {
-      throw new TtunError(`bad ${what} ${JSON.stringify(text)}: ${JSON.stringify(host)} is not a host name or IP address`, 'EBADADDR');
-    }
+    port = Number(portText);
   }
+  if (host !== '' && !net.isIP(host) && !isHostName(host)) bad(`${JSON.stringify(host)} is not a host name or IP address`);
   if (host === '') {
-    if (hostRequired) throw new TtunError(`bad ${what} ${JSON.stringify(text)}: a host is required`, 'EBADADDR');
+    if (hostRequired) bad('a host is required');
     return { host: undefined, port };
   }
   return { host, port };
