@@ -49,7 +49,7 @@ test("usage errors: one line, exit 2 (1 for what is not the command line's fault
   assertOneLineError(await ttun(['client', '-s', 'h:1']), /^ttun: a pre-shared key is required/);
   assertOneLineError(
     await ttun(['server', '--psk-file', '/nonexistent/key']),
-    /^ttun: cannot read the key file \/nonexistent\/key: no such file$/,
+    /^ttun: cannot read the key file \(--psk-file\): no such file$/,
     EXIT_RUNTIME,
   );
   // A repeated option is a usage error that names the option, never its values (one may be the key).
@@ -68,18 +68,18 @@ test("usage errors: one line, exit 2 (1 for what is not the command line's fault
   assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '']), /^ttun: the server address is required/);
   assertOneLineError(
     await ttun(['server', '-k', SECRET, '-m', 'rot13']),
-    /^ttun: bad --cipher "rot13": use one of chacha20-poly1305, aes-256-gcm \(see ttun --help\)$/,
+    /^ttun: bad --cipher: use one of chacha20-poly1305, aes-256-gcm \(see ttun --help\)$/,
   );
   assertOneLineError(
     await ttun(['server', '-k', SECRET, '-mtu', '1000']),
-    /^ttun: MTU "1000" is out of range: use a whole number from 1280 to 65519$/,
+    /^ttun: bad MTU: use a whole number from 1280 to 65519$/,
   );
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '65520']), /MTU "65520" is out of range/);
+  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '65520']), /^ttun: bad MTU: use a whole number from 1280 to 65519$/);
   assertOneLineError(
     await ttun(['server', '-k', SECRET, '-l', 'nowhere:port']),
-    /^ttun: bad listen address "nowhere:port": the port must be 0\.\.65535$/,
+    /^ttun: bad listen address: the port must be 0\.\.65535$/,
   );
-  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '[zz]:1']), /^ttun: bad server address "\[zz\]:1"/);
+  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '[zz]:1']), /^ttun: bad server address: what is in \[brackets\] is not an IPv6 address/);
   assertOneLineError(await ttun(['client', '-k', 'super', 'secret', 'key', '123', '-s', 'h:1']), /unexpected extra argument/);
   assertOneLineError(await ttun(['frobnicate']), /unknown command "frobnicate"/);
   assertOneLineError(await ttun(['server', '-k', SECRET, '--frob']), /unknown option --frob/);
@@ -203,11 +203,11 @@ test('-s takes a name as the system resolves it: a Docker Compose-style name wit
   // And the refusals: port 0, a URL.
   assertOneLineError(
     await ttun(['client', '-k', SECRET, '-s', '10.0.0.1:0']),
-    /^ttun: bad server address "10\.0\.0\.1:0": the port must be 1\.\.65535$/,
+    /^ttun: bad server address: the port must be 1\.\.65535$/,
   );
   assertOneLineError(
     await ttun(['client', '-k', SECRET, '-s', 'tcp://h:1']),
-    /^ttun: bad server address "tcp:\/\/h:1": give HOST:PORT, not a URL$/,
+    /^ttun: bad server address: give HOST:PORT, not a URL$/,
   );
 });
 
@@ -349,8 +349,8 @@ test('an unknown --user or --group, or --group alone: one line, exit 2, and no T
   const deadline = Date.now() + WAIT_MS;
   while (!(await fence(500))) assert.ok(Date.now() < deadline, 'ip monitor never started');
   const cases: Array<[string[], RegExp]> = [
-    [['--user', 'no-such-user-ttun'], /^ttun: unknown user "no-such-user-ttun": no such account on this system$/],
-    [['--user', 'root', '--group', 'no-such-group-ttun'], /^ttun: unknown group "no-such-group-ttun": no such group on this system$/],
+    [['--user', 'no-such-user-ttun'], /^ttun: unknown user: no such account on this system$/],
+    [['--user', 'root', '--group', 'no-such-group-ttun'], /^ttun: unknown group: no such group on this system$/],
     [['--group', 'root'], /^ttun: --group needs --user: give the user to run as too$/],
   ];
   for (const [i, [args, pattern]] of cases.entries()) {

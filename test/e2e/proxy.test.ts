@@ -372,17 +372,17 @@ test('a proxy URL ttun cannot use exits 2 with one line, from --proxy or from HT
     [
       ['--proxy', `http://${HTTP_USER}:${HTTP_PASS}@proxy:31x8`],
       {},
-      /^ttun: bad proxy "http:\/\/\*\*\*@proxy:31x8": the port must be 1\.\.65535$/,
+      /^ttun: bad proxy: the port must be 1\.\.65535$/,
     ],
     [
       ['--proxy', `socks4://${HTTP_USER}:${HTTP_PASS}@proxy:1080`],
       {},
-      /^ttun: bad proxy "socks4:\/\/\*\*\*@proxy:1080": unknown scheme "socks4"/,
+      /^ttun: bad proxy: unknown scheme/,
     ],
     [
       [],
       { HTTPS_PROXY: `https://${HTTP_USER}:${HTTP_PASS}@proxy:443` },
-      /^ttun: bad proxy "https:\/\/\*\*\*@proxy:443" \(from HTTPS_PROXY\): ttun does not speak TLS/,
+      /^ttun: bad proxy \(from HTTPS_PROXY\): ttun does not speak TLS/,
     ],
   ];
   for (const [args, env, pattern] of cases) {

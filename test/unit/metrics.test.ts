@@ -155,7 +155,7 @@ test('--metrics addresses: a port alone is loopback; 0.0.0.0 and [::] are every 
   for (const bad of ['', ' ', 'localhost', '::1', '[::1]', '192.0.2.7', ':99999', '70000', 'host:port', '[zz]:1', 'a b:1', ':']) {
     assert.throws(
       () => parseMetricsAddress(bad),
-      (err: unknown) => err instanceof TtunError && err.code === 'EBADADDR' && /^bad metrics address /.test(err.message),
+      (err: unknown) => err instanceof TtunError && err.code === 'EBADADDR' && /^bad metrics address: /.test(err.message),
       `rejects ${JSON.stringify(bad)}`,
     );
   }

@@ -79,7 +79,7 @@ test('dataPath takes auto (the default) or event-loop, and nothing else', () => 
   assert.equal(parseDataPath(undefined), 'auto');
   assert.equal(parseDataPath('auto'), 'auto');
   assert.equal(parseDataPath('event-loop'), 'event-loop');
-  assert.throws(() => parseDataPath('js'), { code: 'EBADOPTION', message: /bad dataPath "js": use auto or event-loop/ });
+  assert.throws(() => parseDataPath('js'), { code: 'EBADOPTION', message: /^bad dataPath: use auto or event-loop$/ });
   assert.throws(() => parseDataPath(1), { code: 'EBADOPTION' });
 });
 

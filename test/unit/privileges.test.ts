@@ -36,8 +36,8 @@ test('no --user: nothing to do; --group alone, an unknown user or group: a usage
       },
     );
   usage(undefined, 'netdev', /^--group needs --user/);
-  usage('nobody-here', undefined, /^unknown user "nobody-here"/);
-  usage('ttun', 'nogroup-here', /^unknown group "nogroup-here"/);
+  usage('nobody-here', undefined, /^unknown user: no such account/);
+  usage('ttun', 'nogroup-here', /^unknown group: no such group/);
 });
 
 test('the real name service (getent) knows root', () => {

@@ -9,7 +9,7 @@ import yargs, { type Argv } from 'yargs';
 import { type Account, dropPrivileges, resolveAccount } from '../host/privileges.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../index.js';
 import { metricsUrl } from '../observability/metrics.js';
-import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, optionsOf, specForKey } from '../options/option-table.js';
+import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, OPTIONS, optionsOf, specForKey } from '../options/option-table.js';
 import { generatePsk, type PskChoice, resolvePsk } from '../options/psk-source.js';
 import { CONFIG_ERROR, resolveSettings, type Settings } from '../options/settings.js';
 import { type DataPath, formatHostPort } from '../options/values.js';
@@ -84,7 +84,9 @@ function endpointOptions<T>(y: Argv<T>, command: EndpointCommand) {
   for (const spec of optionsOf(command)) {
     y.option(spec.name, {
       alias: spec.short,
-      type: spec.type === 'boolean' ? 'boolean' : 'string',
+      // Strings all (a bare boolean flag is ''): settings.ts reads every value the same way from
+      // the command line, the environment and a file.
+      type: 'string',
       describe: spec.type === 'array' ? `${spec.describe} (repeatable)` : spec.describe,
       choices: spec.choices as string[] | undefined,
       defaultDescription: spec.default === undefined ? undefined : String(spec.default),
@@ -342,21 +344,62 @@ function runCheck(settings: Settings): void {
 }
 
 /**
- * yargs echoes unknown arguments in its errors; a stray word may be half of a key typed without
- * quotes, so only flag names are repeated back.
+ * yargs echoes what it did not understand; any of it may be a key (typed without quotes, joined to
+ * its flag as -kKEY, or given to the wrong option), so little is repeated back: the name of an
+ * unknown option only when it is a plain lower-case word (--frob), with the option it is a near
+ * miss of; a value joined to a flag (-kKEY, --mtu1400) only as the flag.
  */
-function safeUsageMessage(message: string, argv: string[]): string {
-  const invalid = /Argument: (\S+), Given: "([^"]*)", Choices: (.*)$/m.exec(message);
-  if (invalid) return `bad --${invalid[1]} ${JSON.stringify(invalid[2])}: use one of ${invalid[3]!.replace(/"/g, '')}`;
+function safeUsageMessage(message: string, argv: readonly string[], known: readonly string[], takingValues: readonly string[]): string {
+  const invalid = /Argument: (\S+), Given: "[^"]*", Choices: (.*)$/m.exec(message);
+  if (invalid) return `bad --${invalid[1]}: use one of ${invalid[2]!.replace(/"/g, '')}`;
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (!unknown) return message.split('\n')[0]!;
-  const isFlag = (name: string) => argv.some((a) => new RegExp(`^--?${name.replace(/[^\w-]/g, '')}(=|$)`).test(a));
-  const flags = unknown[1]!
-    .split(', ')
-    .filter(isFlag)
-    .map((name) => `--${name}`);
-  return flags.length > 0 ? `unknown option ${flags.join(', ')}` : 'unexpected extra argument (quote a key that contains spaces)';
+  const dashes = (name: string) =>
+    argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))
+      ? '--'
+      : argv.some((a) => a === `-${name}` || a.startsWith(`-${name}=`))
+        ? '-'
+        : undefined;
+  const flags = unknown[1]!.split(', ').filter((name) => dashes(name) !== undefined);
+  if (flags.length === 0) return 'unexpected extra argument (not repeated here; quote a key that contains spaces)';
+  const name = flags[0]!;
+  const letter = takingValues.find((short) => name.startsWith(short) && name.length > 1);
+  if (dashes(name) === '-' && letter !== undefined && !known.includes(name)) {
+    return `unknown option -${letter}…: put a space or = between -${letter} and its value`;
+  }
+  const joined = known.find((option) => option.length > 1 && name.startsWith(option) && name.length > option.length);
+  if (joined !== undefined) return `unknown option --${joined}…: put a space or = between --${joined} and its value`;
+  if (!/^[a-z][a-z-]{0,23}$/.test(name)) return 'unknown option (not repeated here, as it may hold a key)';
+  const near = name.length >= 4 ? known.find((option) => option.length > 2 && editDistance(name, option) <= 2) : undefined;
+  return `unknown option --${name}${near === undefined ? '' : `: did you mean --${near}?`}`;
 }
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The one-letter options that take a value (-k KEY), for safeUsageMessage. */
+const SHORT_WITH_VALUE = OPTIONS.filter((spec) => spec.short?.length === 1 && spec.type !== 'boolean')
+  .map((spec) => spec.short!)
+  .concat(['o']);
+
+/** Every option name and one-letter alias ttun knows, for safeUsageMessage. */
+const KNOWN_OPTIONS = [...new Set(OPTIONS.flatMap((spec) => [spec.name, ...(spec.short ? [spec.short] : [])]))].concat([
+  'help',
+  'version',
+  'output',
+  'force',
+  'h',
+  'v',
+  'o',
+]);
 
 const COMMANDS = ['server', 'client', 'check', 'genpsk', 'completion', 'help'];
 
@@ -464,7 +507,12 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .wrap(Math.min(100, process.stdout.columns || 100))
     // Commands run after parsing (below), so every failure here is a usage error, including
     // those .check() throws.
-    .fail((message, err) => die(`${safeUsageMessage(message ?? err?.message ?? 'bad arguments', argv)} (see ttun --help)`, EXIT_USAGE));
+    .fail((message, err) =>
+      die(
+        `${safeUsageMessage(message ?? err?.message ?? 'bad arguments', argv, KNOWN_OPTIONS, SHORT_WITH_VALUE)} (see ttun --help)`,
+        EXIT_USAGE,
+      ),
+    );
 
   try {
     const args = await parser.parseAsync();

@@ -47,14 +47,14 @@ export function resolveAccount(user: string | undefined, group: string | undefin
     throw new TtunError('--user is not supported on this platform', 'ENOTSUP');
   }
   const passwd = lookup('passwd', user);
-  if (passwd === undefined) throw new TtunError(`unknown user ${JSON.stringify(user)}: no such account on this system`, 'EBADUSER');
+  if (passwd === undefined) throw new TtunError('unknown user: no such account on this system', 'EBADUSER');
   const account = { user: passwd[0]!, uid: Number(passwd[2]), gid: Number(passwd[3]), group: String(passwd[3]) };
   if (group === undefined) {
     const primary = lookup('group', String(account.gid));
     return { ...account, group: primary?.[0] ?? String(account.gid) };
   }
   const entry = lookup('group', group);
-  if (entry === undefined) throw new TtunError(`unknown group ${JSON.stringify(group)}: no such group on this system`, 'EBADUSER');
+  if (entry === undefined) throw new TtunError('unknown group: no such group on this system', 'EBADUSER');
   return { ...account, gid: Number(entry[2]), group: entry[0]! };
 }
 

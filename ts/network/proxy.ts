@@ -8,7 +8,6 @@ import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
 import { formatHostPort, type HostPort, ipv6Groups, isHostName, splitHostPort } from '../options/values.js';
 import { TtunError } from '../shared/errors.js';
-import { redactUrl } from '../shared/redact.js';
 import { PROXY_MAX_REPLY_HEADER_BYTES } from '../shared/tunables.js';
 import { DelimiterMissingError, SocketClosedError, SocketReader } from './socket-reader.js';
 
@@ -151,7 +150,7 @@ function addressMatches(pattern: string, name: string, family: number): boolean 
 export function parseProxyUrl(text: string, where: string): ProxyConfig {
   const bad = (why: string): never => {
     const source = where === 'proxy' ? '' : ` (from ${where})`;
-    throw new TtunError(`bad proxy ${JSON.stringify(redactUrl(text.trim()))}${source}: ${why}`, 'EBADPROXY');
+    throw new TtunError(`bad proxy${source}: ${why}`, 'EBADPROXY');
   };
   const trimmed = text.trim();
   if (trimmed === '') bad('empty');
@@ -164,7 +163,7 @@ export function parseProxyUrl(text: string, where: string): ProxyConfig {
   }
   if (scheme === 'https') bad('ttun does not speak TLS to a proxy (https://): use http://, socks5:// or socks5h://');
   if (!(PROXY_SCHEMES as readonly string[]).includes(scheme)) {
-    bad(`unknown scheme ${JSON.stringify(scheme)}: use http://, socks5:// or socks5h://`);
+    bad('unknown scheme: use http://, socks5:// or socks5h://');
   }
   let username: string | undefined;
   let password: string | undefined;
@@ -192,8 +191,7 @@ export function parseProxyUrl(text: string, where: string): ProxyConfig {
   // A URL brackets an IPv6 host even without a port.
   if (!rest.startsWith('[') && host.includes(':')) bad('write an IPv6 address as [ADDR]:PORT');
   if (host === '') bad('the proxy host is missing');
-  if (!net.isIP(host) && !isHostName(host))
-    bad(`${JSON.stringify(host)} is not a host name or IP address (write IPv6 addresses as [ADDR])`);
+  if (!net.isIP(host) && !isHostName(host)) bad('the host is not a host name or IP address (write IPv6 addresses as [ADDR])');
   let port = DEFAULT_PROXY_PORT;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;

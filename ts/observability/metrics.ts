@@ -204,10 +204,7 @@ export function snapshotOf(source: MetricsSource): MetricsSnapshot {
 export function parseMetricsAddress(value: unknown): { host: string; port: number } {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
   if (text === undefined || !/^(\d+|\[[^\]]*\]:.*|[^:[\]]*:[^:]*)$/.test(text)) {
-    throw new TtunError(
-      `bad metrics address ${JSON.stringify(typeof value === 'string' ? value : String(value))}: expected PORT, HOST:PORT or [IPV6]:PORT`,
-      'EBADADDR',
-    );
+    throw new TtunError('bad metrics address: expected PORT, HOST:PORT or [IPV6]:PORT', 'EBADADDR');
   }
   const { host, port }: HostPort = parseHostPort(/^\d+$/.test(text) ? `:${text}` : text, 'metrics address', { hostRequired: false });
   return { host: host ?? METRICS_DEFAULT_HOST, port };

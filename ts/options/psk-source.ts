@@ -55,14 +55,18 @@ function warnIfMangled(psk: string, where: string, warnings: string[]): void {
   }
 }
 
-/** The file's bytes as they are (v1 used the raw bytes of its -k argument; a file keeps them). */
+/**
+ * The file's bytes as they are (v1 used the raw bytes of its -k argument; a file keeps them). A
+ * path that names no readable file is not repeated in the error: it may be the key itself, given
+ * to --psk-file by mistake.
+ */
 function readPskFile(path: string, warnings: string[]): Buffer {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
     if ((statSync(path).mode & 0o077) !== 0) warnings.push(`key file ${path} is readable by other users: chmod 600 it`);
   } catch (err) {
-    throw new TtunError(`cannot read the key file ${path}: ${unreadableBecause(err)}`, 'EPSKFILE');
+    throw new TtunError(`cannot read the key file (--psk-file): ${unreadableBecause(err)}`, 'EPSKFILE');
   }
   // One trailing newline is the file's, not the key's (echo, editors); anything else is kept.
   let end = bytes.length;

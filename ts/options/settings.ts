@@ -99,37 +99,58 @@ function fail(message: string): never {
 
 function checkValue(spec: OptionSpec, value: OptionValue, where: string): void {
   if (spec.choices && !spec.choices.includes(value as string)) {
-    fail(`bad ${where} ${JSON.stringify(value)}: use ${spec.choices.join(' or ')}`);
+    fail(`bad ${where}: use ${spec.choices.join(' or ')}`);
   }
   const problem = spec.check?.(value);
   if (problem !== undefined) fail(`${where} ${problem}`);
 }
 
-/** yargs hands over strings (every non-boolean option is declared a string to it) and booleans. */
-function fromCommandLine(spec: OptionSpec, given: unknown): OptionValue {
-  if (spec.type === 'array') return (Array.isArray(given) ? given : [given]).map(String);
-  if (spec.type === 'boolean') return Boolean(given);
-  if (spec.type === 'number') return numberFromText(String(given), flagName(spec));
-  return String(given);
+/**
+ * The one reading of an option's text, whichever place it came from (the command line, the
+ * environment, a string in a config file), so that each accepts exactly what the others do.
+ */
+export function valueFromText(spec: OptionSpec, text: string, where: string): OptionValue {
+  if (spec.type === 'array') return text.split(/[\s,]+/).filter((item) => item !== '');
+  if (spec.type === 'number') return numberFromText(text, where);
+  if (spec.type === 'boolean') return booleanFromText(text, where);
+  return text;
 }
 
-const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, false: false, '0': false };
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  '1': true,
+  yes: true,
+  on: true,
+  false: false,
+  '0': false,
+  no: false,
+  off: false,
+};
+
+/** true/false, 1/0, yes/no, on/off; '' is a bare flag (--mptcp), which means true. */
+function booleanFromText(text: string, where: string): boolean {
+  const value = text.trim() === '' ? true : BOOLEAN_WORDS[text.trim().toLowerCase()];
+  if (value === undefined) fail(`bad ${where}: use true or false (1/0, yes/no, on/off)`);
+  return value!;
+}
+
+/**
+ * yargs hands over strings (every option is declared a string to it: a bare --mptcp is '') and
+ * false for --no-NAME; a repeatable option is an array of strings.
+ */
+function fromCommandLine(spec: OptionSpec, given: unknown): OptionValue {
+  if (spec.type === 'array') return (Array.isArray(given) ? given : [given]).map(String);
+  if (given === false) return spec.type === 'boolean' ? false : fail(`${flagName(spec)} takes a value`);
+  return valueFromText(spec, String(given), flagName(spec));
+}
 
 function fromEnvironment(spec: OptionSpec, text: string): OptionValue {
-  const name = envName(spec);
-  if (spec.type === 'array') return text.split(/[\s,]+/).filter((item) => item !== '');
-  if (spec.type === 'number') return numberFromText(text, name);
-  if (spec.type === 'boolean') {
-    const value = BOOLEAN_WORDS[text.trim().toLowerCase()];
-    if (value === undefined) fail(`bad ${name} ${JSON.stringify(text)}: use true, false, 1 or 0`);
-    return value;
-  }
-  return text;
+  return valueFromText(spec, text, envName(spec));
 }
 
 /** Decimal numbers only (no hex, no exponent, no empty string that Number() would make 0). */
 function numberFromText(text: string, where: string): number {
-  if (!/^\s*-?\d+(\.\d+)?\s*$/.test(text)) fail(`${where} takes a number, not ${JSON.stringify(text)}`);
+  if (!/^\s*-?\d+(\.\d+)?\s*$/.test(text)) fail(`${where} takes a number`);
   return Number(text);
 }
 
@@ -137,7 +158,8 @@ function readConfigFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    return fail(`cannot read the config file ${path}: ${unreadableBecause(err)}`);
+    // Not the path: a value that names no file may be a key given to --config by mistake.
+    return fail(`cannot read the config file (--config): ${unreadableBecause(err)}`);
   }
 }
 
@@ -171,11 +193,14 @@ function readConfig(command: EndpointCommand, path: string, readFile: (path: str
 function fromJson(spec: OptionSpec, value: JsonValue, path: string): OptionValue {
   const where = `${JSON.stringify(spec.name)} in ${path}`;
   if (spec.type === 'array') {
+    if (typeof value === 'string') return valueFromText(spec, value, where);
     if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
       fail(`${where} must be an array of strings, not ${jsonType(value)}`);
     }
     return value as string[];
   }
+  // A number or boolean written as text ("1400", "yes") reads as it would from the environment.
+  if (typeof value === 'string' && spec.type !== 'string') return valueFromText(spec, value, where);
   if (typeof value !== spec.type) fail(`${where} must be a ${spec.type}, not ${jsonType(value)}`);
   // Whoever writes {"psk-file": "office.key"} next to office.json means that file, wherever ttun runs.
   if (spec.isPath && value !== '') return resolve(dirname(resolve(path)), value as string);

@@ -1,6 +1,7 @@
 /**
  * Options of a tunnel endpoint and their validation. Every check here produces a TtunError with
- * a one-line message naming the bad value, so the CLI and the API report bad input the same way.
+ * a one-line message naming the option and what it takes, never the value given: a key typed
+ * into the wrong option must not be printed.
  */
 import net from 'node:net';
 import { TtunError } from '../shared/errors.js';
@@ -24,7 +25,7 @@ export type DataPath = (typeof DATA_PATHS)[number];
 export function parseDataPath(value: unknown): DataPath {
   if (value === undefined) return 'auto';
   if (!DATA_PATHS.includes(value as DataPath)) {
-    throw new TtunError(`bad dataPath ${JSON.stringify(String(value)).slice(0, 40)}: use ${DATA_PATHS.join(' or ')}`, 'EBADOPTION');
+    throw new TtunError(`bad dataPath: use ${DATA_PATHS.join(' or ')}`, 'EBADOPTION');
   }
   return value as DataPath;
 }
@@ -49,17 +50,14 @@ export interface HostPort {
 export function parseCipher(value: unknown): CipherName {
   if (value === undefined) return 'chacha20-poly1305';
   if (typeof value === 'string' && (CIPHERS as readonly string[]).includes(value)) return value as CipherName;
-  throw new TtunError(`unknown cipher ${JSON.stringify(String(value))}: use ${CIPHERS.join(' or ')}`, 'EBADCIPHER');
+  throw new TtunError(`unknown cipher: use ${CIPHERS.join(' or ')}`, 'EBADCIPHER');
 }
 
 export function parseMtu(value: unknown): number {
   if (value === undefined) return DEFAULT_MTU;
   const mtu = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
-    throw new TtunError(
-      `MTU ${JSON.stringify(String(value))} is out of range: use a whole number from ${MIN_MTU} to ${MAX_MTU}`,
-      'EBADMTU',
-    );
+    throw new TtunError(`bad MTU: use a whole number from ${MIN_MTU} to ${MAX_MTU}`, 'EBADMTU');
   }
   return mtu;
 }
@@ -78,7 +76,7 @@ export function parsePsk(value: unknown): Buffer {
 export function parseCount(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TtunError(`bad ${name} ${describeValue(value)}: use a whole number of at least 1`, 'EBADOPTION');
+    throw new TtunError(`bad ${name}: use a whole number of at least 1`, 'EBADOPTION');
   }
   return value;
 }
@@ -87,22 +85,15 @@ export function parseCount(value: unknown, name: string, fallback: number): numb
 export function parseTimeoutMs(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
-    throw new TtunError(`bad ${name} ${describeValue(value)}: use milliseconds above 0 (at most ${MAX_TIMEOUT_MS})`, 'EBADOPTION');
+    throw new TtunError(`bad ${name}: use milliseconds above 0 (at most ${MAX_TIMEOUT_MS})`, 'EBADOPTION');
   }
   return value;
 }
 
 export function parseBoolean(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TtunError(`bad ${name} ${describeValue(value)}: use true or false`, 'EBADOPTION');
+  if (typeof value !== 'boolean') throw new TtunError(`bad ${name}: use true or false`, 'EBADOPTION');
   return value;
-}
-
-/** A bad option value for a message, on one line and short whatever it is. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  return value === null ? 'null' : `(${typeof value})`;
 }
 
 /**
@@ -161,7 +152,7 @@ export function isHostName(host: string): boolean {
 export function splitHostPort(text: string): { host: string; port: string | undefined } | { problem: string } {
   const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
   if (bracketed) {
-    if (!net.isIPv6(bracketed[1]!)) return { problem: `${JSON.stringify(bracketed[1])} is not an IPv6 address` };
+    if (!net.isIPv6(bracketed[1]!)) return { problem: 'what is in [brackets] is not an IPv6 address' };
     return { host: bracketed[1]!, port: bracketed[2] };
   }
   if (net.isIPv6(text)) return { host: text, port: undefined };
@@ -179,11 +170,11 @@ export function splitHostPort(text: string): { host: string; port: string | unde
  */
 export function parseHostPort(value: unknown, what: string, { hostRequired }: { hostRequired: boolean }): HostPort {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new TtunError(`bad ${what} ${JSON.stringify(value ?? '')}: expected HOST:PORT`, 'EBADADDR');
+    throw new TtunError(`bad ${what}: expected HOST:PORT`, 'EBADADDR');
   }
   const text = value.trim();
   const bad = (why: string): never => {
-    throw new TtunError(`bad ${what} ${JSON.stringify(text)}: ${why}`, 'EBADADDR');
+    throw new TtunError(`bad ${what}: ${why}`, 'EBADADDR');
   };
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)) bad('give HOST:PORT, not a URL');
   const parts = splitHostPort(text);
@@ -197,7 +188,7 @@ export function parseHostPort(value: unknown, what: string, { hostRequired }: { 
     }
     port = Number(portText);
   }
-  if (host !== '' && !net.isIP(host) && !isHostName(host)) bad(`${JSON.stringify(host)} is not a host name or IP address`);
+  if (host !== '' && !net.isIP(host) && !isHostName(host)) bad('the host is not a host name or IP address');
   if (host === '') {
     if (hostRequired) bad('a host is required');
     return { host: undefined, port };
@@ -225,14 +216,13 @@ export function formatCidr({ address, prefix }: Cidr): string {
 export function parseCidr(value: string, what: string, code: string): Cidr {
   const text = value.trim();
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text);
-  if (!match) throw new TtunError(`bad ${what} ${describeValue(value)}: expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126`, code);
+  if (!match) throw new TtunError(`bad ${what}: expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126`, code);
   const address = match[1]!;
   const family = net.isIPv4(address) ? 4 : net.isIPv6(address) && !address.includes('%') ? 6 : undefined;
-  if (family === undefined)
-    throw new TtunError(`bad ${what} ${describeValue(value)}: ${JSON.stringify(address)} is not an IP address`, code);
+  if (family === undefined) throw new TtunError(`bad ${what}: the address is not an IP address`, code);
   const prefix = Number(match[2]);
   const maxPrefix = family === 4 ? 32 : 128;
-  if (prefix > maxPrefix) throw new TtunError(`bad ${what} ${describeValue(value)}: the prefix must be 0..${maxPrefix}`, code);
+  if (prefix > maxPrefix) throw new TtunError(`bad ${what}: the prefix must be 0..${maxPrefix}`, code);
   return { family, address, prefix };
 }
 
@@ -267,7 +257,7 @@ export function parseTunAddresses(value: unknown, role: Role): TunAddresses {
     return { ipv4: { family: 4, address: a.ipv4, prefix: a.ipv4Prefix }, ipv6: { family: 6, address: a.ipv6, prefix: a.ipv6Prefix } };
   }
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new TtunError(`bad address ${describeValue(value)}: expected CIDR[,CIDR], e.g. 10.1.1.1/30,fc11::1/126`, 'EBADTUNADDR');
+    throw new TtunError(`bad address: expected CIDR[,CIDR], e.g. 10.1.1.1/30,fc11::1/126`, 'EBADTUNADDR');
   }
   const addresses: TunAddresses = {};
   for (const part of value.split(',')) {
@@ -277,15 +267,12 @@ export function parseTunAddresses(value: unknown, role: Role): TunAddresses {
       bytes.every((b) => b === 0) ||
       (cidr.family === 4 ? bytes[0] === 127 || bytes[0]! >= 224 : bytes.slice(0, 15).every((b) => b === 0) || bytes[0] === 0xff);
     if (unusable) {
-      throw new TtunError(
-        `bad address ${describeValue(part)}: an unspecified, loopback or multicast address cannot be a TUN address`,
-        'EBADTUNADDR',
-      );
+      throw new TtunError(`bad address: an unspecified, loopback or multicast address cannot be a TUN address`, 'EBADTUNADDR');
     }
-    if (cidr.prefix === 0) throw new TtunError(`bad address ${describeValue(part)}: the prefix must be at least 1`, 'EBADTUNADDR');
+    if (cidr.prefix === 0) throw new TtunError(`bad address: the prefix must be at least 1`, 'EBADTUNADDR');
     const key = cidr.family === 4 ? 'ipv4' : 'ipv6';
     if (addresses[key] !== undefined) {
-      throw new TtunError(`bad address ${describeValue(value)}: give at most one IPv4 and one IPv6 address`, 'EBADTUNADDR');
+      throw new TtunError(`bad address: give at most one IPv4 and one IPv6 address`, 'EBADTUNADDR');
     }
     addresses[key] = cidr;
   }
@@ -297,13 +284,13 @@ export function parseRoutes(value: unknown, platform: NodeJS.Platform = process.
   if (value === undefined) return [];
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || list.some((v) => typeof v !== 'string')) {
-    throw new TtunError(`bad route ${describeValue(value)}: expected a list of CIDRs, e.g. ['198.51.100.0/24']`, 'EBADROUTE');
+    throw new TtunError(`bad route: expected a list of CIDRs, e.g. ['198.51.100.0/24']`, 'EBADROUTE');
   }
   const routes = (list as string[]).map((text) => {
     const cidr = parseCidr(text, 'route', 'EBADROUTE');
     const network = networkOf(cidr);
     if (addressBytes({ ...cidr, address: network }).join() !== addressBytes(cidr).join()) {
-      throw new TtunError(`bad route ${describeValue(text)}: host bits are set; the network is ${network}/${cidr.prefix}`, 'EBADROUTE');
+      throw new TtunError(`bad route: host bits are set; the network is ${network}/${cidr.prefix}`, 'EBADROUTE');
     }
     return cidr;
   });
@@ -324,16 +311,12 @@ export function parseDevName(value: unknown, platform: NodeJS.Platform = process
   if (value === undefined) return undefined;
   const text = typeof value === 'string' ? value : '';
   if (platform === 'darwin') {
-    if (!/^utun\d+$/.test(text))
-      throw new TtunError(`bad device name ${describeValue(value)}: macOS names a TUN utunN, e.g. utun7`, 'EBADDEV');
+    if (!/^utun\d+$/.test(text)) throw new TtunError(`bad device name: macOS names a TUN utunN, e.g. utun7`, 'EBADDEV');
     return text;
   }
   const allowed = /^[A-Za-z0-9_.-]*(%d)?[A-Za-z0-9_.-]*$/.test(text) && text !== '.' && text !== '..';
   if (text === '' || !allowed || Buffer.byteLength(text) > MAX_DEV_NAME) {
-    throw new TtunError(
-      `bad device name ${describeValue(value)}: use up to ${MAX_DEV_NAME} letters, digits, '-', '_' or '.' (and at most one %d)`,
-      'EBADDEV',
-    );
+    throw new TtunError(`bad device name: use up to ${MAX_DEV_NAME} letters, digits, '-', '_' or '.' (and at most one %d)`, 'EBADDEV');
   }
   return text;
 }
@@ -342,7 +325,7 @@ export function parseDevName(value: unknown, platform: NodeJS.Platform = process
 export function parseHookCommand(value: unknown, name: 'up' | 'down'): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.trim() === '' || value.includes('\0')) {
-    throw new TtunError(`bad --${name} command ${describeValue(value)}: give a shell command line`, 'EBADHOOK');
+    throw new TtunError(`bad --${name} command: give a shell command line`, 'EBADHOOK');
   }
   return value;
 }
