@@ -21,13 +21,13 @@ CROSS_RUNTIME_LIBS=(
   "/usr/arm-linux-gnueabihf|libatomic.so.1|libatomic1-armhf-cross"
 )
 
-# Prints the packages of CROSS_RUNTIME_LIBS whose library is not in its sysroot.
+# Prints the packages of CROSS_RUNTIME_LIBS whose library is not in its sysroot, each once.
 cross_runtime_missing_packages() {
   local entry sysroot soname package
   for entry in "${CROSS_RUNTIME_LIBS[@]}"; do
     IFS='|' read -r sysroot soname package <<<"$entry"
     [ -e "$sysroot/lib/$soname" ] || echo "$package"
-  done
+  done | sort -u
 }
 
 # The package that provides <soname> in <sysroot>, or "unknown" when the table has none.
