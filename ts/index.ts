@@ -15,12 +15,14 @@ import { type ServerOptions, TtunServer } from './tunnel/server.js';
 
 export type { EndpointStats } from './datapath/endpoint-stats.js';
 export type { TunInfo } from './datapath/native-tun.js';
+export type { SessionEnd, SessionEndKind } from './datapath/session-end.js';
 export { openTun, TunDevice, type TunOptions } from './datapath/standalone-tun.js';
 export type { DataPath } from './options/values.js';
 export { CIPHERS, type CipherName, DEFAULT_MTU, DEFAULT_PORT, TUNNEL_ADDRESSES } from './options/values.js';
-export { HandshakeError, type RejectReason, TtunError } from './shared/errors.js';
+export { HandshakeError, type RejectReason, TtunError, type TtunErrorCode } from './shared/errors.js';
 export { type ClientOptions, TtunClient } from './tunnel/client.js';
-export type { CommonOptions } from './tunnel/endpoint.js';
+export type { CommonOptions, SendResult } from './tunnel/endpoint.js';
+export type { ClientEvents, DropKind, EndpointEvents, FailReason, ServerEvents } from './tunnel/events.js';
 export { type ServerOptions, TtunServer } from './tunnel/server.js';
 
 /** Creates the TUN device (10.1.1.1/30, fc11::1/126 unless `address` says otherwise), adds its routes, runs `up`, and listens. Resolves once all that is done. */

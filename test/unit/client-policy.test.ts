@@ -51,7 +51,9 @@ function watchAttempts(client: TtunClient) {
     upAt = undefined;
     sessionMs = undefined;
   });
-  client.on('failed', (reason: string) => events.push(`failed:${reason}`));
+  client.on('failed', (reason) => {
+    events.push(`failed:${reason}`);
+  });
   client.on('up', () => {
     upAt = Date.now();
     events.push('up');

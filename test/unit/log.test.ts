@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { type LogFormat, logClientEvents, logServerEvents, stderrLogger } from '../../ts/cli/log.js';
+import type { SessionEnd } from '../../ts/datapath/session-end.js';
 import type { TtunClient } from '../../ts/tunnel/client.js';
 import type { TtunServer } from '../../ts/tunnel/server.js';
 
@@ -72,14 +73,14 @@ test("a client's session through a proxy: up and down name the proxy as a field;
   const proxied = { proxy: { url: 'http://10.200.0.1:3128', from: 'option' } };
   const session = (client: EventEmitter) => {
     client.emit('up', '127.0.0.1:20203 via proxy http://10.200.0.1:3128', { mptcp: false });
-    client.emit('down', '127.0.0.1:20203 via proxy http://10.200.0.1:3128', 'closed by peer');
+    client.emit('down', '127.0.0.1:20203 via proxy http://10.200.0.1:3128', { kind: 'peer-closed', detail: '' });
   };
   const events = clientLines('json', proxied, session).map((line) => JSON.parse(line));
   assert.deepEqual(
-    events.map((e) => [e.event, e.proxy]),
+    events.map((e) => [e.event, e.proxy, e.reason]),
     [
-      ['up', 'http://10.200.0.1:3128'],
-      ['down', 'http://10.200.0.1:3128'],
+      ['up', 'http://10.200.0.1:3128', undefined],
+      ['down', 'http://10.200.0.1:3128', 'peer-closed'],
     ],
   );
   assert.deepEqual(clientLines('text', proxied, session).map(withoutTime), [
@@ -88,4 +89,20 @@ test("a client's session through a proxy: up and down name the proxy as a field;
   ]);
   const direct = clientLines('json', {}, (client) => client.emit('up', '192.0.2.1:20203', { mptcp: false }));
   assert.ok(!('proxy' in JSON.parse(direct[0]!)), direct[0]);
+});
+
+test('every kind of session end has its words, the detail after them; JSON carries the kind and the detail', () => {
+  const ends: Array<[SessionEnd, string]> = [
+    [{ kind: 'peer-closed', detail: '' }, 'closed by peer'],
+    [{ kind: 'bad-frame', detail: 'frame failed authentication' }, 'bad frame from peer: frame failed authentication'],
+    [{ kind: 'connection-error', detail: 'read ECONNRESET' }, 'connection error: read ECONNRESET'],
+    [{ kind: 'replaced', detail: '192.0.2.7:4000' }, 'replaced by 192.0.2.7:4000'],
+    [{ kind: 'closing', detail: '' }, 'closed by this end'],
+  ];
+  for (const [end, words] of ends) {
+    const down = (server: EventEmitter) => server.emit('down', '192.0.2.9:40112', end);
+    assert.deepEqual(serverLines('text', down).map(withoutTime), [`ttun server: peer 192.0.2.9:40112 disconnected: ${words}`]);
+    const event = JSON.parse(serverLines('json', down)[0]!);
+    assert.deepEqual([event.reason, event.detail], [end.kind, end.detail]);
+  }
 });

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { loadCore } from '../../ts/core/native.js';
 import { Direction } from '../../ts/core/protocol.js';
 import { chooseSocketOwner, UserspaceCarrier } from '../../ts/datapath/packet-carrier.js';
+import type { SessionEnd } from '../../ts/datapath/session-end.js';
 import { socketFd } from '../../ts/network/socket-options.js';
 import { parseDataPath } from '../../ts/options/values.js';
 import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from '../../ts/shared/tunables.js';
@@ -108,7 +109,7 @@ test('userspace: a reader that falls behind pauses the socket at the high mark a
   const core = loadCore();
   const carrier = new UserspaceCarrier(core);
   const cipher = 'chacha20-poly1305';
-  const ended: string[] = [];
+  const ended: SessionEnd[] = [];
   /** A loopback connection, its sender's side sealing frames as a client with `key`. */
   const connection = async (key: Buffer) => {
     const pair = await connectedPair();
@@ -116,7 +117,7 @@ test('userspace: a reader that falls behind pauses the socket at the high mark a
     return { ...pair, key, flow: watchFlow(pair.ours), send: (packets: Buffer[]) => pair.theirs.write(sealer.seal(packets)) };
   };
   const attach = (c: { ours: net.Socket; key: Buffer }) =>
-    carrier.attach(c.ours, { cipher, sessionKey: c.key, role: 'server', leftover: Buffer.alloc(0) }, (reason) => ended.push(reason));
+    carrier.attach(c.ours, { cipher, sessionKey: c.key, role: 'server', leftover: Buffer.alloc(0) }, (end) => ended.push(end));
   const first = await connection(Buffer.alloc(32, 1));
   const second = await connection(Buffer.alloc(32, 2));
   try {

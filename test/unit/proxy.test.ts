@@ -484,8 +484,8 @@ test('through a refusing proxy the client emits failed (proxy) with the status l
     proxy: `http://u:${ENCODED_SECRET}@127.0.0.1:${proxy.port}`,
   });
   const events: string[] = [];
-  client.on('connecting', (server: string, via: string) => events.push(`connecting ${server} ${via}`));
-  client.on('failed', (reason: string, message: string) => events.push(`failed ${reason} ${message}`));
+  client.on('connecting', (server, via) => events.push(`connecting ${server} ${via}`));
+  client.on('failed', (reason, message) => events.push(`failed ${reason} ${message}`));
   try {
     await once(client, 'reconnecting');
     await once(client, 'failed');

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { loadCore } from '../../ts/core/native.js';
 import { Direction, MAGIC } from '../../ts/core/protocol.js';
+import type { SessionEnd } from '../../ts/datapath/session-end.js';
 import { connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../../ts/index.js';
 import { SocketReader } from '../../ts/network/socket-reader.js';
 import { admissionSourceOf } from '../../ts/options/values.js';
@@ -213,10 +214,10 @@ test('among equally heavy sources, the one holding the oldest handshake loses it
   }
 });
 
-/** Every ('down', peer, reason) an endpoint reports. */
-function downs(endpoint: TtunServer | TtunClient): Array<{ peer: string; reason: string }> {
-  const seen: Array<{ peer: string; reason: string }> = [];
-  endpoint.on('down', (peer: string, reason: string) => seen.push({ peer, reason }));
+/** Every ('down', peer, end) an endpoint reports. */
+function downs(endpoint: TtunServer | TtunClient): Array<{ peer: string; end: SessionEnd }> {
+  const seen: Array<{ peer: string; end: SessionEnd }> = [];
+  endpoint.on('down', (peer, end) => seen.push({ peer, end }));
   return seen;
 }
 
@@ -251,7 +252,7 @@ test('a second authenticated client takes the session over: the first goes down,
 
     // The server's packets go to the second client; the first, closed, never got another one.
     const atSecond = second.packets();
-    assert.equal(server.send(ipv4Packet(2)), true);
+    assert.equal(server.send(ipv4Packet(2)), 'sent');
     assert.equal(packetNumber(await nextPacket(atSecond)), 2);
     const leftAtFirst: Buffer[] = [];
     for await (const packet of atFirst) leftAtFirst.push(packet);
@@ -260,7 +261,7 @@ test('a second authenticated client takes the session over: the first goes down,
     second.send(ipv4Packet(3));
     assert.equal(packetNumber(await nextPacket(atServer)), 3);
 
-    assert.deepEqual(serverDowns, [{ peer: firstPeer, reason: `replaced by ${secondPeer}` }]);
+    assert.deepEqual(serverDowns, [{ peer: firstPeer, end: { kind: 'replaced', detail: secondPeer } }]);
     assert.equal(server.stats().sessions, 2);
   } finally {
     await first.close();
@@ -333,7 +334,7 @@ test('connections that never authenticate leave the live session alone; a newcom
     newcomer.authenticate();
     const [[newPeer]] = (await Promise.all([up, clientDown])) as [[string], unknown];
     assert.equal(newPeer, newcomer.peer);
-    assert.deepEqual(serverDowns, [{ peer: livePeer, reason: `replaced by ${newcomer.peer}` }]);
+    assert.deepEqual(serverDowns, [{ peer: livePeer, end: { kind: 'replaced', detail: newcomer.peer } }]);
   } finally {
     for (const s of sockets) s.destroy();
     await stranger?.close();

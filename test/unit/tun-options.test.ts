@@ -58,10 +58,10 @@ test('bad --address values are one-line usage errors', () => {
 });
 
 test('CIDRs: the prefix is required and bounded by the family', () => {
-  assert.deepEqual(parseCidr(' 2001:db8::/32 ', 'route', 'X'), { family: 6, address: '2001:db8::', prefix: 32 });
-  assert.deepEqual(parseCidr('0.0.0.0/0', 'route', 'X'), { family: 4, address: '0.0.0.0', prefix: 0 });
+  assert.deepEqual(parseCidr(' 2001:db8::/32 ', 'route', 'EBADROUTE'), { family: 6, address: '2001:db8::', prefix: 32 });
+  assert.deepEqual(parseCidr('0.0.0.0/0', 'route', 'EBADROUTE'), { family: 4, address: '0.0.0.0', prefix: 0 });
   for (const value of ['1.2.3.4/', '/24', '1.2.3.4/24/1', '1.2.3.4/1000', '::/129']) {
-    assert.throws(() => parseCidr(value, 'route', 'X'), fails('X'), value);
+    assert.throws(() => parseCidr(value, 'route', 'EBADROUTE'), fails('EBADROUTE'), value);
   }
 });
 

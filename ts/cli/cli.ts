@@ -127,8 +127,9 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  endpoint.on('fatal', (message: string) => {
-    log('error', 'fatal', message);
+  // The endpoint cannot go on (its TUN or listener failed): say why, clean up, exit 1.
+  endpoint.on('error', (err) => {
+    log('error', 'fatal', err.message, { code: err.code });
     void endpoint.close().finally(() => process.exit(EXIT_RUNTIME));
   });
 }

@@ -7,13 +7,16 @@ import type { EndpointStats } from '../datapath/endpoint-stats.js';
 import type { TunInfo } from '../datapath/native-tun.js';
 import { LOG_LINES_PER_SECOND } from '../shared/tunables.js';
 import type { TtunClient } from '../tunnel/client.js';
-import type { Endpoint } from '../tunnel/endpoint.js';
+
 import type { TtunServer } from '../tunnel/server.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export { LOG_FORMATS, type LogFormat } from '../options/values.js';
 
+import type { SessionEnd, SessionEndKind } from '../datapath/session-end.js';
 import type { LogFormat } from '../options/values.js';
+import type { RejectReason } from '../shared/errors.js';
+import type { DropKind, FailReason } from '../tunnel/events.js';
 
 export type Logger = (level: LogLevel, event: string, message: string, fields?: Record<string, unknown>) => void;
 
@@ -29,7 +32,8 @@ export function stderrLogger(role: string, format: LogFormat = 'text'): Logger {
   };
 }
 
-const REASONS: Record<string, string> = {
+/** The words for each reason a handshake or an attempt failed (the API gives the kind). */
+const REASONS: Record<RejectReason | FailReason, string> = {
   timeout: 'handshake timeout',
   auth: 'wrong PSK or cipher',
   'bad-frame': 'bad frame',
@@ -41,12 +45,25 @@ const REASONS: Record<string, string> = {
   'proxy-auth': 'proxy authentication failed',
 };
 
-const DROPS: Record<string, string> = {
+const DROPS: Record<DropKind, string> = {
   'not-ip': 'frames from the peer that are not IP packets',
   'tun-refused': 'packets from the peer that the TUN refused',
   'too-big': 'packets larger than a frame carries (65519 bytes)',
   unreadable: 'reads from the TUN that gave no usable packet',
 };
+
+/** The words for why a session ended (the API gives the kind and a detail). */
+const SESSION_ENDS: Record<SessionEndKind, (detail: string) => string> = {
+  'peer-closed': () => 'closed by peer',
+  'bad-frame': (detail) => `bad frame from peer: ${detail}`,
+  'connection-error': (detail) => `connection error: ${detail}`,
+  replaced: (peer) => `replaced by ${peer}`,
+  closing: () => 'closed by this end',
+};
+
+export function describeSessionEnd({ kind, detail }: SessionEnd): string {
+  return SESSION_ENDS[kind](detail);
+}
 
 export function logTun(log: Logger, tun: TunInfo): void {
   const { name, mtu, ipv4, ipv6 } = tun;
@@ -88,11 +105,9 @@ function transport(negotiated: boolean, requested: boolean): string {
   return requested ? 'TCP: the peer did not negotiate MPTCP' : 'TCP';
 }
 
-function logDrops(endpoint: Endpoint, log: Logger): void {
+function logDrops(endpoint: TtunServer | TtunClient, log: Logger): void {
   endpoint.on('degraded', (message: string) => log('warn', 'degraded', message));
-  endpoint.on('dropped', (kind: string, count: number) =>
-    log('warn', 'dropped', `dropped ${count} ${DROPS[kind] ?? kind}`, { kind, count }),
-  );
+  endpoint.on('dropped', (kind, count) => log('warn', 'dropped', `dropped ${count} ${DROPS[kind]}`, { kind, count }));
 }
 
 export function logServerEvents(server: TtunServer, log: Logger): void {
@@ -106,10 +121,12 @@ export function logServerEvents(server: TtunServer, log: Logger): void {
       mptcp,
     }),
   );
-  server.on('rejected', (peer: string, reason: string, message: string) =>
-    rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason] ?? reason} (${message})`, { peer, reason, detail: message }),
+  server.on('rejected', (peer, reason, message) =>
+    rejections('warn', 'rejected', `peer ${peer} rejected: ${REASONS[reason]} (${message})`, { peer, reason, detail: message }),
   );
-  server.on('down', (peer: string, reason: string) => log('info', 'down', `peer ${peer} disconnected: ${reason}`, { peer, reason }));
+  server.on('down', (peer, end) =>
+    log('info', 'down', `peer ${peer} disconnected: ${describeSessionEnd(end)}`, { peer, reason: end.kind, detail: end.detail }),
+  );
   server.on('accept-error', (code: string, message: string) =>
     rejections('warn', 'accept-failed', `cannot accept a connection (${message}): still listening`, { code }),
   );
@@ -132,10 +149,10 @@ export function logClientEvents(client: TtunClient, log: Logger): void {
       proxy,
     }),
   );
-  client.on('failed', (reason: string, message: string) =>
-    log('warn', 'failed', `${REASONS[reason] ?? reason}: ${message}`, { reason, detail: message }),
+  client.on('failed', (reason, message) => log('warn', 'failed', `${REASONS[reason]}: ${message}`, { reason, detail: message }));
+  client.on('down', (peer, end) =>
+    log('info', 'down', `disconnected from ${peer}: ${describeSessionEnd(end)}`, { peer, reason: end.kind, detail: end.detail, proxy }),
   );
-  client.on('down', (peer: string, reason: string) => log('info', 'down', `disconnected from ${peer}: ${reason}`, { peer, reason, proxy }));
   client.on('reconnecting', (delayMs: number) =>
     log('info', 'reconnecting', delayMs === 0 ? 'reconnecting now' : `reconnecting in ${Math.round(delayMs / 100) / 10} s`, { delayMs }),
   );
@@ -164,7 +181,7 @@ function rate(value: number, seconds: number, unit: string): string {
 }
 
 /** `--stats SECONDS`: one line per interval with the rates since the last one. */
-export function logStatsEvery(endpoint: Endpoint, log: Logger, seconds: number): NodeJS.Timeout {
+export function logStatsEvery(endpoint: TtunServer | TtunClient, log: Logger, seconds: number): NodeJS.Timeout {
   let last = endpoint.stats();
   let lastAt = Date.now();
   const timer = setInterval(() => {
@@ -192,7 +209,7 @@ export function logStatsEvery(endpoint: Endpoint, log: Logger, seconds: number):
 }
 
 /** SIGUSR1: the counters since start and where the process's memory is, in one line. */
-export function logCounters(endpoint: Endpoint, log: Logger): void {
+export function logCounters(endpoint: TtunServer | TtunClient, log: Logger): void {
   const memory = process.memoryUsage();
   const megabytes = (bytes: number) => Math.round(bytes / 1e5) / 10;
   const fields = {

@@ -27,10 +27,10 @@ export declare class TunDevice {
    * `sendDirection`) and written by the reader thread into socket `fd`; a thread of the
    * session reads `fd`, starting with `leftover` (bytes the handshake read past its end), and
    * opens the frames with the reverse direction. Node must have stopped reading the socket.
-   * `fd` is duplicated: Node keeps its own, to close. `onEnd` gets one reason when a Rust
-   * thread ends the session (closed by peer, connection error, bad frame); not after detach().
+   * `fd` is duplicated: Node keeps its own, to close. `onEnd` is told once why, when a Rust
+   * thread ends the session (its kind and a detail); not after detach().
    */
-  attachSocket(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (reason: string) => void): TunSession
+  attachSocket(cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (kind: SessionEndKind, detail: string) => void): TunSession
   /**
    * Like attachSocket, but sealed batches are handed to `onBatch` (one buffer of frames per
    * batch) for JavaScript to write; pause()/resume() then carry the socket's backpressure.
@@ -124,6 +124,12 @@ export declare function pskKey(psk: Uint8Array): Buffer
 
 /** One whole frame (`[u16 BE length][ciphertext || tag]`) carrying `plaintext`. */
 export declare function sealFrame(cipher: CipherName, key: Uint8Array, direction: Direction, counter: number, plaintext: Uint8Array): Buffer
+
+/**
+ * Why a Rust thread ended a session: the kind is what JavaScript branches on; the wording is the
+ * CLI's, from the kind and the detail.
+ */
+export type SessionEndKind = 'peer-closed' | 'bad-frame' | 'connection-error'
 
 /** SK = BLAKE2s-256("ttun/sk/v1" || K || Nc || Ns) */
 export declare function sessionKey(pskKey: Uint8Array, clientNonce: Uint8Array, serverNonce: Uint8Array): Buffer

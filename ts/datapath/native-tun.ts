@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NativeBinding, type NativeTunDevice, nativeLibraryDir } from '../core/native.js';
 import { formatCidr, type TunAddresses } from '../options/values.js';
-import { TtunError } from '../shared/errors.js';
+import { knownCode, TtunError } from '../shared/errors.js';
 
 export interface TunInfo {
   name: string;
@@ -56,12 +56,12 @@ export function createNativeTun(
     if (process.platform === 'win32' && wintun === undefined) {
       throw new TtunError(
         // The addon's message already says what failed ("cannot create a TUN device: ...").
-        `${message}. Windows needs wintun.dll (the ttun-win32-x64-gnu package ships it ` +
+        `${message}. Windows needs wintun.dll (the @ttun/ttun-win32-x64-gnu package ships it ` +
           'beside the addon; else get it from https://www.wintun.net and put the amd64 DLL beside node.exe)',
-        code ?? 'ETUN',
+        knownCode(code, 'ETUN'),
       );
     }
-    throw new TtunError(message, code ?? 'ETUN');
+    throw new TtunError(message, knownCode(code, 'ETUN'));
   }
   const info = { name: device.name, mtu, ipv4: ipv4 && formatCidr(ipv4), ipv6: ipv6 && formatCidr(ipv6), routes: [] };
   return { device, info };

@@ -16,6 +16,7 @@ import { TtunError } from '../shared/errors.js';
 import { PACKET_QUEUE_HIGH, PACKET_QUEUE_LOW } from '../shared/tunables.js';
 import type { TunInfo } from './native-tun.js';
 import { PacketQueue } from './packet-queue.js';
+import type { SessionEnd } from './session-end.js';
 
 export interface SessionParams {
   cipher: CipherName;
@@ -34,7 +35,7 @@ export interface Attachment {
 export interface PacketCarrier {
   readonly tun: TunInfo | null;
   /** Starts carrying packets over an authenticated connection; `end` is called once if the carrier ends it. */
-  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Attachment;
+  attach(socket: Socket, params: SessionParams, end: (end: SessionEnd) => void): Attachment;
   stats(): NativeStats;
   close(): void;
 }
@@ -43,16 +44,16 @@ export interface PacketCarrier {
  * Node keeps reading the socket: the handshake's leftover first, then every chunk, each handed to
  * `receive`, which throws on a bad frame. Returns the function that stops it.
  */
-function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) => void, end: (reason: string) => void): () => void {
+function readFrames(socket: Socket, leftover: Buffer, receive: (chunk: Buffer) => void, end: (end: SessionEnd) => void): () => void {
   const onData = (chunk: Buffer) => {
     try {
       receive(chunk);
     } catch (err) {
-      end(`bad frame from peer: ${(err as Error).message}`);
+      end({ kind: 'bad-frame', detail: (err as Error).message });
     }
   };
   socket.on('data', onData);
-  socket.on('end', () => end('closed by peer'));
+  socket.on('end', () => end({ kind: 'peer-closed', detail: '' }));
   if (leftover.length > 0) onData(leftover);
   socket.resume();
   return () => socket.off('data', onData);
@@ -86,17 +87,19 @@ export class TunCarrier implements PacketCarrier {
     private readonly dataPath: DataPath = 'auto',
   ) {}
 
-  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Attachment {
+  attach(socket: Socket, params: SessionParams, end: (end: SessionEnd) => void): Attachment {
     const direction = sendDirection(params.role);
     const owner = chooseSocketOwner(socket, params.leftover, this.dataPath);
     if (owner.kind === 'native') {
-      return this.device.attachSocket(params.cipher, params.sessionKey, direction, owner.fd, owner.leftover, end);
+      return this.device.attachSocket(params.cipher, params.sessionKey, direction, owner.fd, owner.leftover, (kind, detail) =>
+        end({ kind, detail }),
+      );
     }
     return this.attachThroughEventLoop(socket, params, direction, end);
   }
 
   /** Node reads and writes the socket, batches cross the event loop. */
-  private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (reason: string) => void): Attachment {
+  private attachThroughEventLoop(socket: Socket, params: SessionParams, direction: Direction, end: (end: SessionEnd) => void): Attachment {
     let waitingForDrain = false;
     let session: NativeTunSession | undefined;
     const send = (wire: Buffer) => {
@@ -152,9 +155,16 @@ export class UserspaceCarrier implements PacketCarrier {
     rxDroppedTunWrite: 0,
   };
 
-  constructor(private readonly core: Core) {}
+  /** Whether send() said 'queued' and the socket has not drained since. */
+  private waitingForDrain = false;
 
-  attach(socket: Socket, params: SessionParams, end: (reason: string) => void): Attachment {
+  /** `drained`: called when the socket has room again after send() said 'queued'. */
+  constructor(
+    private readonly core: Core,
+    private readonly drained: () => void = () => {},
+  ) {}
+
+  attach(socket: Socket, params: SessionParams, end: (end: SessionEnd) => void): Attachment {
     const direction = sendDirection(params.role);
     const sealer = new this.core.FrameSealer(params.cipher, params.sessionKey, direction, 1);
     const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, receiveDirection(params.role), 1);
@@ -190,25 +200,42 @@ export class UserspaceCarrier implements PacketCarrier {
   }
 
   /**
-   * Seals IP packets to the peer with one socket write. False: no session (dropped) or the socket
-   * is full. Packets larger than a frame carries (65519 bytes) are dropped and counted, as the
-   * native path does with what it reads from a TUN.
+   * Seals IP packets to the peer with one socket write: 'sent'; 'queued' when the socket is full
+   * (`drained` is called once it has room); 'dropped' when no session is up. Packets larger than a
+   * frame carries (65519 bytes) are dropped and counted, as the native path does with what it
+   * reads from a TUN.
    */
-  send(packets: Buffer[]): boolean {
+  send(packets: Buffer[]): 'sent' | 'queued' | 'dropped' {
     for (const packet of packets) {
       if (!this.core.isIpPacket(packet)) throw new TtunError('send() takes whole IPv4 or IPv6 packets only', 'ENOTIP');
     }
     const session = this.current;
     if (!session) {
       this.counters.txDroppedNoSession += packets.length;
-      return false;
+      return 'dropped';
     }
     const fitting = packets.filter((p) => p.length <= MAX_PLAINTEXT_LEN);
     this.counters.txDroppedTooBig += packets.length - fitting.length;
-    if (fitting.length === 0) return true;
+    if (fitting.length === 0) return 'dropped';
     this.counters.txPackets += fitting.length;
     this.counters.txBytes += fitting.reduce((n, p) => n + p.length, 0);
-    return session.socket.write(session.seal(fitting));
+    if (session.socket.write(session.seal(fitting))) return 'sent';
+    if (!this.waitingForDrain) {
+      this.waitingForDrain = true;
+      const socket = session.socket;
+      const done = () => {
+        socket.off('drain', drain);
+        socket.off('close', done);
+        this.waitingForDrain = false;
+      };
+      const drain = () => {
+        done();
+        this.drained();
+      };
+      socket.on('drain', drain);
+      socket.on('close', done);
+    }
+    return 'queued';
   }
 
   /**

@@ -5,15 +5,18 @@
  */
 import type { Socket } from 'node:net';
 import type { Attachment, PacketCarrier, SessionParams } from './packet-carrier.js';
+import type { SessionEnd } from './session-end.js';
+
+export type { SessionEnd, SessionEndKind } from './session-end.js';
 
 export class DataSession {
   readonly startedAt = Date.now();
   /** Why it ended; undefined while the session is up. */
-  private endReason: string | undefined;
+  private endedBy: SessionEnd | undefined;
   private attachment: Attachment | undefined;
-  private resolveEnded!: (reason: string) => void;
-  /** Resolves with the reason once the session is over, whichever side ended it. */
-  readonly ended: Promise<string> = new Promise((resolve) => (this.resolveEnded = resolve));
+  private resolveEnded!: (end: SessionEnd) => void;
+  /** Resolves with why once the session is over, whichever side ended it. */
+  readonly ended: Promise<SessionEnd> = new Promise((resolve) => (this.resolveEnded = resolve));
 
   constructor(
     private readonly socket: Socket,
@@ -22,24 +25,24 @@ export class DataSession {
   ) {
     // Attach first: if the carrier cannot take the connection (no fd or thread left), this throws
     // with nothing hooked to the socket, and the caller rejects just this connection.
-    const attachment = carrier.attach(socket, params, (reason) => this.end(reason));
+    const attachment = carrier.attach(socket, params, (end) => this.end(end));
     this.attachment = attachment;
     // The carrier may already have ended it (a bad frame in the handshake's leftover).
     if (this.isEnded) attachment.detach();
-    socket.on('error', (err) => this.end(`connection error: ${err.message}`));
-    socket.on('close', () => this.end('connection closed'));
+    socket.on('error', (err) => this.end({ kind: 'connection-error', detail: err.message }));
+    socket.on('close', () => this.end({ kind: 'peer-closed', detail: '' }));
   }
 
   get isEnded(): boolean {
-    return this.endReason !== undefined;
+    return this.endedBy !== undefined;
   }
 
   /** Ends the session: the carrier stops using the connection and the socket is closed. */
-  end(reason: string): void {
-    if (this.endReason !== undefined) return;
-    this.endReason = reason;
+  end(end: SessionEnd): void {
+    if (this.endedBy !== undefined) return;
+    this.endedBy = end;
     this.attachment?.detach();
     this.socket.destroy();
-    this.resolveEnded(reason);
+    this.resolveEnded(end);
   }
 }

@@ -12,7 +12,7 @@ import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
 import type { NativeBinding } from '../core/native.js';
 import { formatHostPort, type HostPort } from '../options/values.js';
-import { TtunError } from '../shared/errors.js';
+import { knownCode, TtunError } from '../shared/errors.js';
 import { KEEPALIVE_SECS, LISTEN_BACKLOG, NOTSENT_LOWAT, USER_TIMEOUT_MS } from '../shared/tunables.js';
 import { openThroughProxy, type ProxyConfig, ProxyError } from './proxy.js';
 import { socketFd } from './socket-options.js';
@@ -95,7 +95,7 @@ export class Connections {
       });
     } catch (err) {
       listener.close();
-      throw listenError(err as NodeJS.ErrnoException, formatHostPort(address));
+      throw listenError(err as NodeJS.ErrnoException, `listen on ${formatHostPort(address)}`);
     }
     listener.on('error', (err: NodeJS.ErrnoException) => {
       // Node's accept loop reports these on the listener and keeps listening.
@@ -126,7 +126,7 @@ export class Connections {
     const { server, proxy } = route;
     const socket = await this.connect(proxy ?? server, timeoutMs, signal).catch((err: NodeJS.ErrnoException) => {
       const what = proxy === undefined ? formatHostPort(server) : `proxy ${proxy.display}`;
-      throw new TtunError(`cannot connect to ${what}: ${err.message}`, err.code ?? 'ECONNECT');
+      throw new TtunError(`cannot connect to ${what}: ${err.message}`, knownCode(err.code, 'ECONNECT'));
     });
     if (proxy === undefined) return { socket, fromServer: undefined };
     // Closing the socket ends the negotiation at once.
@@ -253,18 +253,21 @@ function aborted(): NodeJS.ErrnoException {
   return withCode(new Error('aborted'), 'ABORT_ERR');
 }
 
-function listenError(err: NodeJS.ErrnoException, address: string): TtunError {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return new TtunError(`cannot listen on ${address}: the port is already in use`, err.code);
-    case 'EADDRNOTAVAIL':
-      return new TtunError(`cannot listen on ${address}: no such local address`, err.code);
-    case 'EACCES':
-      return new TtunError(`cannot listen on ${address}: permission denied`, err.code);
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new TtunError(`cannot listen on ${address}: host name not found`, err.code);
-    default:
-      return new TtunError(`cannot listen on ${address}: ${err.message}`, err.code ?? 'ELISTEN');
-  }
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use',
+  EADDRNOTAVAIL: 'no such local address',
+  EACCES: 'permission denied',
+  // What a systemd unit's SocketBindDeny= answers for a port it does not allow.
+  EPERM: 'binding this port is not permitted',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name not found',
+};
+
+/**
+ * Why a listener could not be opened, in words, for every listener ttun has (the tunnel port,
+ * metrics): `what` says which, e.g. "listen on [::]:20203".
+ */
+export function listenError(err: NodeJS.ErrnoException, what: string): TtunError {
+  const code = err.code === 'EAI_AGAIN' ? 'ENOTFOUND' : err.code;
+  return new TtunError(`cannot ${what}: ${LISTEN_FAILURES[err.code ?? ''] ?? err.message}`, knownCode(code, 'ELISTEN'));
 }

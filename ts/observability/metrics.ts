@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointStats } from '../datapath/endpoint-stats.js';
+import { listenError } from '../network/connections.js';
 import type { CipherName, HostPort, Role } from '../options/values.js';
 import { parseHostPort } from '../options/values.js';
 import { type RejectReason, TtunError } from '../shared/errors.js';
@@ -215,19 +216,6 @@ export function metricsUrl({ address, port }: AddressInfo): string {
   return `http://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`;
 }
 
-function bindError(err: NodeJS.ErrnoException, address: string): TtunError {
-  const why: Record<string, string> = {
-    EADDRINUSE: 'the port is already in use',
-    EADDRNOTAVAIL: 'no such local address',
-    EACCES: 'permission denied',
-    // What a systemd unit's SocketBindDeny= answers for a port it does not allow.
-    EPERM: 'binding this port is not permitted',
-    ENOTFOUND: 'host name not found',
-    EAI_AGAIN: 'host name not found',
-  };
-  return new TtunError(`cannot serve metrics on ${address}: ${why[err.code ?? ''] ?? err.message}`, err.code ?? 'ELISTEN');
-}
-
 /** The HTTP listener behind the `metrics` option; the endpoint that owns it closes it. */
 export class MetricsServer {
   private constructor(private readonly server: http.Server) {}
@@ -240,7 +228,7 @@ export class MetricsServer {
     server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
     const shown = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, shown)));
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, `serve metrics on ${shown}`)));
       server.listen({ host: address.host, port: address.port }, () => resolve());
     });
     server.removeAllListeners('error');

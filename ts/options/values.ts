@@ -4,7 +4,7 @@
  * into the wrong option must not be printed.
  */
 import net from 'node:net';
-import { TtunError } from '../shared/errors.js';
+import { TtunError, type TtunErrorCode } from '../shared/errors.js';
 
 export const CIPHERS = ['chacha20-poly1305', 'aes-256-gcm'] as const;
 export type CipherName = (typeof CIPHERS)[number];
@@ -213,7 +213,7 @@ export function formatCidr({ address, prefix }: Cidr): string {
 }
 
 /** ADDRESS/PREFIX, IPv4 or IPv6; `code` is the TtunError code for the option it belongs to. */
-export function parseCidr(value: string, what: string, code: string): Cidr {
+export function parseCidr(value: string, what: string, code: TtunErrorCode): Cidr {
   const text = value.trim();
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text);
   if (!match) throw new TtunError(`bad ${what}: expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126`, code);

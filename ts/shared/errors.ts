@@ -1,13 +1,110 @@
+/** What went wrong, to branch on (the message is for people, and may change). */
+export type TtunErrorCode =
+  // A bad option: the API rejects it before anything is created (the CLI exits 2).
+  | 'EBADOPTION'
+  | 'EBADCIPHER'
+  | 'EBADMTU'
+  | 'EBADADDR'
+  | 'EBADDEV'
+  | 'EBADTUNADDR'
+  | 'EBADROUTE'
+  | 'EBADHOOK'
+  | 'EBADPROXY'
+  | 'EBADUSER'
+  | 'EBADCONFIG'
+  | 'ENOPSK'
+  | 'EPSKSOURCE'
+  | 'EPSKFILE'
+  | 'ENOSERVER'
+  // The system refused or failed.
+  | 'EPERM'
+  | 'EACCES'
+  | 'EEXIST'
+  | 'EADDRINUSE'
+  | 'EADDRNOTAVAIL'
+  | 'ENOTFOUND'
+  | 'ELISTEN'
+  | 'ECONNECT'
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'ETIMEDOUT'
+  | 'EHOSTUNREACH'
+  | 'ENETUNREACH'
+  | 'ETUN'
+  | 'EROUTE'
+  | 'EHOOK'
+  | 'EPRIV'
+  | 'ENOTSUP'
+  | 'EINVAL'
+  | 'EIO'
+  | 'ENONATIVE'
+  | 'ENOCORE'
+  // The API used the wrong way.
+  | 'EMODE'
+  | 'ENOTIP'
+  // The AbortSignal given as `signal` aborted the start.
+  | 'ABORT_ERR';
+
+const CODES: ReadonlySet<string> = new Set<TtunErrorCode>([
+  'EBADOPTION',
+  'EBADCIPHER',
+  'EBADMTU',
+  'EBADADDR',
+  'EBADDEV',
+  'EBADTUNADDR',
+  'EBADROUTE',
+  'EBADHOOK',
+  'EBADPROXY',
+  'EBADUSER',
+  'EBADCONFIG',
+  'ENOPSK',
+  'EPSKSOURCE',
+  'EPSKFILE',
+  'ENOSERVER',
+  'EPERM',
+  'EACCES',
+  'EEXIST',
+  'EADDRINUSE',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'ELISTEN',
+  'ECONNECT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETUN',
+  'EROUTE',
+  'EHOOK',
+  'EPRIV',
+  'ENOTSUP',
+  'EINVAL',
+  'EIO',
+  'ENONATIVE',
+  'ENOCORE',
+  'EMODE',
+  'ENOTIP',
+  'ABORT_ERR',
+]);
+
+/** A code from the system (errno) or the addon as a TtunErrorCode: itself if ttun knows it, else `fallback`. */
+export function knownCode(code: string | undefined, fallback: TtunErrorCode): TtunErrorCode {
+  return code !== undefined && CODES.has(code) ? (code as TtunErrorCode) : fallback;
+}
+
 /**
- * Errors a user can act on. The CLI prints `ttun: <message>` for these and exits non-zero
- * without a stack trace; anything else is a bug and keeps its stack.
+ * Errors a user can act on, with a code to branch on and a one-line message. The CLI prints
+ * `ttun: <message>` for these and exits non-zero without a stack trace; anything else is a bug
+ * and keeps its stack.
  */
 export class TtunError extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: TtunErrorCode,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'TtunError';
   }
 }

@@ -13,7 +13,8 @@ import { chooseProxy, type ProxyChoice, type ProxyConfig } from '../network/prox
 import { formatHostPort, type HostPort, parseHostPort } from '../options/values.js';
 import { HandshakeError, TtunError } from '../shared/errors.js';
 import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from '../shared/tunables.js';
-import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
+import { abortError, type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
+import type { ClientEvents, FailReason } from './events.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
 
 export interface ClientOptions extends CommonOptions {
@@ -72,7 +73,7 @@ export function reconnectWait(delayMs: number, sinceLastAttemptMs: number): numb
 }
 
 /** The 'failed' reason of a connection that could not be opened, by the error's code; any other code: 'connect'. */
-const FAILURE_BY_CODE: Record<string, string> = { EPROXY: 'proxy', EPROXYAUTH: 'proxy-auth' };
+const FAILURE_BY_CODE: Record<string, FailReason> = { EPROXY: 'proxy', EPROXYAUTH: 'proxy-auth' };
 
 /**
  * Every check connect makes before it creates the TUN or a socket (`ttun check` runs exactly this);
@@ -86,11 +87,8 @@ export function checkClientOptions(options: ClientOptions): { server: HostPort; 
   return { server, route };
 }
 
-/**
- * Events: 'connecting' (server, proxy URL or undefined), 'up' (peer, { mptcp }), 'failed' (reason, message) when a connection or
- * handshake fails, 'down' (peer, reason) when a session ends, 'reconnecting' (delayMs), 'fatal' (message).
- */
-export class TtunClient extends Endpoint {
+/** Its events: ClientEvents (events.ts). */
+export class TtunClient extends Endpoint<ClientEvents> {
   readonly server: HostPort;
   /** The proxy connections go through, without credentials, and where it was named ('option' or a variable); undefined: direct. */
   readonly proxy: { url: string; from: string } | undefined;
@@ -123,8 +121,11 @@ export class TtunClient extends Endpoint {
    * than minutes; connect() and the CLI always use v1's.
    */
   static async start(options: ClientOptions, schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE): Promise<TtunClient> {
-    const client = new TtunClient(options, checkClientOptions(options), schedule);
+    const checked = checkClientOptions(options);
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const client = new TtunClient(options, checked, schedule);
     await client.startUp();
+    await client.followSignal(options.signal);
     // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.
     client.loop = new Promise((resolve) => setImmediate(resolve)).then(() => client.run());
     return client;
@@ -144,7 +145,7 @@ export class TtunClient extends Endpoint {
     this.closed = true;
     this.closing.abort();
     this.wakeSleep?.();
-    this.session?.end('client closing');
+    this.session?.end({ kind: 'closing', detail: '' });
     this.socket?.destroy();
     await this.loop;
     await this.closeCarrier();
@@ -189,7 +190,8 @@ export class TtunClient extends Endpoint {
       result = await clientHandshake(socket, this.handshake, fromServer);
     } catch (err) {
       socket.destroy();
-      const reason = err instanceof HandshakeError ? err.reason : 'bad-frame';
+      // A client is never evicted ('busy' is the server's): anything else the handshake says is its reason.
+      const reason: FailReason = err instanceof HandshakeError && err.reason !== 'busy' ? err.reason : 'bad-frame';
       // The message says how far the handshake got, and so whether the key can be the cause.
       if (!this.closed) this.emit('failed', reason, (err as Error).message);
       return undefined;

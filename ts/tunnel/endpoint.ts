@@ -33,6 +33,7 @@ import {
 } from '../options/values.js';
 import { TtunError } from '../shared/errors.js';
 import { DROP_REPORT_INTERVAL_MS, HANDSHAKE_TIMEOUT_MS } from '../shared/tunables.js';
+import type { DropKind, EndpointEvents } from './events.js';
 import type { HandshakeParams } from './handshake.js';
 
 export interface CommonOptions {
@@ -83,6 +84,16 @@ export interface CommonOptions {
   up?: string;
   /** A shell command run by close() before the TUN is removed (same environment); a failure is reported ('hook-failed'), not thrown. */
   down?: string;
+  /** Aborting it closes the endpoint (before start-up completes: the start rejects with ABORT_ERR). */
+  signal?: AbortSignal;
+}
+
+/** What send() did with the packets (userspace mode). */
+export type SendResult = 'sent' | 'queued' | 'dropped';
+
+/** The start was aborted by the `signal` option, before or while it ran. */
+export function abortError(signal: AbortSignal): TtunError {
+  return new TtunError('the start was aborted (signal)', 'ABORT_ERR', { cause: signal.reason });
 }
 
 /** What is done to the TUN once it exists and before it goes. */
@@ -123,7 +134,9 @@ export function parseCommonOptions(options: CommonOptions, role: Role) {
   };
 }
 
-export abstract class Endpoint extends EventEmitter {
+// @types/node's EventEmitter<T> takes a map of event names to argument tuples (its EventMap<T>).
+// biome-ignore lint/suspicious/noExplicitAny: EventMap's own element type
+export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Events, any[]> = EndpointEvents> extends EventEmitter<Events> {
   readonly role: Role;
   readonly cipher: CipherName;
   /** Whether connections are made with MPTCP (requested, and available on this system). */
@@ -164,7 +177,7 @@ export abstract class Endpoint extends EventEmitter {
     this.setup = setup;
     this.native = useTun ? loadNative() : tryLoadNative();
     this.core = loadCore();
-    this.connections = new Connections(this.native, mptcp, (message) => this.emit('degraded', message));
+    this.connections = new Connections(this.native, mptcp, (message) => this.notify('degraded', message));
     // Only K is kept; the PSK bytes are dropped here.
     this.handshake = {
       core: this.core,
@@ -174,13 +187,44 @@ export abstract class Endpoint extends EventEmitter {
     };
     psk.fill(0);
     if (!useTun) {
-      this.carrier = new UserspaceCarrier(this.core);
+      this.carrier = new UserspaceCarrier(this.core, () => this.notify('drain'));
     } else {
-      const { device, info } = createNativeTun(this.native!, { name, mtu, addresses }, (message) => this.emit('fatal', message));
+      const { device, info } = createNativeTun(this.native!, { name, mtu, addresses }, (message) =>
+        this.notify('error', new TtunError(message, 'ETUN')),
+      );
       this.carrier = new TunCarrier(device, { ...info, routes: this.setup.routes.map(formatCidr) }, dataPath);
     }
     this.tun = this.carrier.tun;
     this.dropWatch = this.watchDrops();
+  }
+
+  /**
+   * Emits one of the events every endpoint has (the subclasses add their own): typed against
+   * EndpointEvents, which every endpoint's event map extends.
+   */
+  protected notify<K extends keyof EndpointEvents>(event: K, ...args: EndpointEvents[K]): boolean {
+    return (this as unknown as EventEmitter<EndpointEvents>).emit(event, ...(args as never));
+  }
+
+  /** Ends the session, stops listening or reconnecting, removes the TUN device. */
+  abstract close(): Promise<void>;
+
+  /** `await using server = await createServer(...)` closes it at the end of the block. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Ties the endpoint to the `signal` option once it has started: an abort closes it. An abort
+   * that came during the start-up closes it at once and rejects the start with ABORT_ERR.
+   */
+  protected async followSignal(signal: AbortSignal | undefined): Promise<void> {
+    if (signal === undefined) return;
+    if (signal.aborted) {
+      await this.close();
+      throw abortError(signal);
+    }
+    signal.addEventListener('abort', () => void this.close(), { once: true });
   }
 
   /**
@@ -192,13 +236,13 @@ export abstract class Endpoint extends EventEmitter {
     let last = this.carrier.stats();
     const timer = setInterval(() => {
       const now = this.carrier.stats();
-      const increases: Array<[string, number]> = [
+      const increases: Array<[DropKind, number]> = [
         ['not-ip', now.rxDroppedNotIp - last.rxDroppedNotIp],
         ['tun-refused', now.rxDroppedTunWrite - last.rxDroppedTunWrite],
         ['too-big', now.txDroppedTooBig - last.txDroppedTooBig],
         ['unreadable', now.txDroppedUnreadable - last.txDroppedUnreadable],
       ];
-      for (const [kind, count] of increases) if (count > 0) this.emit('dropped', kind, count);
+      for (const [kind, count] of increases) if (count > 0) this.notify('dropped', kind, count);
       last = now;
     }, DROP_REPORT_INTERVAL_MS);
     timer.unref();
@@ -240,10 +284,11 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   /**
-   * Userspace mode only: seals whole IPv4/IPv6 packets to the peer in one write. Returns false
-   * when no session is up (the packets are dropped, as a TUN would) or the socket is full.
+   * Userspace mode only: seals whole IPv4/IPv6 packets to the peer in one write. 'sent': written;
+   * 'queued': written, but the socket is full: wait for 'drain' before sending more; 'dropped': no
+   * session is up (or none fits a frame), the packets are gone, as a TUN would drop them.
    */
-  send(packets: Buffer | Buffer[]): boolean {
+  send(packets: Buffer | Buffer[]): SendResult {
     return this.userspace('send()').send(Array.isArray(packets) ? packets : [packets]);
   }
 
@@ -317,7 +362,7 @@ export abstract class Endpoint extends EventEmitter {
         try {
           await runHook('down', this.setup.down, hookEnvironment(tun, this.role));
         } catch (err) {
-          this.emit('hook-failed', 'down', (err as Error).message);
+          this.notify('hook-failed', 'down', (err as Error).message);
         }
       }
       this.carrier.close();

@@ -13,7 +13,8 @@ import type { DataSession } from '../datapath/session.js';
 import { admissionSourceOf, DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs } from '../options/values.js';
 import { HandshakeError, type RejectReason, TtunError } from '../shared/errors.js';
 import { MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from '../shared/tunables.js';
-import { type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
+import { abortError, type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
+import type { ServerEvents } from './events.js';
 import { serverHandshake } from './handshake.js';
 
 export interface ServerOptions extends CommonOptions {
@@ -79,12 +80,8 @@ interface Pending {
   source: string;
 }
 
-/**
- * Events: 'connection' (peer), 'up' (peer, { mptcp }), 'rejected' (peer, reason, message),
- * 'down' (peer, reason), 'accept-error' (code, message) when accepting a connection failed for a
- * passing reason (the server goes on), 'fatal' (message).
- */
-export class TtunServer extends Endpoint {
+/** Its events: ServerEvents (events.ts). */
+export class TtunServer extends Endpoint<ServerEvents> {
   /** Set by start() once listening. */
   private listener: Server | undefined;
   /** Every pending handshake, oldest first (Map keeps insertion order). */
@@ -104,6 +101,7 @@ export class TtunServer extends Endpoint {
   /** Creates the TUN device and starts listening. Rejects with a TtunError on bad options or when either fails. */
   static async start(options: ServerOptions): Promise<TtunServer> {
     const { listen, limits } = checkServerOptions(options);
+    if (options.signal?.aborted) throw abortError(options.signal);
     const server = new TtunServer(options, limits);
     // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
     await server.startUp(async () => {
@@ -111,9 +109,10 @@ export class TtunServer extends Endpoint {
         connection: (socket) => server.onConnection(socket),
         // A passing accept failure: log and go on.
         acceptError: (code, message) => server.emit('accept-error', code, message),
-        failed: (message) => server.emit('fatal', message),
+        failed: (message) => server.emit('error', new TtunError(message, 'ELISTEN')),
       });
     });
+    await server.followSignal(options.signal);
     return server;
   }
 
@@ -148,7 +147,7 @@ export class TtunServer extends Endpoint {
     for (const socket of this.pending.keys()) socket.destroy();
     this.pending.clear();
     this.pendingBySource.clear();
-    this.live?.session.end('server closing');
+    this.live?.session.end({ kind: 'closing', detail: '' });
     await this.closeCarrier();
     await Promise.all([listenerClosed, this.stopMetrics()]);
   }
@@ -250,7 +249,7 @@ export class TtunServer extends Endpoint {
       this.reject(peer, 'attach', (err as Error).message);
       return;
     }
-    this.live?.session.end(`replaced by ${peer}`);
+    this.live?.session.end({ kind: 'replaced', detail: peer });
     const live = { session, peer };
     this.live = live;
     this.emit('up', peer, { mptcp });

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use super::buffers::InboundBuffers;
 use super::device::{PacketDevice, PacketWriter};
 use super::flow::FlowControl;
-use super::session::{EndNotice, Framer, Session};
+use super::session::{EndNotice, Framer, Session, SessionEnd};
 use super::sink::Sink;
 use super::stats::Stats;
 
@@ -70,9 +70,9 @@ impl<D: PacketDevice> DataPath<D> {
 
     /// Ends `session` from a Rust thread: detaches it and tells JavaScript why, once (a session
     /// JavaScript already detached, or that was replaced, is not reported back to it).
-    pub fn end_session(&self, session: &Session, reason: String) {
+    pub fn end_session(&self, session: &Session, end: SessionEnd) {
         if self.detach(session.id) {
-            session.report_end(reason);
+            session.report_end(end);
         }
     }
 

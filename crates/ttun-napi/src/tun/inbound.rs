@@ -19,7 +19,7 @@ use super::device::{PacketDevice, PacketWriter};
 #[cfg(unix)]
 use super::outbound::send_answers;
 #[cfg(unix)]
-use super::session::Session;
+use super::session::{Session, SessionEnd, SessionEndKind};
 use super::stats::add;
 
 /// Bytes taken from the socket per read: large reads amortise the wake-up over many frames.
@@ -54,14 +54,14 @@ fn run_socket_reader<D: PacketDevice>(
     // Usually the previous session's set; a new one only for the first session, or when the
     // previous thread has not finished yet (a takeover).
     let mut buffers = data_path.take_inbound_buffers().unwrap_or_else(|| InboundBuffers::new(SOCKET_READ_SIZE));
-    let reason = read_until_end(data_path, session, connection, &mut receiver, leftover, &mut buffers);
+    let end = read_until_end(data_path, session, connection, &mut receiver, leftover, &mut buffers);
     data_path.keep_inbound_buffers(buffers);
-    if let Some(reason) = reason {
-        data_path.end_session(session, reason);
+    if let Some(end) = end {
+        data_path.end_session(session, end);
     }
 }
 
-/// The loop of the socket-reader thread: Some(reason) when the connection ended the session,
+/// The loop of the socket-reader thread: Some(end) when the connection ended the session,
 /// None when the session was detached from elsewhere.
 #[cfg(unix)]
 fn read_until_end<D: PacketDevice>(
@@ -71,15 +71,15 @@ fn read_until_end<D: PacketDevice>(
     receiver: &mut Receiver,
     leftover: &[u8],
     buffers: &mut InboundBuffers<D>,
-) -> Option<String> {
+) -> Option<SessionEnd> {
     let InboundBuffers { read: buffer, writer, answers } = buffers;
     let still_wanted = || data_path.is_current(session.id);
     buffer.clear();
     buffer.extend_from_slice(leftover);
-    let reason = loop {
+    let end = loop {
         if !buffer.is_empty() {
             if let Err(err) = receive_chunk(data_path, receiver, writer, buffer) {
-                break format!("bad frame from peer: {err}");
+                break SessionEnd::new(SessionEndKind::BadFrame, err.to_string());
             }
             send_answers(data_path, session.id, answers);
         }
@@ -87,16 +87,16 @@ fn read_until_end<D: PacketDevice>(
         match connection.wait_readable(&still_wanted) {
             Ok(true) => {}
             Ok(false) => return None,
-            Err(err) => break format!("connection error: {err}"),
+            Err(err) => break SessionEnd::new(SessionEndKind::ConnectionError, err.to_string()),
         }
         match connection.try_recv(buffer) {
-            Ok(Some(0)) => break "closed by peer".to_string(),
+            Ok(Some(0)) => break SessionEnd::new(SessionEndKind::PeerClosed, ""),
             Ok(Some(n)) => buffer.truncate(n),
             Ok(None) => buffer.clear(),
-            Err(err) => break format!("connection error: {err}"),
+            Err(err) => break SessionEnd::new(SessionEndKind::ConnectionError, err.to_string()),
         }
     };
-    Some(reason)
+    Some(end)
 }
 
 /// The receiving half of a session whose socket JavaScript reads (attachCallback): it hands each

@@ -39,7 +39,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
-use napi::bindgen_prelude::{Buffer, Function, JsValuesTupleIntoVec};
+use napi::bindgen_prelude::{Buffer, FnArgs, Function, JsValuesTupleIntoVec};
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use ttun_proto::Direction;
@@ -51,7 +51,7 @@ use device::os::{DeviceConfig, OsDevice};
 use device::PacketDevice;
 use flow::FlowControl;
 use inbound::CallbackInbound;
-use session::SessionKeys;
+use session::{SessionEnd, SessionEndKind, SessionKeys};
 use stats::{Stats, TunStats};
 
 /// Wraps a JavaScript function for calls from any thread: `prepare` turns the value into the
@@ -193,10 +193,10 @@ impl TunDevice {
     /// `sendDirection`) and written by the reader thread into socket `fd`; a thread of the
     /// session reads `fd`, starting with `leftover` (bytes the handshake read past its end), and
     /// opens the frames with the reverse direction. Node must have stopped reading the socket.
-    /// `fd` is duplicated: Node keeps its own, to close. `onEnd` gets one reason when a Rust
-    /// thread ends the session (closed by peer, connection error, bad frame); not after detach().
+    /// `fd` is duplicated: Node keeps its own, to close. `onEnd` is told once why, when a Rust
+    /// thread ends the session (its kind and a detail); not after detach().
     #[napi(
-        ts_args_type = "cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (reason: string) => void"
+        ts_args_type = "cipher: CipherName, sessionKey: Buffer, sendDirection: Direction, fd: number, leftover: Buffer, onEnd: (kind: SessionEndKind, detail: string) => void"
     )]
     pub fn attach_socket(
         &self,
@@ -205,7 +205,7 @@ impl TunDevice {
         send_direction: JsDirection,
         fd: i32,
         leftover: &[u8],
-        on_end: Function<String, ()>,
+        on_end: Function<FnArgs<(SessionEndKind, String)>, ()>,
     ) -> Result<TunSession> {
         #[cfg(unix)]
         {
@@ -215,9 +215,11 @@ impl TunDevice {
                 connection::Connection::new(fd).map_err(|e| from_io("cannot use the connection's socket", &e))?;
             // Strong, unlike the other callbacks: Node no longer reads the socket, so this is
             // what keeps its event loop alive while Rust carries the session.
-            let on_end = js_callback::<String, String, false>(on_end, |ctx| Ok(ctx.value))?;
-            let on_end = Box::new(move |reason| {
-                on_end(reason);
+            let on_end = js_callback::<SessionEnd, FnArgs<(SessionEndKind, String)>, false>(on_end, |ctx| {
+                Ok(FnArgs::from((ctx.value.kind, ctx.value.detail)))
+            })?;
+            let on_end = Box::new(move |end| {
+                on_end(end);
             });
             let id = attach::socket(data_path, &keys, connection, leftover.to_vec(), on_end)
                 .map_err(|e| from_io("cannot start the socket reader thread", &e))?;

@@ -22,7 +22,7 @@ use ttun_proto::FRAME_OVERHEAD;
 use super::buffers::AnswerBuffers;
 use super::data_path::DataPath;
 use super::device::{PacketDevice, ReadOutcome};
-use super::session::{Framer, SendState};
+use super::session::{Framer, SendState, SessionEnd, SessionEndKind};
 use super::sink::Delivery;
 #[cfg(unix)]
 use super::sink::Sink;
@@ -141,7 +141,7 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
         if !pending.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(pending, still_wanted, &data_path.flow) {
                 drop(state);
-                data_path.end_session(&session, message);
+                data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
                 continue;
             }
         }
@@ -149,7 +149,7 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
         if !wire.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(&mut wire, still_wanted, &data_path.flow) {
                 drop(state);
-                data_path.end_session(&session, message);
+                data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
                 failures.note(data_path, read)?;
                 continue;
             }
@@ -197,7 +197,10 @@ pub fn send_answers<D: PacketDevice>(data_path: &DataPath<D>, session_id: u64, b
         }
         Err(err) => {
             drop(state);
-            data_path.end_session(&session, format!("connection write failed: {err}"));
+            data_path.end_session(
+                &session,
+                SessionEnd::new(SessionEndKind::ConnectionError, format!("write failed: {err}")),
+            );
         }
     }
 }

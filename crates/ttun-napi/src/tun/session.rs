@@ -4,12 +4,42 @@
 //! kernel's answers through it and ends it when the connection fails.
 use std::sync::Mutex;
 
+use napi_derive::napi;
 use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver};
 
 use super::sink::Sink;
 
-/// Told once why a Rust thread ended the session (closed by peer, connection error, bad frame).
-pub type EndNotice = Box<dyn Fn(String) + Send + Sync>;
+/// Why a Rust thread ended a session: the kind is what JavaScript branches on; the wording is the
+/// CLI's, from the kind and the detail.
+#[napi(string_enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEndKind {
+    /// The peer closed the connection (end of stream).
+    #[napi(value = "peer-closed")]
+    PeerClosed,
+    /// A frame failed authentication or was malformed: the stream cannot be trusted past it.
+    #[napi(value = "bad-frame")]
+    BadFrame,
+    /// Reading, writing or waiting on the socket failed.
+    #[napi(value = "connection-error")]
+    ConnectionError,
+}
+
+/// A session's end as JavaScript is told it: its kind and a detail (the error, or empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub kind: SessionEndKind,
+    pub detail: String,
+}
+
+impl SessionEnd {
+    pub fn new(kind: SessionEndKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into() }
+    }
+}
+
+/// Told once why a Rust thread ended the session.
+pub type EndNotice = Box<dyn Fn(SessionEnd) + Send + Sync>;
 
 /// The keys of one authenticated session and the direction this end sends in.
 pub struct SessionKeys {
@@ -75,9 +105,9 @@ impl Session {
 
     /// Tells JavaScript why a Rust thread ended the session. Only whoever detached it calls this
     /// (`DataPath::end_session`), so it is told once, and never about a session it detached itself.
-    pub fn report_end(&self, reason: String) {
+    pub fn report_end(&self, end: SessionEnd) {
         if let Some(on_end) = &self.on_end {
-            on_end(reason);
+            on_end(end);
         }
     }
 }

@@ -16,7 +16,7 @@ use super::connection::Connection;
 use super::data_path::DataPath;
 use super::device::memory::MemoryDevice;
 use super::outbound::{self, WIRE_BATCH_CAPACITY};
-use super::session::SessionKeys;
+use super::session::{SessionEnd, SessionEndKind, SessionKeys};
 use super::stats::Stats;
 
 /// Long enough for a loaded CI machine; only ever reached when something is broken.
@@ -87,8 +87,8 @@ impl Rig {
     }
 
     /// Attaches a session over a new socket pair, this end sending server-to-client; returns the
-    /// peer (the client) and the channel the session's end reason arrives on.
-    fn attach(&self, leftover: &[u8]) -> (Peer, mpsc::Receiver<String>) {
+    /// peer (the client) and the channel the session's end arrives on.
+    fn attach(&self, leftover: &[u8]) -> (Peer, mpsc::Receiver<SessionEnd>) {
         let (ours, theirs) = UnixStream::pair().unwrap();
         // As Node leaves a socket it hands over.
         ours.set_nonblocking(true).unwrap();
@@ -277,7 +277,7 @@ fn a_tampered_tag_ends_the_session_with_its_reason() {
     wire[last] ^= 1;
     peer.stream.write_all(&wire).unwrap();
     let reason = end_reason.recv_timeout(PATIENCE).unwrap();
-    assert_eq!(reason, format!("bad frame from peer: {}", ttun_proto::Error::BadTag));
+    assert_eq!(reason, SessionEnd::new(SessionEndKind::BadFrame, ttun_proto::Error::BadTag.to_string()));
     // What opened before the bad frame was delivered; the session is gone and so is its socket.
     assert_eq!(rig.device().written(), [good]);
     assert!(rig.data_path.current_session().is_none());
@@ -291,7 +291,7 @@ fn a_replayed_frame_ends_the_session() {
     let frame = peer.seal(&[ipv4_packet(60, 1)]);
     peer.stream.write_all(&frame).unwrap();
     peer.stream.write_all(&frame).unwrap();
-    assert!(end_reason.recv_timeout(PATIENCE).unwrap().starts_with("bad frame from peer"));
+    assert_eq!(end_reason.recv_timeout(PATIENCE).unwrap().kind, SessionEndKind::BadFrame);
     assert_eq!(rig.device().written(), [ipv4_packet(60, 1)]);
 }
 
