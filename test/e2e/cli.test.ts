@@ -70,13 +70,10 @@ test("usage errors: one line, exit 2 (1 for what is not the command line's fault
     await ttun(['server', '-k', SECRET, '-m', 'rot13']),
     /^ttun: bad --cipher: use one of chacha20-poly1305, aes-256-gcm \(see ttun --help\)$/,
   );
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '1000']), /^ttun: bad MTU: use a whole number from 1280 to 65519$/);
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '65520']), /^ttun: bad MTU: use a whole number from 1280 to 65519$/);
-  assertOneLineError(await ttun(['server', '-k', SECRET, '-l', 'nowhere:port']), /^ttun: bad listen address: the port must be 0\.\.65535$/);
-  assertOneLineError(
-    await ttun(['client', '-k', SECRET, '-s', '[zz]:1']),
-    /^ttun: bad server address: what is in \[brackets\] is not an IPv6 address/,
-  );
+  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '1000']), /^ttun: bad --mtu: use a whole number from 1280 to 65519$/);
+  assertOneLineError(await ttun(['server', '-k', SECRET, '-mtu', '65520']), /^ttun: bad --mtu: use a whole number from 1280 to 65519$/);
+  assertOneLineError(await ttun(['server', '-k', SECRET, '-l', 'nowhere:port']), /^ttun: bad -l: the port must be 0\.\.65535$/);
+  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '[zz]:1']), /^ttun: bad -s: what is in \[brackets\] is not an IPv6 address/);
   assertOneLineError(await ttun(['client', '-k', 'super', 'secret', 'key', '123', '-s', 'h:1']), /unexpected extra argument/);
   assertOneLineError(await ttun(['frobnicate']), /unknown command "frobnicate"/);
   assertOneLineError(await ttun(['server', '-k', SECRET, '--frob']), /unknown option --frob/);
@@ -198,8 +195,8 @@ test('-s takes a name as the system resolves it: a Docker Compose-style name wit
   await client.waitForEvent('up');
   await lab.waitForPing(clientNs, '10.1.1.1');
   // And the refusals: port 0, a URL.
-  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '10.0.0.1:0']), /^ttun: bad server address: the port must be 1\.\.65535$/);
-  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', 'tcp://h:1']), /^ttun: bad server address: give HOST:PORT, not a URL$/);
+  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', '10.0.0.1:0']), /^ttun: bad -s: the port must be 1\.\.65535$/);
+  assertOneLineError(await ttun(['client', '-k', SECRET, '-s', 'tcp://h:1']), /^ttun: bad -s: give HOST:PORT, not a URL$/);
 });
 
 test('port in use and no permission for a TUN: one clear line each', { timeout: 60_000 }, async (t) => {

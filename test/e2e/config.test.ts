@@ -127,7 +127,7 @@ test('ttun check: valid and invalid configurations, exit 0 / 2, the key never sh
   assert.ok(!fromEnvKey.stdout.includes(SECRET));
 
   for (const [args, pattern] of [
-    [['server', '--config', bad], /^ttun: bad MTU: use a whole number from 1280 to 65519$/],
+    [['server', '--config', bad], /^ttun: bad "mtu" in \S+: use a whole number from 1280 to 65519$/],
     [['client', '--config', good], /^ttun: "listen" in \S+good\.json is an option of ttun server, not of ttun client$/],
     [['server', '--config', badJson], /^ttun: bad JSON in \S+broken\.json at line 3, column 2: expected ',' or '}'$/],
   ] as const) {
@@ -144,6 +144,6 @@ test('ttun check: valid and invalid configurations, exit 0 / 2, the key never sh
   // Running with the bad file fails the same way, before the TUN exists.
   const run = lab.ttun(lab.server, ['server', '--config', bad]);
   assert.equal((await run.exited).code, 2);
-  assert.deepEqual(run.lines, ['ttun: bad MTU: use a whole number from 1280 to 65519']);
+  assert.deepEqual(run.lines, [`ttun: bad "mtu" in ${bad}: use a whole number from 1280 to 65519`]);
   assert.deepEqual(await lab.links(lab.server), links);
 });

@@ -257,7 +257,7 @@ test('--metrics: a bad address is a usage error (exit 2, one line); --help descr
     assert.equal(result.code, EXIT_USAGE, result.stderr);
     const lines = result.stderr.trim().split('\n');
     assert.equal(lines.length, 1, result.stderr);
-    assert.match(lines[0]!, new RegExp(`^ttun: bad metrics address: ${why}`));
+    assert.match(lines[0]!, new RegExp(`^ttun: bad --metrics: ${why}`));
     assert.ok(!result.stderr.includes(PSK));
   }
   const missing = await run(process.execPath, [TTUN, 'client', '-k', PSK, '-s', 'h:1', '--metrics']);

@@ -369,8 +369,8 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 test('a proxy URL ttun cannot use exits 2 with one line, from --proxy or from HTTPS_PROXY, without the password', async () => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
-    [['--proxy', `http://${HTTP_USER}:${HTTP_PASS}@proxy:31x8`], {}, /^ttun: bad proxy: the port must be 1\.\.65535$/],
-    [['--proxy', `socks4://${HTTP_USER}:${HTTP_PASS}@proxy:1080`], {}, /^ttun: bad proxy: unknown scheme/],
+    [['--proxy', `http://${HTTP_USER}:${HTTP_PASS}@proxy:31x8`], {}, /^ttun: bad --proxy: the port must be 1\.\.65535$/],
+    [['--proxy', `socks4://${HTTP_USER}:${HTTP_PASS}@proxy:1080`], {}, /^ttun: bad --proxy: unknown scheme/],
     [[], { HTTPS_PROXY: `https://${HTTP_USER}:${HTTP_PASS}@proxy:443` }, /^ttun: bad proxy \(from HTTPS_PROXY\): ttun does not speak TLS/],
   ];
   for (const [args, env, pattern] of cases) {

@@ -106,7 +106,8 @@ test('a bad option rejects with a TtunError whose code says which kind; the mess
   );
   await assert.rejects(connect({ psk: PSK, tun: false, server: 'h:0' }), {
     code: 'EBADADDR',
-    message: /^bad server address: the port must be 1\.\.65535$/,
+    option: 'server',
+    message: /^bad server: the port must be 1\.\.65535$/,
   });
   await assert.rejects(createServer({ psk: '', tun: false }), { code: 'ENOPSK' });
 });

@@ -58,11 +58,11 @@ test('MTU range is 1280..65519', () => {
 test('ciphers: the two v1 names only', () => {
   assert.equal(parseCipher(undefined), 'chacha20-poly1305');
   assert.equal(parseCipher('aes-256-gcm'), 'aes-256-gcm');
-  assert.throws(() => parseCipher('aes-128-gcm'), { message: /^unknown cipher: use chacha20-poly1305 or aes-256-gcm$/ });
+  assert.throws(() => parseCipher('aes-128-gcm'), { code: 'EBADCIPHER', option: 'cipher' });
 });
 
 test('PSK: required; error messages never contain it', () => {
-  assert.throws(() => parsePsk(''), /pre-shared key is required/);
+  assert.throws(() => parsePsk(''), { code: 'ENOPSK' });
   assert.deepEqual(parsePsk('päss'), Buffer.from('päss', 'utf8'));
   assert.throws(
     () => parsePsk(12345 as unknown as string),

@@ -11,8 +11,8 @@ import { type ClientOptions, connect, createServer, type ServerOptions, type Ttu
 import { metricsUrl } from '../observability/metrics.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, OPTIONS, optionsOf, specForKey } from '../options/option-table.js';
 import { generatePsk, type PskChoice, resolvePsk } from '../options/psk-source.js';
-import { CONFIG_ERROR, resolveSettings, type Settings } from '../options/settings.js';
-import { type DataPath, formatHostPort } from '../options/values.js';
+import { CONFIG_ERROR, describeSource, resolveSettings, type Settings } from '../options/settings.js';
+import { formatHostPort } from '../options/values.js';
 import { TtunError, unreadableBecause } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
 import { checkClientOptions } from '../tunnel/client.js';
@@ -134,53 +134,42 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
   });
 }
 
-/** The effective options, as the run needs them (settings.ts has checked their types). */
-interface CommonArgs {
-  psk?: string;
-  'psk-file'?: string;
-  cipher: string;
-  mtu: number;
+/** What only the CLI reads from the settings (everything else goes to the API through the table's `api` keys). */
+interface CliArgs {
   user?: string;
   group?: string;
   'log-format': LogFormat;
-  mptcp: boolean;
-  datapath: string;
   stats?: number;
-  'handshake-timeout-ms': number;
-  metrics?: string;
-  dev?: string;
-  address?: string;
-  route?: string[];
   up?: string;
   down?: string;
+  server?: string;
+  proxy?: string;
 }
 
-interface ServerArgs extends CommonArgs {
-  listen: string;
-  'nonce-timeout-ms': number;
-  'max-pending-handshakes': number;
-  'max-pending-handshakes-per-source': number;
+function argsOf(settings: Settings): CliArgs {
+  return Object.fromEntries(settings.all.map((setting) => [setting.spec.name, setting.value])) as unknown as CliArgs;
 }
 
-function argsOf<T extends CommonArgs>(settings: Settings): T {
-  return Object.fromEntries(settings.all.map((setting) => [setting.spec.name, setting.value])) as unknown as T;
+/**
+ * The API options of the settings, by the table's `api` key of each option (settings.ts has
+ * converted each value once; the API checks them): the same for a run and for `ttun check`.
+ */
+function apiOptionsOf(settings: Settings, psk: string | Buffer): ServerOptions & ClientOptions {
+  const options: Record<string, unknown> = { psk };
+  for (const { spec, value } of settings.all) if (spec.api !== undefined && value !== undefined) options[spec.api] = value;
+  return options as unknown as ServerOptions & ClientOptions;
 }
 
-/** The options server and client share, as the API takes them. */
-function endpointOptionsOf(args: CommonArgs) {
-  return {
-    cipher: args.cipher as never,
-    mtu: args.mtu,
-    mptcp: args.mptcp,
-    handshakeTimeoutMs: args['handshake-timeout-ms'],
-    metrics: args.metrics,
-    dataPath: args.datapath as DataPath,
-    dev: args.dev,
-    address: args.address,
-    route: args.route,
-    up: args.up,
-    down: args.down,
-  };
+/**
+ * The API's errors name API options ("bad maxPendingHandshakes: …"); the CLI names where the
+ * value came from instead: the flag, the variable or the key in the config file.
+ */
+function inCliWords(err: unknown, settings: Settings): unknown {
+  if (!(err instanceof TtunError) || err.option === undefined) return err;
+  const spec = OPTIONS.find((s) => s.api === err.option);
+  if (spec === undefined) return err;
+  const where = describeSource(spec, settings.sourceOf(spec.name), settings.configFile);
+  return new TtunError(`bad ${where}: ${err.problem}`, err.code, { cause: err });
 }
 
 /**
@@ -238,7 +227,7 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
 
 function afterStartup(
   endpoint: TtunServer | TtunClient,
-  args: CommonArgs,
+  args: CliArgs,
   account: Account | undefined,
   early: EarlyStart,
   log: Logger,
@@ -258,27 +247,11 @@ function afterStartup(
 }
 
 /** The TUN line, then what was done to the TUN: routes, --up. */
-function logTunSetup(log: Logger, endpoint: TtunServer | TtunClient, args: CommonArgs): void {
+function logTunSetup(log: Logger, endpoint: TtunServer | TtunClient, args: CliArgs): void {
   const tun = endpoint.tun!;
   logTun(log, tun);
   if (tun.routes.length > 0) log('info', 'routes', `routes via ${tun.name}: ${tun.routes.join(' ')}`, { routes: tun.routes });
   if (args.up !== undefined) log('info', 'up-done', 'the --up command succeeded');
-}
-
-/** What the API is given: the same for a run and for `ttun check`. */
-function serverOptions(args: ServerArgs, psk: string | Buffer): ServerOptions {
-  return {
-    psk,
-    listen: args.listen,
-    nonceTimeoutMs: args['nonce-timeout-ms'],
-    maxPendingHandshakes: args['max-pending-handshakes'],
-    maxPendingHandshakesPerSource: args['max-pending-handshakes-per-source'],
-    ...endpointOptionsOf(args),
-  };
-}
-
-function clientOptions(args: CommonArgs & { server?: string; proxy?: string }, psk: string | Buffer): ClientOptions {
-  return { psk, server: requiredServer(args), proxy: args.proxy, ...endpointOptionsOf(args) };
 }
 
 /** Checked before the key is read, so a missing -s is reported whatever is wrong with the key. */
@@ -288,13 +261,37 @@ function requiredServer(args: { server?: string }): string {
   return args.server;
 }
 
-async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
-  const args = argsOf<ServerArgs>(settings);
-  const log = stderrLogger('server', args['log-format']);
-  // Before anything is created: an account the system does not know must not leave a TUN behind.
+/**
+ * The start-up checks that come before the API's, in the order a run makes them, before anything
+ * is created: a client's server, the account to run as, the key. `ttun check` runs exactly this,
+ * then the API's own checks (checkServerOptions / checkClientOptions, which createServer and
+ * connect run first).
+ */
+function prepare(settings: Settings) {
+  const args = argsOf(settings);
+  if (settings.command === 'client') requiredServer(args);
+  // An account the system does not know must not leave a TUN behind.
   const account = resolveAccount(args.user, args.group);
-  const key = pskFrom(keySources(settings));
-  const server = await createServer(serverOptions(args, key.psk));
+  const sources = keySources(settings);
+  const key = pskFrom(sources);
+  // A proxy password on the command line is as visible in the process list as -k's key.
+  if (args.proxy?.includes('@')) hideArguments();
+  return { args, account, sources, key, options: apiOptionsOf(settings, key.psk) };
+}
+
+/** Runs an API call, its option errors in the CLI's words. */
+async function inCliTerms<T>(settings: Settings, call: () => T | Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw inCliWords(err, settings);
+  }
+}
+
+async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
+  const { args, account, key, options } = prepare(settings);
+  const log = stderrLogger('server', args['log-format']);
+  const server = await inCliTerms(settings, () => createServer(options));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
   startupWarnings(key, early, log);
@@ -307,14 +304,9 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
 }
 
 async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
-  const args = argsOf<CommonArgs & { server?: string; proxy?: string }>(settings);
+  const { args, account, key, options } = prepare(settings);
   const log = stderrLogger('client', args['log-format']);
-  requiredServer(args);
-  const account = resolveAccount(args.user, args.group);
-  const key = pskFrom(keySources(settings));
-  // A proxy password on the command line is as visible in the process list as -k's key.
-  if (args.proxy?.includes('@')) hideArguments();
-  const client = await connect(clientOptions(args, key.psk));
+  const client = await inCliTerms(settings, () => connect(options));
   runUntilSignal(client, log);
   startupWarnings(key, early, log);
   logTunSetup(log, client, args);
@@ -327,19 +319,14 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
  * `ttun check`: every check a run would make before it creates anything, then the report. Any
  * problem is the configuration's, so it exits 2 whatever the check that found it.
  */
-function runCheck(settings: Settings): void {
-  const args = argsOf<ServerArgs & { server?: string; proxy?: string }>(settings);
-  if (settings.command === 'client') requiredServer(args);
-  const sources = keySources(settings);
-  const key = pskFrom(sources);
+async function runCheck(settings: Settings): Promise<void> {
+  const { sources, key, options } = prepare(settings);
   const bytes = typeof key.psk === 'string' ? Buffer.byteLength(key.psk, 'utf8') : key.psk.length;
   try {
-    if (settings.command === 'server') checkServerOptions(serverOptions(args, key.psk));
-    else checkClientOptions(clientOptions(args, key.psk));
+    await inCliTerms(settings, () => (settings.command === 'server' ? checkServerOptions(options) : checkClientOptions(options)));
   } finally {
     if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
   }
-  resolveAccount(args.user, args.group);
   const from = sources.flag !== undefined ? '-k' : sources.file !== undefined ? '--psk-file' : 'TTUN_PSK';
   process.stdout.write(checkReport(settings, { from, bytes, warnings: key.warnings }));
 }
@@ -524,7 +511,7 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
       else await runClient(settings, early);
     } else if (command === 'check') {
       try {
-        runCheck(resolveSettings(role as EndpointCommand, args, process.env));
+        await runCheck(resolveSettings(role as EndpointCommand, args, process.env));
       } catch (err) {
         if (err instanceof TtunError) die(err.message, EXIT_USAGE);
         throw err;

@@ -7,7 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
 import { formatHostPort, type HostPort, ipv6Groups, isHostName, splitHostPort } from '../options/values.js';
-import { TtunError } from '../shared/errors.js';
+import { badOption, TtunError } from '../shared/errors.js';
 import { PROXY_MAX_REPLY_HEADER_BYTES } from '../shared/tunables.js';
 import { DelimiterMissingError, SocketClosedError, SocketReader } from './socket-reader.js';
 
@@ -149,8 +149,8 @@ function addressMatches(pattern: string, name: string, family: number): boolean 
  */
 export function parseProxyUrl(text: string, where: string): ProxyConfig {
   const bad = (why: string): never => {
-    const source = where === 'proxy' ? '' : ` (from ${where})`;
-    throw new TtunError(`bad proxy${source}: ${why}`, 'EBADPROXY');
+    if (where === 'proxy') throw badOption('proxy', why, 'EBADPROXY');
+    throw new TtunError(`bad proxy (from ${where}): ${why}`, 'EBADPROXY');
   };
   const trimmed = text.trim();
   if (trimmed === '') bad('empty');

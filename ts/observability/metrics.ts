@@ -15,7 +15,7 @@ import type { EndpointStats } from '../datapath/endpoint-stats.js';
 import { listenError } from '../network/connections.js';
 import type { CipherName, HostPort, Role } from '../options/values.js';
 import { parseHostPort } from '../options/values.js';
-import { type RejectReason, TtunError } from '../shared/errors.js';
+import { badOption, type RejectReason } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
 import { METRICS_REQUEST_TIMEOUT_MS } from '../shared/tunables.js';
 
@@ -205,9 +205,9 @@ export function snapshotOf(source: MetricsSource): MetricsSnapshot {
 export function parseMetricsAddress(value: unknown): { host: string; port: number } {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
   if (text === undefined || !/^(\d+|\[[^\]]*\]:.*|[^:[\]]*:[^:]*)$/.test(text)) {
-    throw new TtunError('bad metrics address: expected PORT, HOST:PORT or [IPV6]:PORT', 'EBADADDR');
+    throw badOption('metrics', 'expected PORT, HOST:PORT or [IPV6]:PORT', 'EBADADDR');
   }
-  const { host, port }: HostPort = parseHostPort(/^\d+$/.test(text) ? `:${text}` : text, 'metrics address', { hostRequired: false });
+  const { host, port }: HostPort = parseHostPort(/^\d+$/.test(text) ? `:${text}` : text, 'metrics', { hostRequired: false });
   return { host: host ?? METRICS_DEFAULT_HOST, port };
 }
 

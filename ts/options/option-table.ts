@@ -36,6 +36,11 @@ export interface OptionSpec {
   isPath?: true;
   /** A check beyond the type that is the CLI's own (the API checks everything else); the problem, or undefined. */
   check?: (value: OptionValue) => string | undefined;
+  /**
+   * The API option it sets (createServer/connect take `{ [api]: value }`); none for what only the
+   * CLI has (the key's sources, --config, --user, logging).
+   */
+  api?: string;
 }
 
 const BOTH = ENDPOINT_COMMANDS;
@@ -66,9 +71,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     // that is not the key file.
     alsoFrom: 'nowhere',
   },
-  { name: 'server', short: 's', type: 'string', describe: 'server HOST:PORT (required)', commands: ['client'] },
+  { name: 'server', api: 'server', short: 's', type: 'string', describe: 'server HOST:PORT (required)', commands: ['client'] },
   {
     name: 'proxy',
+    api: 'proxy',
     type: 'string',
     describe:
       'connect through a proxy: http://[USER:PASS@]HOST:PORT (HTTP CONNECT), socks5://… (server name resolved here) or socks5h://… (resolved by the proxy); "none" ignores the environment. Default: HTTPS_PROXY / ALL_PROXY unless NO_PROXY covers the server (as curl)',
@@ -76,6 +82,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'listen',
+    api: 'listen',
     short: 'l',
     type: 'string',
     describe: 'listen address: :PORT (all), HOST:PORT or [IPV6]:PORT',
@@ -85,6 +92,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // Values are checked by the API (config.ts), so CLI and API report bad input with the same words.
   {
     name: 'cipher',
+    api: 'cipher',
     short: 'm',
     type: 'string',
     describe: 'AEAD cipher',
@@ -93,11 +101,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     // Listed for the help and shell completion.
     choices: CIPHERS,
   },
-  { name: 'mtu', type: 'number', describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, commands: BOTH, default: DEFAULT_MTU },
+  { name: 'mtu', api: 'mtu', type: 'number', describe: `TUN MTU (${MIN_MTU}..${MAX_MTU})`, commands: BOTH, default: DEFAULT_MTU },
   { name: 'user', type: 'string', describe: 'after creating the TUN and binding the port, drop root and run as this user', commands: BOTH },
   { name: 'group', type: 'string', describe: "group for --user (default: the user's own group)", commands: BOTH },
   {
     name: 'mptcp',
+    api: 'mptcp',
     type: 'boolean',
     describe: 'Multipath TCP (Linux): -mptcp to use it, -mptcp=false (default) for plain TCP',
     commands: BOTH,
@@ -105,6 +114,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'datapath',
+    api: 'dataPath',
     type: 'string',
     describe: 'who carries the connection: auto (native threads where the socket has an fd) or event-loop (Node; slower, for testing)',
     commands: BOTH,
@@ -124,6 +134,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'handshake-timeout-ms',
+    api: 'handshakeTimeoutMs',
     type: 'number',
     describe: 'the whole handshake must complete within this many milliseconds (v1: 10000)',
     commands: BOTH,
@@ -131,6 +142,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'nonce-timeout-ms',
+    api: 'nonceTimeoutMs',
     type: 'number',
     describe: 'server: a new connection must send its 16-byte nonce within this many milliseconds',
     commands: ['server'],
@@ -138,6 +150,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'max-pending-handshakes',
+    api: 'maxPendingHandshakes',
     type: 'number',
     describe: 'server: connections in their handshake at once; a newcomer beyond it evicts one',
     commands: ['server'],
@@ -145,6 +158,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'max-pending-handshakes-per-source',
+    api: 'maxPendingHandshakesPerSource',
     type: 'number',
     // No default here: the API's (MAX_PENDING_HANDSHAKES_PER_SOURCE, lowered to max-pending-handshakes when that is smaller).
     describe: `server: of those, how many from one IPv4 address or IPv6 /64, beyond which a source evicts its own oldest (default ${MAX_PENDING_HANDSHAKES_PER_SOURCE}, at most max-pending-handshakes)`,
@@ -152,36 +166,42 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'dev',
+    api: 'dev',
     type: 'string',
     describe: "the TUN device's name (Linux: up to 15 characters, %d for the first free number; default ttun%d)",
     commands: BOTH,
   },
   {
     name: 'address',
+    api: 'address',
     type: 'string',
     describe: "this end's TUN address(es), CIDR[,CIDR]: one IPv4 and/or one IPv6 (default v1's for the role)",
     commands: BOTH,
   },
   {
     name: 'route',
+    api: 'route',
     type: 'array',
     describe: 'route this network (CIDR, IPv4 or IPv6) through the TUN while ttun runs',
     commands: BOTH,
   },
   {
     name: 'up',
+    api: 'up',
     type: 'string',
     describe: 'shell command to run once the TUN is up (TTUN_DEV, TTUN_ROLE, TTUN_MTU, TTUN_ADDRESS4/6 set); start-up fails if it fails',
     commands: BOTH,
   },
   {
     name: 'down',
+    api: 'down',
     type: 'string',
     describe: 'shell command to run at exit before the TUN is removed (same variables; as the --user user if given)',
     commands: BOTH,
   },
   {
     name: 'metrics',
+    api: 'metrics',
     type: 'string',
     describe:
       'serve Prometheus metrics at http://HOST:PORT/metrics; PORT or :PORT is 127.0.0.1 only, 0.0.0.0:PORT or [::]:PORT every address',

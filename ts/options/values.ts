@@ -4,7 +4,7 @@
  * into the wrong option must not be printed.
  */
 import net from 'node:net';
-import { TtunError, type TtunErrorCode } from '../shared/errors.js';
+import { badOption, TtunError, type TtunErrorCode } from '../shared/errors.js';
 
 export const CIPHERS = ['chacha20-poly1305', 'aes-256-gcm'] as const;
 export type CipherName = (typeof CIPHERS)[number];
@@ -25,7 +25,7 @@ export type DataPath = (typeof DATA_PATHS)[number];
 export function parseDataPath(value: unknown): DataPath {
   if (value === undefined) return 'auto';
   if (!DATA_PATHS.includes(value as DataPath)) {
-    throw new TtunError(`bad dataPath: use ${DATA_PATHS.join(' or ')}`, 'EBADOPTION');
+    throw badOption('dataPath', `use ${DATA_PATHS.join(' or ')}`);
   }
   return value as DataPath;
 }
@@ -50,33 +50,33 @@ export interface HostPort {
 export function parseCipher(value: unknown): CipherName {
   if (value === undefined) return 'chacha20-poly1305';
   if (typeof value === 'string' && (CIPHERS as readonly string[]).includes(value)) return value as CipherName;
-  throw new TtunError(`unknown cipher: use ${CIPHERS.join(' or ')}`, 'EBADCIPHER');
+  throw badOption('cipher', `use ${CIPHERS.join(' or ')}`, 'EBADCIPHER');
 }
 
 export function parseMtu(value: unknown): number {
   if (value === undefined) return DEFAULT_MTU;
   const mtu = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
-    throw new TtunError(`bad MTU: use a whole number from ${MIN_MTU} to ${MAX_MTU}`, 'EBADMTU');
+    throw badOption('mtu', `use a whole number from ${MIN_MTU} to ${MAX_MTU}`, 'EBADMTU');
   }
   return mtu;
 }
 
 export function parsePsk(value: unknown): Buffer {
   if (value === undefined || value === null || value === '') {
-    throw new TtunError('a pre-shared key is required: give -k KEY', 'ENOPSK');
+    throw new TtunError('psk is required: the pre-shared key, a string or bytes', 'ENOPSK');
   }
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return Buffer.from(value);
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
   // Say what kind of value it was, never the value: it might be the key.
-  throw new TtunError(`the pre-shared key must be a string or bytes, not ${typeof value}`, 'ENOPSK');
+  throw new TtunError(`psk must be a string or bytes, not ${typeof value}`, 'ENOPSK');
 }
 
 /** A whole number of at least 1 (a count), or `fallback` when not given. */
 export function parseCount(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TtunError(`bad ${name}: use a whole number of at least 1`, 'EBADOPTION');
+    throw badOption(name, 'use a whole number of at least 1');
   }
   return value;
 }
@@ -85,14 +85,14 @@ export function parseCount(value: unknown, name: string, fallback: number): numb
 export function parseTimeoutMs(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
-    throw new TtunError(`bad ${name}: use milliseconds above 0 (at most ${MAX_TIMEOUT_MS})`, 'EBADOPTION');
+    throw badOption(name, `use milliseconds above 0 (at most ${MAX_TIMEOUT_MS})`);
   }
   return value;
 }
 
 export function parseBoolean(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TtunError(`bad ${name}: use true or false`, 'EBADOPTION');
+  if (typeof value !== 'boolean') throw badOption(name, 'use true or false');
   return value;
 }
 
@@ -170,11 +170,11 @@ export function splitHostPort(text: string): { host: string; port: string | unde
  */
 export function parseHostPort(value: unknown, what: string, { hostRequired }: { hostRequired: boolean }): HostPort {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new TtunError(`bad ${what}: expected HOST:PORT`, 'EBADADDR');
+    throw badOption(what, 'expected HOST:PORT', 'EBADADDR');
   }
   const text = value.trim();
   const bad = (why: string): never => {
-    throw new TtunError(`bad ${what}: ${why}`, 'EBADADDR');
+    throw badOption(what, why, 'EBADADDR');
   };
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)) bad('give HOST:PORT, not a URL');
   const parts = splitHostPort(text);
@@ -216,13 +216,13 @@ export function formatCidr({ address, prefix }: Cidr): string {
 export function parseCidr(value: string, what: string, code: TtunErrorCode): Cidr {
   const text = value.trim();
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text);
-  if (!match) throw new TtunError(`bad ${what}: expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126`, code);
+  if (!match) throw badOption(what, 'expected ADDRESS/PREFIX, e.g. 10.1.1.1/30 or fc11::1/126', code);
   const address = match[1]!;
   const family = net.isIPv4(address) ? 4 : net.isIPv6(address) && !address.includes('%') ? 6 : undefined;
-  if (family === undefined) throw new TtunError(`bad ${what}: the address is not an IP address`, code);
+  if (family === undefined) throw badOption(what, 'the address is not an IP address', code);
   const prefix = Number(match[2]);
   const maxPrefix = family === 4 ? 32 : 128;
-  if (prefix > maxPrefix) throw new TtunError(`bad ${what}: the prefix must be 0..${maxPrefix}`, code);
+  if (prefix > maxPrefix) throw badOption(what, `the prefix must be 0..${maxPrefix}`, code);
   return { family, address, prefix };
 }
 
@@ -257,7 +257,7 @@ export function parseTunAddresses(value: unknown, role: Role): TunAddresses {
     return { ipv4: { family: 4, address: a.ipv4, prefix: a.ipv4Prefix }, ipv6: { family: 6, address: a.ipv6, prefix: a.ipv6Prefix } };
   }
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new TtunError(`bad address: expected CIDR[,CIDR], e.g. 10.1.1.1/30,fc11::1/126`, 'EBADTUNADDR');
+    throw badOption('address', 'expected CIDR[,CIDR], e.g. 10.1.1.1/30,fc11::1/126', 'EBADTUNADDR');
   }
   const addresses: TunAddresses = {};
   for (const part of value.split(',')) {
@@ -267,12 +267,12 @@ export function parseTunAddresses(value: unknown, role: Role): TunAddresses {
       bytes.every((b) => b === 0) ||
       (cidr.family === 4 ? bytes[0] === 127 || bytes[0]! >= 224 : bytes.slice(0, 15).every((b) => b === 0) || bytes[0] === 0xff);
     if (unusable) {
-      throw new TtunError(`bad address: an unspecified, loopback or multicast address cannot be a TUN address`, 'EBADTUNADDR');
+      throw badOption('address', 'an unspecified, loopback or multicast address cannot be a TUN address', 'EBADTUNADDR');
     }
-    if (cidr.prefix === 0) throw new TtunError(`bad address: the prefix must be at least 1`, 'EBADTUNADDR');
+    if (cidr.prefix === 0) throw badOption('address', 'the prefix must be at least 1', 'EBADTUNADDR');
     const key = cidr.family === 4 ? 'ipv4' : 'ipv6';
     if (addresses[key] !== undefined) {
-      throw new TtunError(`bad address: give at most one IPv4 and one IPv6 address`, 'EBADTUNADDR');
+      throw badOption('address', 'give at most one IPv4 and one IPv6 address', 'EBADTUNADDR');
     }
     addresses[key] = cidr;
   }
@@ -284,18 +284,18 @@ export function parseRoutes(value: unknown, platform: NodeJS.Platform = process.
   if (value === undefined) return [];
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || list.some((v) => typeof v !== 'string')) {
-    throw new TtunError(`bad route: expected a list of CIDRs, e.g. ['198.51.100.0/24']`, 'EBADROUTE');
+    throw badOption('route', "expected a list of CIDRs, e.g. ['198.51.100.0/24']", 'EBADROUTE');
   }
   const routes = (list as string[]).map((text) => {
     const cidr = parseCidr(text, 'route', 'EBADROUTE');
     const network = networkOf(cidr);
     if (addressBytes({ ...cidr, address: network }).join() !== addressBytes(cidr).join()) {
-      throw new TtunError(`bad route: host bits are set; the network is ${network}/${cidr.prefix}`, 'EBADROUTE');
+      throw badOption('route', `host bits are set; the network is ${network}/${cidr.prefix}`, 'EBADROUTE');
     }
     return cidr;
   });
   if (routes.length > 0 && platform === 'win32') {
-    throw new TtunError('routes are not supported on Windows yet: add them in an --up command (route add ...)', 'EBADROUTE');
+    throw badOption('route', 'routes are not supported on Windows yet: add them in the up command (route add ...)', 'EBADROUTE');
   }
   return routes;
 }
@@ -311,12 +311,12 @@ export function parseDevName(value: unknown, platform: NodeJS.Platform = process
   if (value === undefined) return undefined;
   const text = typeof value === 'string' ? value : '';
   if (platform === 'darwin') {
-    if (!/^utun\d+$/.test(text)) throw new TtunError(`bad device name: macOS names a TUN utunN, e.g. utun7`, 'EBADDEV');
+    if (!/^utun\d+$/.test(text)) throw badOption('dev', 'macOS names a TUN utunN, e.g. utun7', 'EBADDEV');
     return text;
   }
   const allowed = /^[A-Za-z0-9_.-]*(%d)?[A-Za-z0-9_.-]*$/.test(text) && text !== '.' && text !== '..';
   if (text === '' || !allowed || Buffer.byteLength(text) > MAX_DEV_NAME) {
-    throw new TtunError(`bad device name: use up to ${MAX_DEV_NAME} letters, digits, '-', '_' or '.' (and at most one %d)`, 'EBADDEV');
+    throw badOption('dev', `use up to ${MAX_DEV_NAME} letters, digits, '-', '_' or '.' (and at most one %d)`, 'EBADDEV');
   }
   return text;
 }
@@ -325,7 +325,7 @@ export function parseDevName(value: unknown, platform: NodeJS.Platform = process
 export function parseHookCommand(value: unknown, name: 'up' | 'down'): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.trim() === '' || value.includes('\0')) {
-    throw new TtunError(`bad --${name} command: give a shell command line`, 'EBADHOOK');
+    throw badOption(name, 'give a shell command line', 'EBADHOOK');
   }
   return value;
 }

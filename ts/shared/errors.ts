@@ -99,14 +99,29 @@ export function knownCode(code: string | undefined, fallback: TtunErrorCode): Tt
  * and keeps its stack.
  */
 export class TtunError extends Error {
+  /** For a bad option: its API name (`mtu`, `maxPendingHandshakes`), so the CLI can name its flag instead. */
+  readonly option?: string;
+  /** For a bad option: what is wrong, without the option's name ("use a whole number from 1280 to 65519"). */
+  readonly problem?: string;
+
   constructor(
     message: string,
     readonly code: TtunErrorCode,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; option?: string; problem?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TtunError';
+    this.option = options?.option;
+    this.problem = options?.problem;
   }
+}
+
+/**
+ * A bad value of the API option `option`: "bad OPTION: PROBLEM". The value itself is never in it
+ * (it may be a key given to the wrong option); the CLI names the flag, variable or file key instead.
+ */
+export function badOption(option: string, problem: string, code: TtunErrorCode = 'EBADOPTION'): TtunError {
+  return new TtunError(`bad ${option}: ${problem}`, code, { option, problem });
 }
 
 /** Why a file could not be read, in a few words for a one-line error, by its errno code (Node's message repeats the path). */

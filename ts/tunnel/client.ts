@@ -13,7 +13,7 @@ import { chooseProxy, type ProxyChoice, type ProxyConfig } from '../network/prox
 import { formatHostPort, type HostPort, parseHostPort } from '../options/values.js';
 import { HandshakeError, TtunError } from '../shared/errors.js';
 import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from '../shared/tunables.js';
-import { abortError, type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
+import { abortError, type CommonOptions, describePeer, Endpoint, type EndpointConfig, parseCommonOptions } from './endpoint.js';
 import type { ClientEvents, FailReason } from './events.js';
 import { clientHandshake, type HandshakeResult } from './handshake.js';
 
@@ -80,11 +80,17 @@ const FAILURE_BY_CODE: Record<string, FailReason> = { EPROXY: 'proxy', EPROXYAUT
  * throws the TtunError connect would reject with. Returns the server's address and the way to it.
  */
 export function checkClientOptions(options: ClientOptions): { server: HostPort; route: ProxyChoice } {
-  if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
-  const server = parseHostPort(options.server, 'server address', { hostRequired: true });
-  const route = chooseProxy(options.proxy, server, process.env);
-  parseCommonOptions(options, 'client').psk.fill(0);
+  const { server, route, common } = parseClientConfig(options);
+  common.psk.fill(0);
   return { server, route };
+}
+
+/** Every option of connect, parsed once: what the client is made from (checkClientOptions runs it too). */
+function parseClientConfig(options: ClientOptions): { server: HostPort; route: ProxyChoice; common: EndpointConfig } {
+  if (typeof options !== 'object' || options === null) throw new TtunError('connect needs an options object', 'EBADOPTION');
+  const server = parseHostPort(options.server, 'server', { hostRequired: true });
+  const route = chooseProxy(options.proxy, server, process.env);
+  return { server, route, common: parseCommonOptions(options, 'client') };
 }
 
 /** Its events: ClientEvents (events.ts). */
@@ -103,11 +109,10 @@ export class TtunClient extends Endpoint<ClientEvents> {
   private loop: Promise<void> = Promise.resolve();
 
   private constructor(
-    options: ClientOptions,
-    { server, route }: { server: HostPort; route: ProxyChoice },
+    { server, route, common }: { server: HostPort; route: ProxyChoice; common: EndpointConfig },
     private readonly schedule: ReconnectSchedule,
   ) {
-    super('client', options);
+    super('client', common);
     this.server = server;
     this.proxyConfig = route.proxy;
     this.proxy = route.proxy && { url: route.proxy.display, from: route.from! };
@@ -121,9 +126,12 @@ export class TtunClient extends Endpoint<ClientEvents> {
    * than minutes; connect() and the CLI always use v1's.
    */
   static async start(options: ClientOptions, schedule: ReconnectSchedule = V1_RECONNECT_SCHEDULE): Promise<TtunClient> {
-    const checked = checkClientOptions(options);
-    if (options.signal?.aborted) throw abortError(options.signal);
-    const client = new TtunClient(options, checked, schedule);
+    const config = parseClientConfig(options);
+    if (options.signal?.aborted) {
+      config.common.psk.fill(0);
+      throw abortError(options.signal);
+    }
+    const client = new TtunClient(config, schedule);
     await client.startUp();
     await client.followSignal(options.signal);
     // Started on a later turn of the event loop so listeners added right after `await connect()` see every event.

@@ -30,6 +30,7 @@ import {
   parseTimeoutMs,
   parseTunAddresses,
   type Role,
+  type TunAddresses,
 } from '../options/values.js';
 import { TtunError } from '../shared/errors.js';
 import { DROP_REPORT_INTERVAL_MS, HANDSHAKE_TIMEOUT_MS } from '../shared/tunables.js';
@@ -108,7 +109,7 @@ interface TunSetup {
  * runs it too (through checkServerOptions / checkClientOptions), so a check added here is one that
  * `ttun check` makes. The PSK comes back as a copy the caller must zero.
  */
-export function parseCommonOptions(options: CommonOptions, role: Role) {
+export function parseCommonOptions(options: CommonOptions, role: Role): EndpointConfig {
   const useTun = parseBoolean(options.tun, 'tun', true);
   const tunOnly = ['dev', 'address', 'route', 'up', 'down'] as const;
   const given = tunOnly.find((option) => options[option] !== undefined);
@@ -136,6 +137,22 @@ export function parseCommonOptions(options: CommonOptions, role: Role) {
 
 // @types/node's EventEmitter<T> takes a map of event names to argument tuples (its EventMap<T>).
 // biome-ignore lint/suspicious/noExplicitAny: EventMap's own element type
+/** The common options, parsed once: what an Endpoint is made from. */
+export interface EndpointConfig {
+  cipher: CipherName;
+  mptcp: boolean;
+  useTun: boolean;
+  mtu: number;
+  timeoutMs: number;
+  dataPath: DataPath;
+  metricsAt: { host: string; port: number } | undefined;
+  name: string | undefined;
+  addresses: TunAddresses;
+  setup: TunSetup;
+  /** A copy of the key; whoever gets it zeroes it once done. */
+  psk: Buffer;
+}
+
 export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Events, any[]> = EndpointEvents> extends EventEmitter<Events> {
   readonly role: Role;
   readonly cipher: CipherName;
@@ -168,9 +185,10 @@ export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Even
   private tunSetUp = false;
   private carrierClosed: Promise<void> | undefined;
 
-  protected constructor(role: Role, options: CommonOptions) {
+  /** `config`: parseCommonOptions' result; its copy of the key is zeroed here once K is derived. */
+  protected constructor(role: Role, config: EndpointConfig) {
     super();
-    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, dataPath, name, addresses, setup, psk } = parseCommonOptions(options, role);
+    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, dataPath, name, addresses, setup, psk } = config;
     this.role = role;
     this.cipher = cipher;
     this.metricsAt = metricsAt;

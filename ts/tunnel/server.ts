@@ -11,9 +11,9 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { DataSession } from '../datapath/session.js';
 import { admissionSourceOf, DEFAULT_LISTEN, type HostPort, parseCount, parseHostPort, parseTimeoutMs } from '../options/values.js';
-import { HandshakeError, type RejectReason, TtunError } from '../shared/errors.js';
+import { badOption, HandshakeError, type RejectReason, TtunError } from '../shared/errors.js';
 import { MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from '../shared/tunables.js';
-import { abortError, type CommonOptions, describePeer, Endpoint, parseCommonOptions } from './endpoint.js';
+import { abortError, type CommonOptions, describePeer, Endpoint, type EndpointConfig, parseCommonOptions } from './endpoint.js';
 import type { ServerEvents } from './events.js';
 import { serverHandshake } from './handshake.js';
 
@@ -53,10 +53,7 @@ function parseServerLimits(options: ServerOptions): ServerLimits {
     Math.min(MAX_PENDING_HANDSHAKES_PER_SOURCE, maxPending),
   );
   if (maxPendingPerSource > maxPending) {
-    throw new TtunError(
-      `bad maxPendingHandshakesPerSource ${maxPendingPerSource}: it cannot exceed maxPendingHandshakes (${maxPending})`,
-      'EBADOPTION',
-    );
+    throw badOption('maxPendingHandshakesPerSource', `it cannot exceed the number of pending handshakes allowed in all (${maxPending})`);
   }
   const nonceTimeoutMs = parseTimeoutMs(options.nonceTimeoutMs, 'nonceTimeoutMs', NONCE_TIMEOUT_MS);
   return { maxPending, maxPendingPerSource, nonceTimeoutMs };
@@ -68,11 +65,17 @@ function parseServerLimits(options: ServerOptions): ServerLimits {
  * admission limits.
  */
 export function checkServerOptions(options: ServerOptions): { listen: HostPort; limits: ServerLimits } {
-  if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
-  const listen = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen address', { hostRequired: false });
-  const limits = parseServerLimits(options);
-  parseCommonOptions(options, 'server').psk.fill(0);
+  const { listen, limits, common } = parseServerConfig(options);
+  common.psk.fill(0);
   return { listen, limits };
+}
+
+/** Every option of createServer, parsed once: what the server is made from (checkServerOptions runs it too). */
+function parseServerConfig(options: ServerOptions): { listen: HostPort; limits: ServerLimits; common: EndpointConfig } {
+  if (typeof options !== 'object' || options === null) throw new TtunError('createServer needs an options object', 'EBADOPTION');
+  const listen = parseHostPort(options.listen ?? DEFAULT_LISTEN, 'listen', { hostRequired: false });
+  const limits = parseServerLimits(options);
+  return { listen, limits, common: parseCommonOptions(options, 'server') };
 }
 
 interface Pending {
@@ -92,17 +95,20 @@ export class TtunServer extends Endpoint<ServerEvents> {
   private live: { session: DataSession; peer: string } | undefined;
   private readonly rejected: Record<RejectReason, number> = { timeout: 0, auth: 0, 'bad-frame': 0, closed: 0, busy: 0, attach: 0 };
 
-  private constructor(options: ServerOptions, limits: ServerLimits) {
-    super('server', options);
+  private constructor(common: EndpointConfig, limits: ServerLimits) {
+    super('server', common);
     this.limits = limits;
     this.handshake.nonceTimeoutMs = limits.nonceTimeoutMs;
   }
 
   /** Creates the TUN device and starts listening. Rejects with a TtunError on bad options or when either fails. */
   static async start(options: ServerOptions): Promise<TtunServer> {
-    const { listen, limits } = checkServerOptions(options);
-    if (options.signal?.aborted) throw abortError(options.signal);
-    const server = new TtunServer(options, limits);
+    const { listen, limits, common } = parseServerConfig(options);
+    if (options.signal?.aborted) {
+      common.psk.fill(0);
+      throw abortError(options.signal);
+    }
+    const server = new TtunServer(common, limits);
     // Routes and --up before the port opens: whatever --up prepares is there for the first peer.
     await server.startUp(async () => {
       server.listener = await server.connections.listen(listen, {
