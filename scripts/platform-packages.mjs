@@ -5,6 +5,9 @@
 // change ttun needs on top:
 //   every package: its README says which package to install (napi-rs writes "the binary for
 //   <napi.packageName>", but users install ttun, and a package with no readable text reads as spam).
+//   every package: "engines" is the addon's own need (Node-API 8, in every Node 20), not the main
+//   package's (yargs needs 20.19): npm leaves out an optional dependency whose engines do not
+//   match, and the newest armv7 Node on npm is 20.11, where the addon runs (scripts/test-platforms.sh).
 //   win32-x64-gnu: napi-rs gives every *-gnu target `"libc": ["glibc"]`, but npm only knows a libc
 //   on Linux and refuses any package with a libc field elsewhere, so npm would never install it on
 //   Windows. The field goes; and the package ships wintun.dll with its licence
@@ -32,6 +35,14 @@ The **${target}** native addon of [ttun](https://www.npmjs.com/package/${main.na
 beside ttun on matching machines; install \`${main.name}\` (\`npm install -g ${main.name}\`), not this package.
 `,
   );
+}
+
+for (const target of main.napi.targets) {
+  const { parseTriple } = await import('@napi-rs/cli');
+  const file = join(root, 'packages', parseTriple(target).platformArchABI, 'package.json');
+  const manifest = JSON.parse(readFileSync(file, 'utf8'));
+  manifest.engines = { node: '>=20' };
+  writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 const winJson = join(root, 'packages', 'win32-x64-gnu', 'package.json');

@@ -203,7 +203,7 @@ for part in $parts; do
           kind=$(node --input-type=module -e "const m = await import(\"$ttun/dist/ts/core/native.js\"); console.log(m.loadCore().kind)")
           echo "core: $kind"; [ "$kind" = wasm ] || exit 1
           out=$(cd "$ttun" && node examples/userspace-echo.mjs 3) || exit 1; echo "$out"
-          [ "$(grep -c "^reply from 10.1.1.1: icmp_seq=" <<<"$out")" = 3 ]' _ "$emu/prefix-select" "$os" "$cpu"
+          [ "$(grep -c "^reply from 10.1.1.1: icmp_seq=" <<<"$out")" = 3 ]' _ "$root/$emu/prefix-select" "$os" "$cpu"
       done
       ;;
   esac
