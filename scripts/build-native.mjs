@@ -9,7 +9,7 @@
 // says when the two differ, `--update-types` copies the fresh one over, and
 // test/unit/binding-types.test.ts fails while they differ.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -49,6 +49,23 @@ execFileSync(
   ],
   { cwd: root, stdio: 'inherit' },
 );
+
+// ts/shared/wire.ts from the addon just built (scripts/wire-constants.mjs).
+const { wireConstantsSource } = await import(pathToFileURL(join(root, 'scripts', 'wire-constants.mjs')).href);
+const { createRequire } = await import('node:module');
+const addon = createRequire(import.meta.url)(join(root, 'packages', platform, `ttun.${platform}.node`));
+const wireFile = join(root, 'ts', 'shared', 'wire.ts');
+const wire = wireConstantsSource(addon.wireConstants());
+if (!existsSync(wireFile) || readFileSync(wireFile, 'utf8') !== wire) {
+  if (process.argv.includes('--update-types')) {
+    writeFileSync(wireFile, wire);
+    console.error('build-native: updated ts/shared/wire.ts from the addon');
+  } else {
+    console.error(
+      "build-native: ts/shared/wire.ts differs from the addon's wire constants: run `node scripts/build-native.mjs --update-types`",
+    );
+  }
+}
 
 const generated = join(root, 'packages', platform, 'ttun.d.ts');
 const committed = join(root, 'ts', 'core', 'native-binding.d.ts');

@@ -190,3 +190,14 @@ export interface TunStats {
   /** Writes the TUN refused (counted per failed batch write). */
   rxDroppedTunWrite: number
 }
+
+export declare function wireConstants(): WireConstants
+
+/**
+ * The wire format's fixed sizes by name, and the handshake's magic plaintext: what ttun's
+ * TypeScript copy (ts/shared/wire.ts) is generated from and tested against.
+ */
+export interface WireConstants {
+  numbers: Record<string, number>
+  magic: Buffer
+}

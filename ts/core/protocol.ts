@@ -5,15 +5,13 @@
  * from the Rust (ts/native-binding.d.ts).
  */
 import type { CipherName, Role } from '../options/values.js';
+import { MAGIC, TAG_LEN } from '../shared/wire.js';
 import type * as binding from './native-binding.js';
 
-export const MAGIC = Buffer.from('TTUN/v1\0', 'latin1');
-export const HANDSHAKE_NONCE_LEN = 16;
-export const TAG_LEN = 16;
+// The wire format's sizes come from the Rust core (shared/wire.ts is generated from it).
+export { FIRST_DATA_COUNTER, HANDSHAKE_NONCE_LEN, MAGIC, MAX_PLAINTEXT_LEN, TAG_LEN } from '../shared/wire.js';
 /** The magic frame body: 8 bytes of ciphertext and the tag. */
 export const MAGIC_FRAME_BODY_LEN = MAGIC.length + TAG_LEN;
-/** The largest plaintext (IP packet) one frame carries: its u16 length covers the tag too. */
-export const MAX_PLAINTEXT_LEN = 0xffff - TAG_LEN;
 
 /** Fails to compile unless config.ts's CIPHERS name exactly the ciphers the Rust core takes. */
 export type CipherNamesMatchTheCore = Same<CipherName, binding.CipherName>;
@@ -55,7 +53,7 @@ export interface FrameReceiverLike {
 }
 
 /** What both cores (addon and WebAssembly) provide: the protocol without a TUN. */
-export type ProtocolCore = Pick<typeof binding, 'pskKey' | 'sessionKey' | 'sealFrame' | 'openFrame' | 'isIpPacket'> & {
+export type ProtocolCore = Pick<typeof binding, 'pskKey' | 'sessionKey' | 'sealFrame' | 'openFrame' | 'isIpPacket' | 'wireConstants'> & {
   FrameSealer: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => FrameSealerLike;
   FrameReceiver: new (cipher: CipherName, key: Buffer, direction: Direction, firstCounter: number) => FrameReceiverLike;
 };

@@ -24,6 +24,10 @@ interface WasmExports {
   ttun_receiver_feed(receiver: number, chunk: number, len: number): number;
   ttun_receiver_output(receiver: number): number;
   ttun_receiver_output_len(receiver: number): number;
+  ttun_wire_count(): number;
+  ttun_wire_name(index: number, out: number): number;
+  ttun_wire_value(index: number): bigint;
+  ttun_wire_magic(out: number): void;
 }
 
 export class BadFrameError extends Error {
@@ -92,6 +96,19 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
 
   const isIpPacket = (packet: Uint8Array) => withBuffers([packet], ([p]) => w.ttun_is_ip_packet(p!, packet.length) === 1);
 
+  const wireConstants = () => {
+    const numbers: Record<string, number> = {};
+    for (let i = 0; i < w.ttun_wire_count(); i++) {
+      const name = withBuffers([64], ([out]) => copyOut(out!, w.ttun_wire_name(i, out!)).toString('latin1'));
+      numbers[name] = Number(w.ttun_wire_value(i));
+    }
+    const magic = withBuffers([8], ([out]) => {
+      w.ttun_wire_magic(out!);
+      return copyOut(out!, 8);
+    });
+    return { numbers, magic };
+  };
+
   class FrameSealer implements FrameSealerLike {
     private counter: number;
     constructor(
@@ -129,5 +146,5 @@ export function loadWasmCore(path: URL = wasmPath()): WasmCore {
     }
   }
 
-  return { kind: 'wasm', pskKey, sessionKey, sealFrame, openFrame, isIpPacket, FrameSealer, FrameReceiver };
+  return { kind: 'wasm', pskKey, sessionKey, sealFrame, openFrame, isIpPacket, wireConstants, FrameSealer, FrameReceiver };
 }

@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Core, NativeStats, NativeTunDevice, NativeTunSession } from '../core/native.js';
-import { type Direction, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from '../core/protocol.js';
+import { type Direction, FIRST_DATA_COUNTER, MAX_PLAINTEXT_LEN, receiveDirection, sendDirection } from '../core/protocol.js';
 import { socketFd, stopReading } from '../network/socket-options.js';
 import type { CipherName, DataPath, Role } from '../options/values.js';
 import { TtunError } from '../shared/errors.js';
@@ -166,8 +166,8 @@ export class UserspaceCarrier implements PacketCarrier {
 
   attach(socket: Socket, params: SessionParams, end: (end: SessionEnd) => void): Attachment {
     const direction = sendDirection(params.role);
-    const sealer = new this.core.FrameSealer(params.cipher, params.sessionKey, direction, 1);
-    const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, receiveDirection(params.role), 1);
+    const sealer = new this.core.FrameSealer(params.cipher, params.sessionKey, direction, FIRST_DATA_COUNTER);
+    const receiver = new this.core.FrameReceiver(params.cipher, params.sessionKey, receiveDirection(params.role), FIRST_DATA_COUNTER);
     const session = { socket, seal: (packets: Buffer[]) => sealer.seal(packets) };
     this.current = session;
     const stopFrames = readFrames(

@@ -7,6 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
 import { formatHostPort, type HostPort, ipv6Groups, isHostName, splitHostPort } from '../options/values.js';
+import { within } from '../shared/deadline.js';
 import { badOption, TtunError } from '../shared/errors.js';
 import { PROXY_MAX_REPLY_HEADER_BYTES } from '../shared/tunables.js';
 import { DelimiterMissingError, SocketClosedError, SocketReader } from './socket-reader.js';
@@ -216,17 +217,13 @@ export async function openThroughProxy(
   timeoutMs: number,
 ): Promise<Buffer> {
   const reader = new SocketReader(socket);
-  let timer: NodeJS.Timeout | undefined;
   try {
     const work = proxy.scheme === 'http' ? httpConnect(socket, reader, proxy, target) : socks5Connect(socket, reader, proxy, target);
-    work.catch(() => {});
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ProxyError('proxy', `proxy ${proxy.display} did not complete the connection within ${timeoutMs / 1000} s`)),
-        timeoutMs,
-      );
-    });
-    await Promise.race([work, deadline]);
+    await within(
+      work,
+      timeoutMs,
+      () => new ProxyError('proxy', `proxy ${proxy.display} did not complete the connection within ${timeoutMs / 1000} s`),
+    );
     return reader.detach();
   } catch (err) {
     reader.detach();
@@ -234,8 +231,6 @@ export async function openThroughProxy(
       throw new ProxyError('proxy', `proxy ${proxy.display} closed the connection before it was set up (${err.message})`);
     }
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { badOption, TtunError, type TtunErrorCode } from '../shared/errors.js';
+import { MAX_MTU, MIN_MTU } from '../shared/wire.js';
 
 export const CIPHERS = ['chacha20-poly1305', 'aes-256-gcm'] as const;
 export type CipherName = (typeof CIPHERS)[number];
@@ -12,9 +13,9 @@ export type CipherName = (typeof CIPHERS)[number];
 export const DEFAULT_PORT = 20203;
 export const DEFAULT_LISTEN = `:${DEFAULT_PORT}`;
 export const DEFAULT_MTU = 1280;
-/** IPv6 needs 1280; a frame carries at most 65535 - 16 bytes of plaintext. */
-export const MIN_MTU = 1280;
-export const MAX_MTU = 65519;
+/** The TUN MTU's range, from the Rust core: IPv6 needs 1280; a packet must fit one frame. */
+export { MAX_MTU, MIN_MTU } from '../shared/wire.js';
+
 /** setTimeout's limit: longer delays fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { Direction, HANDSHAKE_NONCE_LEN, MAGIC, MAGIC_FRAME_BODY_LEN, type ProtocolCore } from '../core/protocol.js';
 import { SocketClosedError, SocketReader } from '../network/socket-reader.js';
 import type { CipherName } from '../options/values.js';
+import { within } from '../shared/deadline.js';
 import { HandshakeError } from '../shared/errors.js';
 
 export interface HandshakeParams {
@@ -108,16 +109,6 @@ async function expectMagic(reader: SocketReader, params: HandshakeParams, sessio
   }
 }
 
-/** `work`, or `error()` if it has not settled within `ms`. */
-async function within<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function runWithDeadline(
   socket: Socket,
   timeoutMs: number,
@@ -129,8 +120,6 @@ async function runWithDeadline(
   let phase = first;
   try {
     const work = steps(reader, (next) => (phase = next));
-    // If the deadline wins, the abandoned steps may still fail later; that is already handled.
-    work.catch(() => {});
     const sessionKey = await within(
       work,
       timeoutMs,

@@ -129,3 +129,19 @@ pub fn open_frame(
 pub fn is_ip_packet(packet: &[u8]) -> bool {
     ttun_proto::is_ip_packet(packet)
 }
+
+/// The wire format's fixed sizes by name, and the handshake's magic plaintext: what ttun's
+/// TypeScript copy (ts/shared/wire.ts) is generated from and tested against.
+#[napi(object)]
+pub struct WireConstants {
+    pub numbers: std::collections::HashMap<String, f64>,
+    pub magic: Buffer,
+}
+
+#[napi]
+pub fn wire_constants() -> WireConstants {
+    WireConstants {
+        numbers: ttun_proto::WIRE_NUMBERS.iter().map(|(name, value)| (name.to_string(), *value as f64)).collect(),
+        magic: ttun_proto::MAGIC.to_vec().into(),
+    }
+}

@@ -29,5 +29,6 @@ pub use frame::{Direction, FrameOpener, FrameSealer, Receiver};
 pub use keys::{psk_key, session_key};
 pub use packet::is_ip_packet;
 pub use wire::{
-    FRAME_OVERHEAD, HANDSHAKE_NONCE_LEN, LENGTH_PREFIX_LEN, MAGIC, MAX_FRAME_BODY_LEN, MAX_PLAINTEXT_LEN, TAG_LEN,
+    FIRST_DATA_COUNTER, FRAME_OVERHEAD, HANDSHAKE_NONCE_LEN, LENGTH_PREFIX_LEN, MAGIC, MAX_FRAME_BODY_LEN, MAX_MTU,
+    MAX_PLAINTEXT_LEN, MIN_MTU, TAG_LEN, WIRE_NUMBERS,
 };

@@ -199,3 +199,32 @@ impl core::fmt::Write for ByteWriter<'_> {
         Ok(())
     }
 }
+
+/// How many of ttun-proto's WIRE_NUMBERS there are (ts/core/wasm-core.ts reads them by index).
+#[no_mangle]
+pub extern "C" fn ttun_wire_count() -> u32 {
+    ttun_proto::WIRE_NUMBERS.len() as u32
+}
+
+/// Writes the name of WIRE_NUMBERS[index] to `out` (64 bytes at most) and returns its length.
+#[no_mangle]
+pub extern "C" fn ttun_wire_name(index: u32, out: *mut u8) -> usize {
+    let name = ttun_proto::WIRE_NUMBERS[index as usize].0.as_bytes();
+    let len = name.len().min(64);
+    // SAFETY (callers): out points to 64 writable bytes of the module's memory.
+    unsafe { core::ptr::copy_nonoverlapping(name.as_ptr(), out, len) };
+    len
+}
+
+/// The value of WIRE_NUMBERS[index].
+#[no_mangle]
+pub extern "C" fn ttun_wire_value(index: u32) -> u64 {
+    ttun_proto::WIRE_NUMBERS[index as usize].1
+}
+
+/// Writes the handshake's magic plaintext (8 bytes) to `out`.
+#[no_mangle]
+pub extern "C" fn ttun_wire_magic(out: *mut u8) {
+    // SAFETY (callers): out points to 8 writable bytes of the module's memory.
+    unsafe { core::ptr::copy_nonoverlapping(ttun_proto::MAGIC.as_ptr(), out, ttun_proto::MAGIC.len()) };
+}

@@ -116,8 +116,11 @@ fn address_with_prefix<A: std::str::FromStr>(
 fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
     let mtu = u16::try_from(options.mtu)
         .ok()
-        .filter(|m| (1280..=ttun_proto::MAX_PLAINTEXT_LEN as u16).contains(m))
-        .ok_or_else(|| error("EBADMTU", format!("MTU {} is out of range 1280..65519", options.mtu)))?;
+        .filter(|m| (ttun_proto::MIN_MTU as u16..=ttun_proto::MAX_MTU as u16).contains(m))
+        .ok_or_else(|| {
+            let (min, max) = (ttun_proto::MIN_MTU, ttun_proto::MAX_MTU);
+            error("EBADMTU", format!("MTU {} is out of range {min}..{max}", options.mtu))
+        })?;
     let ipv4 = address_with_prefix::<Ipv4Addr>("IPv4", &options.ipv4, options.ipv4_prefix, 32)?;
     let ipv6 = address_with_prefix::<Ipv6Addr>("IPv6", &options.ipv6, options.ipv6_prefix, 128)?;
     Ok(DeviceConfig { name: options.name.clone(), mtu, ipv4, ipv6, wintun_file: options.wintun_file.clone() })

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use napi_derive::napi;
-use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver};
+use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver, FIRST_DATA_COUNTER};
 
 use super::sink::Sink;
 
@@ -50,11 +50,11 @@ pub struct SessionKeys {
 impl SessionKeys {
     /// Data frames count from 1: counter 0 was the handshake's magic frame.
     pub fn sealer(&self) -> FrameSealer {
-        FrameSealer::new(self.cipher.clone(), self.send, 1)
+        FrameSealer::new(self.cipher.clone(), self.send, FIRST_DATA_COUNTER)
     }
 
     pub fn receiver(&self) -> Receiver {
-        Receiver::new(FrameOpener::new(self.cipher.clone(), self.send.reverse(), 1))
+        Receiver::new(FrameOpener::new(self.cipher.clone(), self.send.reverse(), FIRST_DATA_COUNTER))
     }
 }
 
