@@ -4,27 +4,33 @@
 //   node examples/userspace-echo.mjs [count]
 
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { connect, createServer } from 'ttun';
 
 const count = Number(process.argv[2] ?? 3);
 const psk = randomBytes(32).toString('base64');
 
+// An error either reports (its TUN or listener failed) would be thrown if nobody listened, so it is
+// logged with its code. (In TypeScript, or JavaScript from Node 24, `await using` closes them too.)
 const server = await createServer({ psk, listen: '127.0.0.1:0', tun: false });
 const client = await connect({ psk, server: `127.0.0.1:${server.address().port}`, tun: false });
+for (const endpoint of [server, client]) endpoint.on('error', (err) => console.error(`${err.code}: ${err.message}`));
+client.on('down', (peer, end) => console.log(`session with ${peer} ended: ${end.kind}`));
 await new Promise((resolve) => client.once('up', resolve));
 console.log(`session up (${server.address().address}:${server.address().port})`);
 
 // The server's side: every echo request that arrives is turned into an echo reply.
 (async () => {
   for await (const packet of server.packets()) {
-    if (packet[9] === 1 && packet[20] === 8) server.send(echoReply(packet));
+    // send() says 'sent', 'queued' (the socket is full: wait for 'drain') or 'dropped' (no session).
+    if (packet[9] === 1 && packet[20] === 8 && server.send(echoReply(packet)) === 'queued') await once(server, 'drain');
   }
 })();
 
 const replies = client.packets()[Symbol.asyncIterator]();
 for (let seq = 1; seq <= count; seq++) {
   const started = process.hrtime.bigint();
-  client.send(echoRequest(seq));
+  if (client.send(echoRequest(seq)) === 'dropped') throw new Error('the session went down');
   const { value: reply } = await replies.next();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   console.log(`reply from 10.1.1.1: icmp_seq=${reply.readUInt16BE(26)} time=${ms.toFixed(3)} ms`);
