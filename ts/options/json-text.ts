@@ -25,10 +25,14 @@ const LITERALS: Array<[string, JsonValue]> = [
   ['null', null],
 ];
 
+/** How deep arrays and objects may nest: a config file needs 2; a hostile one must not exhaust the stack. */
+export const MAX_JSON_DEPTH = 32;
+
 export function parseJsonText(source: string): JsonValue {
   // A byte-order mark some editors write is not part of the JSON.
   const text = source.startsWith('\uFEFF') ? source.slice(1) : source;
   let at = 0;
+  let depth = 0;
 
   const fail = (what: string, offset = at): never => {
     const before = text.slice(0, offset);
@@ -74,8 +78,13 @@ export function parseJsonText(source: string): JsonValue {
     skipSpace();
     const char = text[at];
     if (char === undefined) return fail('unexpected end of file, expected a value');
-    if (char === '{') return readObject();
-    if (char === '[') return readArray();
+    if (char === '{' || char === '[') {
+      if (depth === MAX_JSON_DEPTH) fail(`nested more than ${MAX_JSON_DEPTH} levels deep`);
+      depth += 1;
+      const nested = char === '{' ? readObject() : readArray();
+      depth -= 1;
+      return nested;
+    }
     if (char === '"') return readString();
     NUMBER.lastIndex = at;
     const number = NUMBER.exec(text);

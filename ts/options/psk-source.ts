@@ -3,7 +3,8 @@
  * --psk-file, or the TTUN_PSK environment variable. Never prints the key itself.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readBounded } from '../shared/bounded-read.js';
 import { TtunError, unreadableBecause } from '../shared/errors.js';
 
 /** Below this many bytes a key recorded handshakes could be brute-forced against offline. */
@@ -55,6 +56,9 @@ function warnIfMangled(psk: string, where: string, warnings: string[]): void {
   }
 }
 
+/** A key file holds a key: anything longer is the wrong file (or /dev/zero). */
+export const MAX_KEY_FILE_BYTES = 4096;
+
 /**
  * The file's bytes as they are (v1 used the raw bytes of its -k argument; a file keeps them). A
  * path that names no readable file is not repeated in the error: it may be the key itself, given
@@ -63,9 +67,10 @@ function warnIfMangled(psk: string, where: string, warnings: string[]): void {
 function readPskFile(path: string, warnings: string[]): Buffer {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readBounded(path, MAX_KEY_FILE_BYTES, 'the key file (--psk-file)', 'EPSKFILE');
     if ((statSync(path).mode & 0o077) !== 0) warnings.push(`key file ${path} is readable by other users: chmod 600 it`);
   } catch (err) {
+    if (err instanceof TtunError) throw err;
     throw new TtunError(`cannot read the key file (--psk-file): ${unreadableBecause(err)}`, 'EPSKFILE');
   }
   // One trailing newline is the file's, not the key's (echo, editors); anything else is kept.

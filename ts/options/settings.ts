@@ -4,7 +4,6 @@
  * Each value remembers where it came from (`ttun check` shows it). Every mistake is a usage error
  * that names the option and the place, never a value that could be a secret.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TtunError, unreadableBecause } from '../shared/errors.js';
 import { JsonSyntaxError, type JsonValue, parseJsonText } from './json-text.js';
@@ -19,6 +18,10 @@ import {
   type OptionValue,
   optionsOf,
 } from './option-table.js';
+import { readBounded } from '../shared/bounded-read.js';
+
+/** A config file is a few lines of options; anything far larger is the wrong file. */
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
@@ -156,8 +159,9 @@ function numberFromText(text: string, where: string): number {
 
 function readConfigFile(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readBounded(path, MAX_CONFIG_FILE_BYTES, 'the config file (--config)', CONFIG_ERROR).toString('utf8');
   } catch (err) {
+    if (err instanceof TtunError) throw err;
     // Not the path: a value that names no file may be a key given to --config by mistake.
     return fail(`cannot read the config file (--config): ${unreadableBecause(err)}`);
   }
