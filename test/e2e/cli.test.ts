@@ -204,11 +204,20 @@ test('port in use and no permission for a TUN: one clear line each', { timeout: 
   t.after(() => lab.destroy());
   const first = lab.ttun(lab.server, ['server', '-k', SECRET]);
   await first.waitForEvent('listening');
-  const second = lab.ttun(lab.server, ['server', '-k', SECRET]);
+  const second = lab.ttun(lab.server, ['server', '-k', SECRET, '--log-format', 'text']);
   const exit = await second.exited;
   assert.equal(exit.code, 1);
   assert.equal(second.lines.length, 1, second.output);
   assert.match(second.lines[0]!, /^ttun: cannot listen on :20203: the port is already in use$/);
+  // With JSON logs, the same failure is one JSON object.
+  const json = lab.ttun(lab.server, ['server', '-k', SECRET, '--log-format', 'json']);
+  assert.equal((await json.exited).code, 1);
+  const failed = json.events('start-failed');
+  assert.equal(json.lines.length, 1, json.output);
+  assert.deepEqual(
+    [failed[0]?.level, failed[0]?.message, failed[0]?.exitCode],
+    ['error', 'cannot listen on :20203: the port is already in use', 1],
+  );
   assert.ok(!(await lab.links(lab.server)).includes('ttun1'), 'the TUN made before the failed listen is removed');
 
   // Root without CAP_NET_ADMIN cannot create a TUN device.

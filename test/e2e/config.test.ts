@@ -142,7 +142,7 @@ test('ttun check: valid and invalid configurations, exit 0 / 2, the key never sh
   assert.deepEqual(await listeningPorts(lab, lab.server), []);
 
   // Running with the bad file fails the same way, before the TUN exists.
-  const run = lab.ttun(lab.server, ['server', '--config', bad]);
+  const run = lab.ttun(lab.server, ['server', '--config', bad, '--log-format', 'text']);
   assert.equal((await run.exited).code, 2);
   assert.deepEqual(run.lines, [`ttun: bad "mtu" in ${bad}: use a whole number from 1280 to 65519`]);
   assert.deepEqual(await lab.links(lab.server), links);

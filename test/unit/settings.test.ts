@@ -392,3 +392,20 @@ test('the server admission limits and the handshake deadlines are options too; t
   assert.equal(client.code, 2);
   assert.match(client.stderr, /unknown option --max-pending-handshakes/);
 });
+
+test('ttun check shows values the API settles: the per-source default, a proxy from the environment', () => {
+  const server = ttunCheck(['server', '-k', SECRET]);
+  assert.equal(server.code, 0, server.stderr);
+  assert.match(server.stdout, /^ {2}max-pending-handshakes-per-source +8 +default$/m);
+  const fewer = ttunCheck(['server', '-k', SECRET, '--max-pending-handshakes', '4']);
+  assert.match(fewer.stdout, /^ {2}max-pending-handshakes-per-source +4 +default$/m);
+  const proxied = ttunCheck(['client', '-k', SECRET, '-s', 'vpn.example.com:20203'], { HTTPS_PROXY: 'http://u:pass word@proxy:3128' });
+  assert.equal(proxied.code, 0, proxied.stderr);
+  assert.match(proxied.stdout, /^ {2}proxy +http:\/\/proxy:3128 +env \(HTTPS_PROXY\)$/m);
+  assert.ok(!proxied.stdout.includes('pass word'));
+  const bypassed = ttunCheck(['client', '-k', SECRET, '-s', 'vpn.example.com:20203'], {
+    HTTPS_PROXY: 'http://proxy:3128',
+    NO_PROXY: 'example.com',
+  });
+  assert.match(bypassed.stdout, /^ {2}proxy +none +env \(NO_PROXY covers the server\)$/m);
+});

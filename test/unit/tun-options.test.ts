@@ -126,8 +126,18 @@ test('route commands: ip on Linux, route on macOS', () => {
 
 const tun = { name: 'vpn3', mtu: 1400, ipv4: '10.2.2.1/30', ipv6: undefined, routes: [] };
 
-test('hook environment: the TUN’s details, no inherited TTUN_* variable, the rest kept', () => {
-  const env = hookEnvironment(tun, 'client', { PATH: '/bin', TTUN_PSK: 'secret', ttun_other: 'x', TTUN_DEV: 'stale', HOME: '/root' });
+test('hook environment: the TUN’s details, no inherited TTUN_* or proxy variable, the rest kept', () => {
+  const env = hookEnvironment(tun, 'client', {
+    PATH: '/bin',
+    TTUN_PSK: 'secret',
+    ttun_other: 'x',
+    TTUN_DEV: 'stale',
+    HOME: '/root',
+    HTTPS_PROXY: 'http://user:secret@proxy:3128',
+    https_proxy: 'http://user:secret@proxy:3128',
+    ALL_PROXY: 'socks5h://u:p@gw:1080',
+    no_proxy: 'localhost',
+  });
   assert.deepEqual(env, {
     PATH: '/bin',
     HOME: '/root',

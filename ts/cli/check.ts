@@ -37,12 +37,20 @@ function showSource(setting: Setting, configFile: string | undefined): string {
   }
 }
 
-export function checkReport(settings: Settings, key: KeyReport): string {
+/**
+ * A value the API settles when no place gives it (a default computed from another option, a proxy
+ * named by the environment): shown with where it came from instead of "not set".
+ */
+export type Effective = Record<string, { value: OptionValue; from: string }>;
+
+export function checkReport(settings: Settings, key: KeyReport, effective: Effective = {}): string {
   const rows: Array<[string, string, string]> = [['option', 'value', 'from']];
   for (const setting of settings.all) {
     // The key's own row says where it came from and how long it is, nothing more.
     if (setting.spec.name === 'psk') continue;
-    rows.push([setting.spec.name, showValue(setting.spec.name, setting.value), showSource(setting, settings.configFile)]);
+    const settled = setting.value === undefined ? effective[setting.spec.name] : undefined;
+    if (settled !== undefined) rows.push([setting.spec.name, showValue(setting.spec.name, settled.value), settled.from]);
+    else rows.push([setting.spec.name, showValue(setting.spec.name, setting.value), showSource(setting, settings.configFile)]);
     if (setting.spec.name === 'psk-file') rows.push(['key', `(hidden, ${key.bytes} bytes)`, `from ${key.from}`]);
   }
   const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column]!.length)));

@@ -17,7 +17,7 @@ import { TtunError, unreadableBecause } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
 import { checkClientOptions } from '../tunnel/client.js';
 import { checkServerOptions } from '../tunnel/server.js';
-import { checkReport } from './check.js';
+import { checkReport, type Effective } from './check.js';
 import {
   type LogFormat,
   type Logger,
@@ -68,9 +68,29 @@ const LATE_START: EarlyStart = {
   closeInspector: () => false,
 };
 
-/** Prints `ttun: message` and exits: the one way bad input ends the program. */
+/**
+ * How a start-up error is written: text until the settings say otherwise; before they are known,
+ * what the command line and the environment ask for (a config file's log-format counts once read).
+ */
+let errorFormat: { format: LogFormat; role: string } = { format: 'text', role: 'ttun' };
+
+function formatAskedFor(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
+  const flag = argv.findIndex((a) => /^--?log-format(=|$)/.test(a));
+  const value = flag === -1 ? env.TTUN_LOG_FORMAT : argv[flag]!.includes('=') ? argv[flag]!.split('=')[1] : argv[flag + 1];
+  return value === 'json' ? 'json' : 'text';
+}
+
+/**
+ * Prints `ttun: message` (or, with --log-format json, one JSON object with level "error" and the
+ * exit code) and exits: the one way bad input ends the program.
+ */
 function die(message: string, code: number): never {
-  process.stderr.write(`ttun: ${message}\n`);
+  if (errorFormat.format === 'json') {
+    const line = { time: new Date().toISOString(), level: 'error', role: errorFormat.role, event: 'start-failed', message, exitCode: code };
+    process.stderr.write(`${JSON.stringify(line)}\n`);
+  } else {
+    process.stderr.write(`ttun: ${message}\n`);
+  }
   process.exit(code);
 }
 
@@ -322,13 +342,21 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
 async function runCheck(settings: Settings): Promise<void> {
   const { sources, key, options } = prepare(settings);
   const bytes = typeof key.psk === 'string' ? Buffer.byteLength(key.psk, 'utf8') : key.psk.length;
+  const effective: Effective = {};
   try {
-    await inCliTerms(settings, () => (settings.command === 'server' ? checkServerOptions(options) : checkClientOptions(options)));
+    if (settings.command === 'server') {
+      const { limits } = await inCliTerms(settings, () => checkServerOptions(options));
+      effective['max-pending-handshakes-per-source'] = { value: limits.maxPendingPerSource, from: 'default' };
+    } else {
+      const { route } = await inCliTerms(settings, () => checkClientOptions(options));
+      if (route.proxy !== undefined) effective.proxy = { value: route.proxy.display, from: `env (${route.from})` };
+      else if (route.bypass !== undefined) effective.proxy = { value: 'none', from: `env (${route.bypass.noProxy} covers the server)` };
+    }
   } finally {
     if (Buffer.isBuffer(key.psk)) key.psk.fill(0);
   }
   const from = sources.flag !== undefined ? '-k' : sources.file !== undefined ? '--psk-file' : 'TTUN_PSK';
-  process.stdout.write(checkReport(settings, { from, bytes, warnings: key.warnings }));
+  process.stdout.write(checkReport(settings, { from, bytes, warnings: key.warnings }, effective));
 }
 
 /**
@@ -426,6 +454,7 @@ function writeKeyFile(file: string, force: boolean): void {
 export async function main(argv: string[], early: EarlyStart = LATE_START): Promise<void> {
   // `ttun help [command]` is `ttun [command] --help`.
   if (argv[0] === 'help') argv = [...argv.slice(1), '--help'];
+  errorFormat = { format: formatAskedFor(argv, process.env), role: argv[0] === 'check' ? 'check' : (argv[0] ?? 'ttun') };
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
     die(`unknown command ${JSON.stringify(first)}: use ${COMMANDS.join(' or ')} (see ttun --help)`, EXIT_USAGE);
@@ -507,6 +536,7 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     const [command, role] = args._ as string[];
     if (command === 'server' || command === 'client') {
       const settings = resolveSettings(command, args, process.env);
+      errorFormat = { format: settings.get('log-format') as LogFormat, role: command };
       if (command === 'server') await runServer(settings, early);
       else await runClient(settings, early);
     } else if (command === 'check') {

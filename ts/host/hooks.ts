@@ -11,13 +11,22 @@ import { TtunError } from '../shared/errors.js';
 export type HookName = 'up' | 'down';
 
 /**
+ * The proxy variables (curl's names, either case): they may carry a proxy's user and password, and
+ * --down runs as the --user account, so hooks do not get them.
+ */
+const PROXY_VARIABLES = new Set(['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY']);
+
+/**
  * The command's environment: this process's, less every TTUN_* variable it was given (TTUN_PSK
- * holds the key, and no other may reach a script by accident), plus the TUN's details. A family
- * that is not configured is the empty string, so `set -u` scripts can test it.
+ * holds the key, and no other may reach a script by accident) and the proxy variables, plus the
+ * TUN's details. A family that is not configured is the empty string, so `set -u` scripts can test it.
  */
 export function hookEnvironment(tun: TunInfo, role: Role, inherited: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(inherited)) if (!name.toUpperCase().startsWith('TTUN_')) env[name] = value;
+  for (const [name, value] of Object.entries(inherited)) {
+    const upper = name.toUpperCase();
+    if (!upper.startsWith('TTUN_') && !PROXY_VARIABLES.has(upper)) env[name] = value;
+  }
   return {
     ...env,
     TTUN_DEV: tun.name,

@@ -5,6 +5,7 @@
  * that names the option and the place, never a value that could be a secret.
  */
 import { dirname, resolve } from 'node:path';
+import { readBounded } from '../shared/bounded-read.js';
 import { TtunError, unreadableBecause } from '../shared/errors.js';
 import { JsonSyntaxError, type JsonValue, parseJsonText } from './json-text.js';
 import {
@@ -18,7 +19,6 @@ import {
   type OptionValue,
   optionsOf,
 } from './option-table.js';
-import { readBounded } from '../shared/bounded-read.js';
 
 /** A config file is a few lines of options; anything far larger is the wrong file. */
 const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
