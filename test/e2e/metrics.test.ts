@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, run, TOOLS, TTUN, WAIT_MS } from './harness.js';
+import { Lab, NODE_FLAGS, run, TOOLS, TTUN, WAIT_MS } from './harness.js';
 
 const PSK = 'metrics end-to-end key 6f1c';
 const EXIT_USAGE = 2;
@@ -267,4 +267,35 @@ test('--metrics: a bad address is a usage error (exit 2, one line); --help descr
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--metrics\s+serve Prometheus metrics at http:\/\/HOST:PORT\/metrics/);
   }
+});
+
+test('idle connections to the metrics port cannot lock a client out: 400 held under a 300-file limit, a real client gets in within 10 s', {
+  timeout: 120_000,
+}, async (t) => {
+  const lab = await Lab.create(2);
+  t.after(() => lab.destroy());
+  const server = lab.spawn(lab.server, [
+    'prlimit',
+    '--nofile=300:300',
+    process.execPath,
+    ...NODE_FLAGS,
+    TTUN,
+    'server',
+    '-k',
+    PSK,
+    '--metrics',
+    '0.0.0.0:9464',
+    '--log-format',
+    'json',
+  ]);
+  await server.waitForEvent('listening');
+  // 400 idle connections to the metrics port from another host, each closed one opened again.
+  const metricsHost = lab.serverAddress(1).split(':')[0]!;
+  const holder = lab.spawn(lab.clients[1]!, [process.execPath, join(TOOLS, 'idle-holder.js'), metricsHost, '9464', '400']);
+  await holder.waitForLine(/^opened ([4-9]\d\d|\d{4,})$/);
+  const client = lab.ttun(lab.clients[0]!, ['client', '-k', PSK, '-s', lab.serverAddress(0)]);
+  await client.waitForEvent('up', () => true, { timeoutMs: 10_000 });
+  await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
+  assert.ok(holder.running, 'the holder kept at it the whole time');
+  assert.ok(server.running, server.output);
 });

@@ -17,7 +17,12 @@ import type { CipherName, HostPort, Role } from '../options/values.js';
 import { parseHostPort } from '../options/values.js';
 import { badOption, type RejectReason } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
-import { METRICS_REQUEST_TIMEOUT_MS } from '../shared/tunables.js';
+import {
+  METRICS_DEADLINE_CHECK_MS,
+  METRICS_IDLE_TIMEOUT_MS,
+  METRICS_MAX_CONNECTIONS,
+  METRICS_REQUEST_TIMEOUT_MS,
+} from '../shared/tunables.js';
 
 /**
  * Where metrics are served when only a port is given: this host only. They tell whoever can read
@@ -222,10 +227,16 @@ export class MetricsServer {
 
   /** Binds `address` (see parseMetricsAddress) and serves `source`. Rejects with a TtunError when it cannot bind. */
   static async listen(source: MetricsSource, address: { host: string; port: number }): Promise<MetricsServer> {
-    const server = http.createServer((request, response) => answer(source, request, response));
-    // A scraper holds its connection open between scrapes; a stalled request must not hold a socket for long.
+    const server = http.createServer({ connectionsCheckingInterval: METRICS_DEADLINE_CHECK_MS }, (request, response) =>
+      answer(source, request, response),
+    );
+    // Bounded: whoever opens connections to the metrics port (and holds them idle) must not take
+    // the file descriptors the tunnel needs. A stalled request, or a connection that says nothing,
+    // is closed promptly; a scraper reconnects.
+    server.maxConnections = METRICS_MAX_CONNECTIONS;
     server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
     server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
+    server.setTimeout(METRICS_IDLE_TIMEOUT_MS);
     const shown = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, `serve metrics on ${shown}`)));

@@ -59,3 +59,16 @@ export const DROP_REPORT_INTERVAL_MS = 2_000;
 export const LOG_LINES_PER_SECOND = 10;
 /** A metrics scrape (request and headers) must arrive within this: a silent client cannot hold a socket open. */
 export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Connections the metrics listener holds at once: a scraper or two need one each; beyond this Node
+ * closes a newcomer at once, so idle connections to the metrics port cannot use up the file
+ * descriptors the tunnel needs.
+ */
+export const METRICS_MAX_CONNECTIONS = 16;
+
+/** A metrics connection with nothing sent or received for this long is closed (a scraper reconnects). */
+export const METRICS_IDLE_TIMEOUT_MS = 5_000;
+
+/** How often Node checks the metrics connections' request deadlines (its default, 30 s, lets them pile up). */
+export const METRICS_DEADLINE_CHECK_MS = 1_000;
