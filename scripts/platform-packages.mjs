@@ -24,8 +24,8 @@ napi('create-npm-dirs');
 napi('version');
 
 const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const { parseTriple } = await import('@napi-rs/cli');
 for (const target of main.napi.targets) {
-  const { parseTriple } = await import('@napi-rs/cli');
   const platform = parseTriple(target).platformArchABI;
   writeFileSync(
     join(root, 'packages', platform, 'README.md'),
@@ -35,11 +35,7 @@ The **${target}** native addon of [ttun](https://www.npmjs.com/package/${main.na
 beside ttun on matching machines; install \`${main.name}\` (\`npm install -g ${main.name}\`), not this package.
 `,
   );
-}
-
-for (const target of main.napi.targets) {
-  const { parseTriple } = await import('@napi-rs/cli');
-  const file = join(root, 'packages', parseTriple(target).platformArchABI, 'package.json');
+  const file = join(root, 'packages', platform, 'package.json');
   const manifest = JSON.parse(readFileSync(file, 'utf8'));
   manifest.engines = { node: '>=20' };
   writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);

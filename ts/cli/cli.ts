@@ -11,9 +11,9 @@ import { type ClientOptions, connect, createServer, type ServerOptions, type Ttu
 import { metricsUrl } from '../observability/metrics.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, OPTIONS, optionsOf, specForKey } from '../options/option-table.js';
 import { generatePsk, type PskChoice, resolvePsk } from '../options/psk-source.js';
-import { CONFIG_ERROR, describeSource, resolveSettings, type Settings } from '../options/settings.js';
+import { describeSource, resolveSettings, type Settings } from '../options/settings.js';
 import { formatHostPort } from '../options/values.js';
-import { TtunError, unreadableBecause } from '../shared/errors.js';
+import { BAD_OPTION_CODES, TtunError, unreadableBecause } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
 import { checkClientOptions } from '../tunnel/client.js';
 import { checkServerOptions } from '../tunnel/server.js';
@@ -33,23 +33,8 @@ import {
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
 
-/** Errors about the command line itself: they exit like yargs' usage errors. */
-const USAGE_CODES = new Set([
-  'ENOPSK',
-  'EPSKSOURCE',
-  'ENOSERVER',
-  'EBADCIPHER',
-  'EBADMTU',
-  'EBADADDR',
-  'EBADDEV',
-  'EBADTUNADDR',
-  'EBADROUTE',
-  'EBADHOOK',
-  'EBADUSER',
-  'EBADOPTION',
-  'EBADPROXY',
-  CONFIG_ERROR,
-]);
+/** Errors about the configuration itself: they exit like yargs' usage errors. */
+const USAGE_CODES: ReadonlySet<string> = new Set(BAD_OPTION_CODES);
 
 /**
  * What bin/ttun.js set up before this module was loaded: the SIGUSR1 listener (installed first, so

@@ -1,51 +1,8 @@
-/** What went wrong, to branch on (the message is for people, and may change). */
-export type TtunErrorCode =
-  // A bad option: the API rejects it before anything is created (the CLI exits 2).
-  | 'EBADOPTION'
-  | 'EBADCIPHER'
-  | 'EBADMTU'
-  | 'EBADADDR'
-  | 'EBADDEV'
-  | 'EBADTUNADDR'
-  | 'EBADROUTE'
-  | 'EBADHOOK'
-  | 'EBADPROXY'
-  | 'EBADUSER'
-  | 'EBADCONFIG'
-  | 'ENOPSK'
-  | 'EPSKSOURCE'
-  | 'EPSKFILE'
-  | 'ENOSERVER'
-  // The system refused or failed.
-  | 'EPERM'
-  | 'EACCES'
-  | 'EEXIST'
-  | 'EADDRINUSE'
-  | 'EADDRNOTAVAIL'
-  | 'ENOTFOUND'
-  | 'ELISTEN'
-  | 'ECONNECT'
-  | 'ECONNREFUSED'
-  | 'ECONNRESET'
-  | 'ETIMEDOUT'
-  | 'EHOSTUNREACH'
-  | 'ENETUNREACH'
-  | 'ETUN'
-  | 'EROUTE'
-  | 'EHOOK'
-  | 'EPRIV'
-  | 'ENOTSUP'
-  | 'EINVAL'
-  | 'EIO'
-  | 'ENONATIVE'
-  | 'ENOCORE'
-  // The API used the wrong way.
-  | 'EMODE'
-  | 'ENOTIP'
-  // The AbortSignal given as `signal` aborted the start.
-  | 'ABORT_ERR';
-
-const CODES: ReadonlySet<string> = new Set<TtunErrorCode>([
+/**
+ * A bad option or configuration: the API rejects it before anything is created, and the CLI
+ * exits 2 (a usage error) for each of these.
+ */
+export const BAD_OPTION_CODES = [
   'EBADOPTION',
   'EBADCIPHER',
   'EBADMTU',
@@ -59,8 +16,13 @@ const CODES: ReadonlySet<string> = new Set<TtunErrorCode>([
   'EBADCONFIG',
   'ENOPSK',
   'EPSKSOURCE',
-  'EPSKFILE',
   'ENOSERVER',
+] as const;
+
+const CODE_LIST = [
+  ...BAD_OPTION_CODES,
+  // The system refused or failed (an unreadable key file among them: the CLI exits 1).
+  'EPSKFILE',
   'EPERM',
   'EACCES',
   'EEXIST',
@@ -83,10 +45,17 @@ const CODES: ReadonlySet<string> = new Set<TtunErrorCode>([
   'EIO',
   'ENONATIVE',
   'ENOCORE',
+  // The API used the wrong way.
   'EMODE',
   'ENOTIP',
+  // The AbortSignal given as `signal` aborted the start.
   'ABORT_ERR',
-]);
+] as const;
+
+/** What went wrong, to branch on (the message is for people, and may change). */
+export type TtunErrorCode = (typeof CODE_LIST)[number];
+
+const CODES: ReadonlySet<string> = new Set(CODE_LIST);
 
 /** A code from the system (errno) or the addon as a TtunErrorCode: itself if ttun knows it, else `fallback`. */
 export function knownCode(code: string | undefined, fallback: TtunErrorCode): TtunErrorCode {
