@@ -32,6 +32,7 @@ const SAMPLES: Record<string, { valid: string; invalid: string } | null> = {
   mptcp: { valid: 'yes', invalid: 'maybe' },
   datapath: { valid: 'event-loop', invalid: 'teleport' },
   'log-format': { valid: 'json', invalid: 'xml' },
+  'log-level': { valid: 'warn', invalid: 'verbose' },
   stats: { valid: '5', invalid: '0' },
   'handshake-timeout-ms': { valid: '5000', invalid: '-1' },
   'nonce-timeout-ms': { valid: '3000', invalid: '0' },

@@ -6,6 +6,7 @@ import { existsSync, linkSync, renameSync, rmSync, writeFileSync } from 'node:fs
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { readableSecretWarning, requireTrusted } from '../host/file-trust.js';
 import { type Account, dropPrivileges, resolveAccount } from '../host/privileges.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../index.js';
 import { metricsUrl } from '../observability/metrics.js';
@@ -21,6 +22,7 @@ import { checkReport, type Effective } from './check.js';
 import {
   type LogFormat,
   type Logger,
+  type LogLevel,
   logClientEvents,
   logCounters,
   logProxy,
@@ -144,6 +146,7 @@ interface CliArgs {
   user?: string;
   group?: string;
   'log-format': LogFormat;
+  'log-level': LogLevel;
   stats?: number;
   up?: string;
   down?: string;
@@ -267,8 +270,28 @@ function requiredServer(args: { server?: string }): string {
 }
 
 /**
+ * The files a run as root would trust: a config file that sets commands or names the key file, and
+ * the key file, must be root's alone (host/file-trust.ts); a config file holding a proxy password
+ * should not be readable by others. Returns the warnings.
+ */
+function checkFiles(settings: Settings, sources: KeySources): string[] {
+  const warnings: string[] = [];
+  const config = settings.configFile;
+  if (config !== undefined) {
+    const commands = ['up', 'down'].filter((name) => settings.sourceOf(name) === 'file');
+    if (commands.length > 0) requireTrusted({ path: config, because: `sets ${commands.join(' and ')}, run as root` });
+    else if (settings.sourceOf('psk-file') === 'file') requireTrusted({ path: config, because: 'names the key file' });
+    const proxy = settings.sourceOf('proxy') === 'file' ? (settings.get('proxy') as string) : undefined;
+    const secret = proxy?.includes('@') ? readableSecretWarning(config, 'a proxy password') : undefined;
+    if (secret !== undefined) warnings.push(secret);
+  }
+  if (sources.file !== undefined) requireTrusted({ path: sources.file, because: 'is the key file' });
+  return warnings;
+}
+
+/**
  * The start-up checks that come before the API's, in the order a run makes them, before anything
- * is created: a client's server, the account to run as, the key. `ttun check` runs exactly this,
+ * is created: a client's server, the account to run as, the files trusted as root, the key. `ttun check` runs exactly this,
  * then the API's own checks (checkServerOptions / checkClientOptions, which createServer and
  * connect run first).
  */
@@ -278,7 +301,9 @@ function prepare(settings: Settings) {
   // An account the system does not know must not leave a TUN behind.
   const account = resolveAccount(args.user, args.group);
   const sources = keySources(settings);
+  const fileWarnings = checkFiles(settings, sources);
   const key = pskFrom(sources);
+  key.warnings.push(...fileWarnings);
   // A proxy password on the command line is as visible in the process list as -k's key.
   if (args.proxy?.includes('@')) hideArguments();
   return { args, account, sources, key, options: apiOptionsOf(settings, key.psk) };
@@ -295,7 +320,7 @@ async function inCliTerms<T>(settings: Settings, call: () => T | Promise<T>): Pr
 
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const { args, account, key, options } = prepare(settings);
-  const log = stderrLogger('server', args['log-format']);
+  const log = stderrLogger('server', args['log-format'], args['log-level']);
   const server = await inCliTerms(settings, () => createServer(options));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log);
@@ -310,7 +335,7 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
 
 async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const { args, account, key, options } = prepare(settings);
-  const log = stderrLogger('client', args['log-format']);
+  const log = stderrLogger('client', args['log-format'], args['log-level']);
   const client = await inCliTerms(settings, () => connect(options));
   runUntilSignal(client, log);
   startupWarnings(key, early, log);

@@ -10,18 +10,20 @@ import type { TtunClient } from '../tunnel/client.js';
 
 import type { TtunServer } from '../tunnel/server.js';
 
-export type LogLevel = 'info' | 'warn' | 'error';
-export { LOG_FORMATS, type LogFormat } from '../options/values.js';
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../options/values.js';
 
 import type { SessionEnd, SessionEndKind } from '../datapath/session-end.js';
-import type { LogFormat } from '../options/values.js';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from '../options/values.js';
 import type { RejectReason } from '../shared/errors.js';
 import type { DropKind, FailReason } from '../tunnel/events.js';
 
 export type Logger = (level: LogLevel, event: string, message: string, fields?: Record<string, unknown>) => void;
 
-export function stderrLogger(role: string, format: LogFormat = 'text'): Logger {
+/** Writes the lines of `least` and above (--log-level) to stderr, as text or JSON (--log-format). */
+export function stderrLogger(role: string, format: LogFormat = 'text', least: LogLevel = 'info'): Logger {
+  const threshold = LOG_LEVELS.indexOf(least);
   return (level, event, message, fields) => {
+    if (LOG_LEVELS.indexOf(level) < threshold) return;
     const time = new Date().toISOString();
     if (format === 'json') {
       process.stderr.write(`${JSON.stringify({ time, level, role, event, message, ...fields })}\n`);

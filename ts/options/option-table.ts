@@ -5,7 +5,7 @@
  */
 
 import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_SOURCE, NONCE_TIMEOUT_MS } from '../shared/tunables.js';
-import { CIPHERS, DATA_PATHS, DEFAULT_LISTEN, DEFAULT_MTU, LOG_FORMATS, MAX_MTU, MIN_MTU } from './values.js';
+import { CIPHERS, DATA_PATHS, DEFAULT_LISTEN, DEFAULT_MTU, LOG_FORMATS, LOG_LEVELS, MAX_MTU, MIN_MTU } from './values.js';
 
 export const ENDPOINT_COMMANDS = ['server', 'client'] as const;
 export type EndpointCommand = (typeof ENDPOINT_COMMANDS)[number];
@@ -125,6 +125,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     alsoFrom: 'nowhere',
   },
   { name: 'log-format', type: 'string', describe: 'log lines as text or JSON', commands: BOTH, default: 'text', choices: LOG_FORMATS },
+  {
+    name: 'log-level',
+    type: 'string',
+    describe: 'write lines of this level and above: error, warn, info or debug (start-up errors are always written)',
+    commands: BOTH,
+    default: 'info',
+    choices: LOG_LEVELS,
+  },
   {
     name: 'stats',
     type: 'number',

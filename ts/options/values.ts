@@ -35,6 +35,10 @@ export function parseDataPath(value: unknown): DataPath {
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** The CLI's log levels, least severe first (the `log-level` option: lines below it are not written). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** The fixed v1 addresses: server .1 / ::1, client .2 / ::2. */
 export const TUNNEL_ADDRESSES = {
   server: { ipv4: '10.1.1.1', ipv4Prefix: 30, ipv6: 'fc11::1', ipv6Prefix: 126, peerIpv4: '10.1.1.2', peerIpv6: 'fc11::2' },

@@ -17,6 +17,8 @@ export const BAD_OPTION_CODES = [
   'ENOPSK',
   'EPSKSOURCE',
   'ENOSERVER',
+  // A file root would trust (commands, the key) that another user can change.
+  'EUNSAFEFILE',
 ] as const;
 
 const CODE_LIST = [
