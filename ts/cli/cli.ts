@@ -8,7 +8,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { readableSecretWarning, requireTrusted } from '../host/file-trust.js';
 import { type Account, dropPrivileges, resolveAccount } from '../host/privileges.js';
+import { type ServiceManager, serviceManagerFrom } from '../host/service-manager.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../index.js';
+import { ControlSocket, controlSocketPath } from '../observability/control-socket.js';
 import { metricsUrl } from '../observability/metrics.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, OPTIONS, optionsOf, specForKey } from '../options/option-table.js';
 import { generatePsk, type PskChoice, resolvePsk } from '../options/psk-source.js';
@@ -20,6 +22,7 @@ import { checkClientOptions } from '../tunnel/client.js';
 import { checkServerOptions } from '../tunnel/server.js';
 import { checkReport, type Effective } from './check.js';
 import {
+  describeSessionEnd,
   type LogFormat,
   type Logger,
   type LogLevel,
@@ -31,6 +34,8 @@ import {
   logTun,
   stderrLogger,
 } from './log.js';
+import { StatusTracker } from './status.js';
+import { runStatus } from './status-command.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
@@ -118,7 +123,7 @@ function endpointOptions<T>(y: Argv<T>, command: EndpointCommand) {
  * signal while closing exits at once (128 + signal number, as a shell reports it): close() waits
  * for the peer's socket and the TUN, and whoever presses Ctrl-C twice wants out now.
  */
-function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
+function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger, services: InstanceServices): void {
   let closing = false;
   const stop = (signal: NodeJS.Signals) => {
     if (closing) {
@@ -127,18 +132,60 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger): void {
     }
     closing = true;
     log('info', 'shutdown', `${signal}: shutting down`, { signal });
-    endpoint.close().then(
-      () => process.exit(0),
-      (err: Error) => die(`shutdown failed: ${err.message}`, EXIT_RUNTIME),
-    );
+    services
+      .stop()
+      .then(() => endpoint.close())
+      .then(
+        () => process.exit(0),
+        (err: Error) => die(`shutdown failed: ${err.message}`, EXIT_RUNTIME),
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   // The endpoint cannot go on (its TUN or listener failed): say why, clean up, exit 1.
   endpoint.on('error', (err) => {
     log('error', 'fatal', err.message, { code: err.code });
-    void endpoint.close().finally(() => process.exit(EXIT_RUNTIME));
+    void services
+      .stop()
+      .then(() => endpoint.close())
+      .finally(() => process.exit(EXIT_RUNTIME));
   });
+}
+
+/**
+ * What a running instance offers its host besides the tunnel: the control socket `ttun status`
+ * reads, and systemd's notifications. Both are started before root is dropped (the socket lives
+ * in root's /run/ttun) and stopped before the endpoint closes.
+ */
+class InstanceServices {
+  private control: ControlSocket | undefined;
+
+  constructor(
+    readonly systemd: ServiceManager,
+    private readonly log: Logger,
+  ) {}
+
+  /** The control socket for `endpoint`; without one (no /run/ttun, another instance there) ttun runs all the same. */
+  async openControl(endpoint: TtunServer | TtunClient, tracker: StatusTracker): Promise<void> {
+    const path = controlSocketPath(endpoint.tun!.name);
+    try {
+      this.control = await ControlSocket.open(
+        path,
+        () => JSON.stringify(tracker.report()),
+        (err) => this.log('warn', 'control-error', `the control socket cannot accept connections (${err.message}): still listening`),
+      );
+      this.log('debug', 'control', `status at ${path} (ttun status --dev ${endpoint.tun!.name})`, { path });
+    } catch (err) {
+      this.log('warn', 'control-error', `no control socket, so ttun status cannot see this instance: ${(err as Error).message}`, {
+        path,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.systemd.stopping();
+    await this.control?.close();
+  }
 }
 
 /** What only the CLI reads from the settings (everything else goes to the API through the table's `api` keys). */
@@ -233,13 +280,16 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
   }
 }
 
-function afterStartup(
+async function afterStartup(
   endpoint: TtunServer | TtunClient,
   args: CliArgs,
   account: Account | undefined,
   early: EarlyStart,
   log: Logger,
-): void {
+  services: InstanceServices,
+  tracker: StatusTracker,
+): Promise<void> {
+  await services.openControl(endpoint, tracker);
   const metrics = endpoint.metricsAddress();
   if (metrics !== undefined) log('info', 'metrics', `metrics on ${metricsUrl(metrics)}`, { url: metricsUrl(metrics) });
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
@@ -318,31 +368,52 @@ async function inCliTerms<T>(settings: Settings, call: () => T | Promise<T>): Pr
   }
 }
 
+/** systemd's notifications when NOTIFY_SOCKET asks for them; a failure to send is said once. */
+function systemdFor(log: Logger): ServiceManager {
+  return serviceManagerFrom(process.env, (message) => log('warn', 'systemd', message));
+}
+
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const { args, account, key, options } = prepare(settings);
   const log = stderrLogger('server', args['log-format'], args['log-level']);
+  // Before the endpoint runs the --up hook, which must not inherit NOTIFY_SOCKET.
+  const services = new InstanceServices(systemdFor(log), log);
   const server = await inCliTerms(settings, () => createServer(options));
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
-  runUntilSignal(server, log);
+  runUntilSignal(server, log, services);
   startupWarnings(key, early, log);
   logTunSetup(log, server, args);
   const { address, port } = server.address();
   const listening = formatHostPort({ host: address, port });
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
-  afterStartup(server, args, account, early, log);
+  const tracker = new StatusTracker(server, { listening });
+  await afterStartup(server, args, account, early, log, services, tracker);
   logServerEvents(server, log);
+  const { systemd } = services;
+  server.on('up', (peer) => systemd.status(`session up with ${peer}`));
+  server.on('down', (peer, end) => systemd.status(`waiting for a peer (${peer} disconnected: ${describeSessionEnd(end)})`));
+  systemd.ready(`listening on ${listening}, waiting for a peer`);
 }
 
 async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const { args, account, key, options } = prepare(settings);
   const log = stderrLogger('client', args['log-format'], args['log-level']);
+  const services = new InstanceServices(systemdFor(log), log);
   const client = await inCliTerms(settings, () => connect(options));
-  runUntilSignal(client, log);
+  runUntilSignal(client, log, services);
   startupWarnings(key, early, log);
   logTunSetup(log, client, args);
   logProxy(client, log);
-  afterStartup(client, args, account, early, log);
+  const target = formatHostPort(client.server);
+  const tracker = new StatusTracker(client, { server: target, proxy: client.proxy?.url });
+  await afterStartup(client, args, account, early, log, services, tracker);
   logClientEvents(client, log);
+  const { systemd } = services;
+  client.on('up', (peer) => systemd.status(`connected to ${peer}`));
+  client.on('down', (peer, end) => systemd.status(`reconnecting (disconnected from ${peer}: ${describeSessionEnd(end)})`));
+  client.on('failed', (_reason, message) => systemd.status(`reconnecting (${message})`));
+  // The client is ready with its TUN up: the session comes and goes, the TUN stays.
+  systemd.ready(client.connected ? `connected to ${target}` : `connecting to ${target}`);
 }
 
 /**
@@ -396,6 +467,7 @@ function safeUsageMessage(message: string, argv: readonly string[], known: reado
   const joined = known.find((option) => option.length > 1 && name.startsWith(option) && name.length > option.length);
   if (joined !== undefined) return `unknown option --${joined}…: put a space or = between --${joined} and its value`;
   if (!/^[a-z][a-z-]{0,23}$/.test(name)) return 'unknown option (not repeated here, as it may hold a key)';
+  if (known.includes(name)) return `--${name} is not an option of this command`;
   const near = name.length >= 4 ? known.find((option) => option.length > 2 && editDistance(name, option) <= 2) : undefined;
   return `unknown option --${name}${near === undefined ? '' : `: did you mean --${near}?`}`;
 }
@@ -418,6 +490,7 @@ const SHORT_WITH_VALUE = OPTIONS.filter((spec) => spec.short?.length === 1 && sp
 
 /** Every option name and one-letter alias ttun knows, for safeUsageMessage. */
 const KNOWN_OPTIONS = [...new Set(OPTIONS.flatMap((spec) => [spec.name, ...(spec.short ? [spec.short] : [])]))].concat([
+  'json',
   'help',
   'version',
   'output',
@@ -427,7 +500,7 @@ const KNOWN_OPTIONS = [...new Set(OPTIONS.flatMap((spec) => [spec.name, ...(spec
   'o',
 ]);
 
-const COMMANDS = ['server', 'client', 'check', 'genpsk', 'completion', 'help'];
+const COMMANDS = ['server', 'client', 'check', 'status', 'genpsk', 'completion', 'help'];
 
 /**
  * Examples as lines to copy: a comment, then the whole command on a line of its own (yargs'
@@ -510,6 +583,17 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
         )
         .demandCommand(1, 'give what to check: ttun check server or ttun check client'),
     )
+    .command('status', 'show how the running instances are (as root): session, peer, traffic, drops, rejections, last error', (y) =>
+      y
+        .option('dev', { type: 'string', requiresArg: true, describe: 'only the instance whose TUN is this' })
+        .option('json', { type: 'boolean', describe: 'print JSON: an array with one object per instance' })
+        .epilogue(
+          examples([
+            ['every instance on this host', 'sudo ttun status'],
+            ['one instance, for a script', 'sudo ttun status --dev ttun0 --json'],
+          ]),
+        ),
+    )
     .command('genpsk', 'make a fresh random key (32 bytes, base64) for --psk-file or TTUN_PSK', (y) =>
       y
         .option('output', {
@@ -525,7 +609,7 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
     .epilogue(
       'Every option can also be set as TTUN_<OPTION> in the environment (TTUN_PSK_FILE, TTUN_LOG_FORMAT; lists comma- or space-separated; booleans true/false/1/0) or in a --config JSON file; the command line wins over the environment, which wins over the file. The key itself: --psk-file, -k, or TTUN_PSK.',
     )
-    .demandCommand(1, 'give a command: server, client, check or genpsk')
+    .demandCommand(1, 'give a command: server, client, check, status or genpsk')
     .strict()
     .version(packageVersion())
     .alias('v', 'version')
@@ -556,6 +640,10 @@ export async function main(argv: string[], early: EarlyStart = LATE_START): Prom
         if (err instanceof TtunError) die(err.message, EXIT_USAGE);
         throw err;
       }
+    } else if (command === 'status') {
+      const result = await runStatus({ dev: args.dev as string | undefined, json: args.json === true });
+      process.stdout.write(result.stdout);
+      if (result.failure !== undefined) die(result.failure, EXIT_RUNTIME);
     } else if (command === 'genpsk') {
       if (typeof args.output === 'string') writeKeyFile(args.output, args.force === true);
       else process.stdout.write(`${generatePsk()}\n`);

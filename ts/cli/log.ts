@@ -63,6 +63,10 @@ const SESSION_ENDS: Record<SessionEndKind, (detail: string) => string> = {
   closing: () => 'closed by this end',
 };
 
+export function describeReason(reason: RejectReason | FailReason): string {
+  return REASONS[reason];
+}
+
 export function describeSessionEnd({ kind, detail }: SessionEnd): string {
   return SESSION_ENDS[kind](detail);
 }

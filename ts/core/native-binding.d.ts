@@ -116,6 +116,13 @@ export declare function mptcpConnect(address: string, port: number, timeoutMs: n
  */
 export declare function mptcpListen(address: string | undefined | null, port: number, backlog: number): number
 
+/**
+ * Sends `state` (e.g. "READY=1
+STATUS=listening") as one datagram to `socket`: a path, or
+ * `@name` for a Linux abstract socket, as systemd writes NOTIFY_SOCKET.
+ */
+export declare function notifyServiceManager(socket: string, state: string): void
+
 /** Opens a frame body (`ciphertext || tag`); null when it does not authenticate. */
 export declare function openFrame(cipher: CipherName, key: Uint8Array, direction: Direction, counter: number, body: Uint8Array): Buffer | null
 

@@ -19,6 +19,7 @@ import { badOption, type RejectReason } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
 import {
   METRICS_DEADLINE_CHECK_MS,
+  METRICS_ERROR_REPORT_MS,
   METRICS_IDLE_TIMEOUT_MS,
   METRICS_MAX_CONNECTIONS,
   METRICS_REQUEST_TIMEOUT_MS,
@@ -226,7 +227,11 @@ export class MetricsServer {
   private constructor(private readonly server: http.Server) {}
 
   /** Binds `address` (see parseMetricsAddress) and serves `source`. Rejects with a TtunError when it cannot bind. */
-  static async listen(source: MetricsSource, address: { host: string; port: number }): Promise<MetricsServer> {
+  static async listen(
+    source: MetricsSource,
+    address: { host: string; port: number },
+    degraded: (message: string) => void = () => {},
+  ): Promise<MetricsServer> {
     const server = http.createServer({ connectionsCheckingInterval: METRICS_DEADLINE_CHECK_MS }, (request, response) =>
       answer(source, request, response),
     );
@@ -243,8 +248,19 @@ export class MetricsServer {
       server.listen({ host: address.host, port: address.port }, () => resolve());
     });
     server.removeAllListeners('error');
-    // After start-up a failing connection is the scraper's problem, never the tunnel's.
-    server.on('error', () => {});
+    // After start-up a failing connection is the scraper's problem, never the tunnel's; failing to
+    // accept one (out of file descriptors) is said, once per METRICS_ERROR_REPORT_MS at most.
+    let reportedAt = 0;
+    let unreported = 0;
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      unreported += 1;
+      if (Date.now() - reportedAt < METRICS_ERROR_REPORT_MS) return;
+      degraded(
+        `the metrics listener cannot accept connections (${err.code ?? err.message}; ${unreported} since the last report): still listening`,
+      );
+      reportedAt = Date.now();
+      unreported = 0;
+    });
     server.on('clientError', (_err, socket) => socket.destroy());
     return new MetricsServer(server);
   }

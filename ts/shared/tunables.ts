@@ -70,5 +70,17 @@ export const METRICS_MAX_CONNECTIONS = 16;
 /** A metrics connection with nothing sent or received for this long is closed (a scraper reconnects). */
 export const METRICS_IDLE_TIMEOUT_MS = 5_000;
 
+/** The metrics listener's accept failures (out of file descriptors) are reported at most this often. */
+export const METRICS_ERROR_REPORT_MS = 10_000;
+
 /** How often Node checks the metrics connections' request deadlines (its default, 30 s, lets them pile up). */
 export const METRICS_DEADLINE_CHECK_MS = 1_000;
+
+// --- The control socket (`ttun status`) ---
+
+/** Where each instance's control socket is (`<dev>.sock`), unless systemd gives a RUNTIME_DIRECTORY. */
+export const CONTROL_DIRECTORY = '/run/ttun';
+/** Status readers at once: one answer each, written as they connect; anyone beyond waits for the next turn. */
+export const CONTROL_MAX_CONNECTIONS = 4;
+/** A reader that does not take its answer within this is cut off. */
+export const CONTROL_TIMEOUT_MS = 2_000;

@@ -286,7 +286,8 @@ export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Even
 
   /** Binds the `metrics` listener, if asked for; the start-up calls this before the endpoint is announced. */
   private async startMetrics(): Promise<void> {
-    if (this.metricsAt !== undefined) this.metrics = await MetricsServer.listen(this, this.metricsAt);
+    if (this.metricsAt === undefined) return;
+    this.metrics = await MetricsServer.listen(this, this.metricsAt, (message) => this.notify('degraded', message));
   }
 
   protected async stopMetrics(): Promise<void> {
