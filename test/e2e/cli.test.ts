@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, type LogEvent, parseEvent, ROOT, run, TTUN, WAIT_MS } from './harness.js';
+import { Lab, type LogEvent, notifyReceiver, parseEvent, ROOT, run, TTUN, until, WAIT_MS } from './harness.js';
 
 const SECRET = 'super secret key 123';
 
@@ -567,6 +567,27 @@ test('the systemd units and templates verify and run as an unprivileged user wit
   // makes one), bound over /dev/net/tun there.
   const tunNode = join(dir, 'tun');
   assert.equal((await run('mknod', ['-m', '666', tunNode, 'c', '10', '200'])).code, 0);
+  /**
+   * What systemd makes for the unit's Type=notify and RuntimeDirectory=: a notification socket
+   * (a real datagram socket), WATCHDOG_USEC from WatchdogSec=, and /run/<RuntimeDirectory> owned
+   * by the service's user with RuntimeDirectoryMode=, named in RUNTIME_DIRECTORY.
+   */
+  const serviceManagerFor = async (file: string, name: string) => {
+    const unit = settings.get(file)!;
+    assert.deepEqual(unit.get('Type'), ['notify'], `${file}: Type=notify`);
+    const instance = /@([^.]+)\.service$/.exec(file)?.[1] ?? '';
+    const runtime = join('/run', unit.get('RuntimeDirectory')![0]!.replace(/%i/g, instance));
+    mkdirSync(dirname(runtime), { recursive: true, mode: 0o755 });
+    mkdirSync(runtime, { mode: Number.parseInt(unit.get('RuntimeDirectoryMode')![0]!, 8) });
+    chownSync(runtime, uid, uid);
+    t.after(() => rmSync(runtime, { recursive: true, force: true }));
+    const socket = join(dir, `notify-${name}.sock`);
+    const receiver = notifyReceiver(socket);
+    t.after(() => receiver.stop());
+    await receiver.ready;
+    const watchdogUsec = Number(unit.get('WatchdogSec')![0]) * 1_000_000;
+    return { receiver, runtime, env: [`NOTIFY_SOCKET=${socket}`, `WATCHDOG_USEC=${watchdogUsec}`, `RUNTIME_DIRECTORY=${runtime}`] };
+  };
   const asUnit = (file: string, credentials: string, extraEnv: string[]) => [
     'sh',
     '-c',
@@ -600,11 +621,24 @@ test('the systemd units and templates verify and run as an unprivileged user wit
     }
     // JSON log events to wait on: chosen through the environment, so the units' ExecStart runs as written.
     const jsonLogs = 'TTUN_LOG_FORMAT=json';
-    const server = lab.spawn(lab.server, asUnit(serverFile, credentialsFor(serverFile, `server${i}`), [jsonLogs]));
+    const serverManager = await serviceManagerFor(serverFile, `server${i}`);
+    const server = lab.spawn(lab.server, asUnit(serverFile, credentialsFor(serverFile, `server${i}`), [jsonLogs, ...serverManager.env]));
     assert.equal((await server.waitForEvent('listening')).address, `[::]:${port}`);
-    const clientEnv = pair.instance ? [jsonLogs] : [jsonLogs, `TTUN_SERVER=${lab.serverAddress()}`];
+    const clientManager = await serviceManagerFor(clientFile, `client${i}`);
+    const clientEnv = [jsonLogs, ...clientManager.env, ...(pair.instance ? [] : [`TTUN_SERVER=${lab.serverAddress()}`])];
     const client = lab.spawn(lab.clients[0]!, asUnit(clientFile, credentialsFor(clientFile, `client${i}`), clientEnv));
     await client.waitForEvent('up');
+    // systemd would now have each unit started: READY=1 came, from the process itself.
+    for (const manager of [serverManager, clientManager]) {
+      await until('READY=1', () => manager.receiver.lines.some((d) => d.startsWith('READY=1')));
+      // Its control socket is in its runtime directory, the service user's alone; root reads it.
+      const status = await run(process.execPath, [TTUN, 'status', '--dev', 'ttun0', '--json']);
+      assert.equal(status.code, 0, status.stderr);
+      const socket = join(manager.runtime, 'ttun0.sock');
+      const report = (JSON.parse(status.stdout) as Array<{ socket: string; session: unknown }>).find((r) => r.socket === socket);
+      assert.ok(report?.session, `${socket} in ${status.stdout}`);
+      assert.equal(statSync(socket).uid, uid);
+    }
     await lab.waitForPing(lab.clients[0]!, '10.1.1.1');
     assert.equal((await lab.ping(lab.server, 'fc11::2')).code, 0);
     const mtu = pair.instance ? 1400 : 1280;

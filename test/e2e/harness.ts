@@ -357,3 +357,44 @@ export class Lab {
     }
   }
 }
+
+/** A real unix datagram socket, bound by Python (Node has none), printing each datagram as one JSON line. */
+export function notifyReceiver(address: string, ns?: string): { lines: string[]; ready: Promise<void>; stop: () => void } {
+  const script = [
+    'import json, socket, sys',
+    'address = sys.argv[1]',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    "s.bind('\\0' + address[1:] if address.startswith('@') else address)",
+    // A path socket anyone may send to: a service that runs as its own user must reach it.
+    "if not address.startswith('@'): __import__('os').chmod(address, 0o666)",
+    "print('bound', flush=True)",
+    'while True:',
+    '    print(json.dumps(s.recv(4096).decode()), flush=True)',
+  ].join('\n');
+  const command = ['python3', '-c', script, address];
+  const child = spawn(ns === undefined ? command[0]! : 'ip', ns === undefined ? command.slice(1) : ['netns', 'exec', ns, ...command], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  let bound: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (bound = resolve));
+  child.stdout.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop()!;
+    for (const line of parts) {
+      if (line === 'bound') bound();
+      else lines.push(JSON.parse(line) as string);
+    }
+  });
+  return { lines, ready, stop: () => child.kill() };
+}
+
+/** Polls until `probe` holds, every 100 ms; fails after `timeoutMs` naming `what`. */
+export async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

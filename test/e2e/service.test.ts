@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, type NsProcess, TTUN, WAIT_MS } from './harness.js';
+import { Lab, type NsProcess, notifyReceiver, TTUN, until } from './harness.js';
 
 const PSK = 'service end-to-end key 3b9e7d';
 const NOBODY = 65534;
@@ -35,15 +35,6 @@ async function statusJson(lab: Lab, ns: string, dev: string): Promise<Report> {
   const reports = JSON.parse(r.stdout) as Report[];
   assert.equal(reports.length, 1, r.stdout);
   return reports[0]!;
-}
-
-/** Polls until `probe` holds. */
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test('ttun status: both ends through their control sockets, text and JSON, root only, gone with the instance', {
@@ -118,36 +109,6 @@ test('ttun status: both ends through their control sockets, text and JSON, root 
     await lab.destroy();
   }
 });
-
-/** A real unix datagram socket, bound by Python (Node has none), printing each datagram as one JSON line. */
-function notifyReceiver(address: string, ns?: string): { lines: string[]; ready: Promise<void>; stop: () => void } {
-  const script = [
-    'import json, socket, sys',
-    'address = sys.argv[1]',
-    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-    "s.bind('\\0' + address[1:] if address.startswith('@') else address)",
-    "print('bound', flush=True)",
-    'while True:',
-    '    print(json.dumps(s.recv(4096).decode()), flush=True)',
-  ].join('\n');
-  const command = ['python3', '-c', script, address];
-  const child = spawn(ns === undefined ? command[0]! : 'ip', ns === undefined ? command.slice(1) : ['netns', 'exec', ns, ...command], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  let partial = '';
-  let bound: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (bound = resolve));
-  child.stdout.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop()!;
-    for (const line of parts) {
-      if (line === 'bound') bound();
-      else lines.push(JSON.parse(line) as string);
-    }
-  });
-  return { lines, ready, stop: () => child.kill() };
-}
 
 async function datagram(received: string[], matches: (d: string) => boolean, what: string): Promise<string> {
   await until(what, async () => received.some(matches));

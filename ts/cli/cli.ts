@@ -182,9 +182,10 @@ class InstanceServices {
     }
   }
 
+  /** Before the endpoint closes: nothing here waits, so a shutdown that hangs is the endpoint's alone. */
   async stop(): Promise<void> {
     this.systemd.stopping();
-    await this.control?.close();
+    this.control?.close();
   }
 }
 
@@ -467,7 +468,7 @@ function safeUsageMessage(message: string, argv: readonly string[], known: reado
   const joined = known.find((option) => option.length > 1 && name.startsWith(option) && name.length > option.length);
   if (joined !== undefined) return `unknown option --${joined}…: put a space or = between --${joined} and its value`;
   if (!/^[a-z][a-z-]{0,23}$/.test(name)) return 'unknown option (not repeated here, as it may hold a key)';
-  if (known.includes(name)) return `--${name} is not an option of this command`;
+  if (known.includes(name)) return `unknown option --${name} (an option of another command)`;
   const near = name.length >= 4 ? known.find((option) => option.length > 2 && editDistance(name, option) <= 2) : undefined;
   return `unknown option --${name}${near === undefined ? '' : `: did you mean --${near}?`}`;
 }

@@ -152,19 +152,20 @@ export class ControlSocket {
   }
 
   /**
-   * Stops answering and removes the socket file (Node does, where this process still may: not
-   * after dropping root), and a namespace's directory once empty.
+   * Stops answering: the socket file goes at once (Node removes it, where this process still may:
+   * not after dropping root), and a namespace's directory once empty. Nothing to wait for: a
+   * reader still connected gets its answer, or is cut off within CONTROL_TIMEOUT_MS.
    */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    const directory = dirname(this.path);
-    if (directory === namespaceDirectory()) {
+  close(): void {
+    this.server.close(() => {
+      const directory = dirname(this.path);
+      if (directory !== namespaceDirectory()) return;
       try {
         rmdirSync(directory);
       } catch {
         // Another instance's socket is still there, or root is gone: it stays.
       }
-    }
+    });
   }
 }
 
