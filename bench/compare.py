@@ -28,8 +28,8 @@ def main():
     for side, root in sides.items():
         if not (root / "bin" / "ttun.js").exists():
             sys.exit(f"compare: {root} has no bin/ttun.js")
-    rows = ["| cipher, MTU | Gbit/s before → after | idle RTT ms before → after | loaded RTT ms before → after | peak RSS MB server/client before → after |",
-            "|---|---|---|---|---|"]
+    rows = ["| cipher, MTU | Gbit/s before → after | idle RTT ms before → after | loaded RTT ms median before → after | loaded RTT p99 ms before → after | CPU s/GB server/client before → after | peak RSS MB server/client before → after |",
+            "|---|---|---|---|---|---|---|"]
     for cipher, mtu in CONFIGS:
         got = {side: [] for side in sides}
 
@@ -47,9 +47,12 @@ def main():
             cell[side] = (statistics.median(x.gbps_median for x in rs),
                           statistics.median(v for x in rs for v in x.idle_rtt),
                           statistics.median(v for x in rs for v in x.loaded_rtt),
-                          max(x.endpoints["server"][0] for x in rs), max(x.endpoints["client"][0] for x in rs))
+                          max(x.endpoints["server"][0] for x in rs), max(x.endpoints["client"][0] for x in rs),
+                          statistics.quantiles([v for x in rs for v in x.loaded_rtt], n=100)[98],
+                          statistics.median(x.endpoints["server"][1] for x in rs), statistics.median(x.endpoints["client"][1] for x in rs))
         b, a = cell["before"], cell["after"]
         rows.append(f"| {cipher}, {mtu} | {b[0]:.2f} → {a[0]:.2f} | {b[1]:.3f} → {a[1]:.3f} | {b[2]:.2f} → {a[2]:.2f} | "
+                    f"{b[5]:.2f} → {a[5]:.2f} | {b[6]:.2f}/{b[7]:.2f} → {a[6]:.2f}/{a[7]:.2f} | "
                     f"{b[3]:.0f}/{b[4]:.0f} → {a[3]:.0f}/{a[4]:.0f} |")
     bench.ROOT = sides["after"]
     print(f"{args.rounds} alternating rounds × {args.duration} s iperf3 per side and configuration, {bench.machine()}")

@@ -8,9 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { readableSecretWarning, requireTrusted } from '../host/file-trust.js';
 import { type Account, dropPrivileges, resolveAccount } from '../host/privileges.js';
-import { type ServiceManager, serviceManagerFrom } from '../host/service-manager.js';
 import { type ClientOptions, connect, createServer, type ServerOptions, type TtunClient, type TtunServer } from '../index.js';
-import { ControlSocket, controlSocketPath } from '../observability/control-socket.js';
 import { metricsUrl } from '../observability/metrics.js';
 import { ENDPOINT_COMMANDS, type EndpointCommand, flagName, OPTIONS, optionsOf, specForKey } from '../options/option-table.js';
 import { generatePsk, type PskChoice, resolvePsk } from '../options/psk-source.js';
@@ -21,6 +19,7 @@ import { packageVersion } from '../shared/package-info.js';
 import { checkClientOptions } from '../tunnel/client.js';
 import { checkServerOptions } from '../tunnel/server.js';
 import { checkReport, type Effective } from './check.js';
+import { InstanceServices, systemdFor } from './instance-services.js';
 import {
   describeSessionEnd,
   type LogFormat,
@@ -152,43 +151,6 @@ function runUntilSignal(endpoint: TtunServer | TtunClient, log: Logger, services
   });
 }
 
-/**
- * What a running instance offers its host besides the tunnel: the control socket `ttun status`
- * reads, and systemd's notifications. Both are started before root is dropped (the socket lives
- * in root's /run/ttun) and stopped before the endpoint closes.
- */
-class InstanceServices {
-  private control: ControlSocket | undefined;
-
-  constructor(
-    readonly systemd: ServiceManager,
-    private readonly log: Logger,
-  ) {}
-
-  /** The control socket for `endpoint`; without one (no /run/ttun, another instance there) ttun runs all the same. */
-  async openControl(endpoint: TtunServer | TtunClient, tracker: StatusTracker): Promise<void> {
-    const path = controlSocketPath(endpoint.tun!.name);
-    try {
-      this.control = await ControlSocket.open(
-        path,
-        () => JSON.stringify(tracker.report()),
-        (err) => this.log('warn', 'control-error', `the control socket cannot accept connections (${err.message}): still listening`),
-      );
-      this.log('debug', 'control', `status at ${path} (ttun status --dev ${endpoint.tun!.name})`, { path });
-    } catch (err) {
-      this.log('warn', 'control-error', `no control socket, so ttun status cannot see this instance: ${(err as Error).message}`, {
-        path,
-      });
-    }
-  }
-
-  /** Before the endpoint closes: nothing here waits, so a shutdown that hangs is the endpoint's alone. */
-  async stop(): Promise<void> {
-    this.systemd.stopping();
-    this.control?.close();
-  }
-}
-
 /** What only the CLI reads from the settings (everything else goes to the API through the table's `api` keys). */
 interface CliArgs {
   user?: string;
@@ -281,16 +243,15 @@ function startupWarnings(key: PskChoice, early: EarlyStart, log: Logger): void {
   }
 }
 
-async function afterStartup(
+function afterStartup(
   endpoint: TtunServer | TtunClient,
   args: CliArgs,
   account: Account | undefined,
   early: EarlyStart,
   log: Logger,
   services: InstanceServices,
-  tracker: StatusTracker,
-): Promise<void> {
-  await services.openControl(endpoint, tracker);
+): void {
+  services.reportControl();
   const metrics = endpoint.metricsAddress();
   if (metrics !== undefined) log('info', 'metrics', `metrics on ${metricsUrl(metrics)}`, { url: metricsUrl(metrics) });
   if (args.stats !== undefined) logStatsEvery(endpoint, log, args.stats);
@@ -369,17 +330,13 @@ async function inCliTerms<T>(settings: Settings, call: () => T | Promise<T>): Pr
   }
 }
 
-/** systemd's notifications when NOTIFY_SOCKET asks for them; a failure to send is said once. */
-function systemdFor(log: Logger): ServiceManager {
-  return serviceManagerFrom(process.env, (message) => log('warn', 'systemd', message));
-}
-
 async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const { args, account, key, options } = prepare(settings);
   const log = stderrLogger('server', args['log-format'], args['log-level']);
   // Before the endpoint runs the --up hook, which must not inherit NOTIFY_SOCKET.
   const services = new InstanceServices(systemdFor(log), log);
   const server = await inCliTerms(settings, () => createServer(options));
+  // From here to the first await, nothing can happen: every listener is in place before any event.
   // Before the first line that says ttun is up: whoever reads it may press Ctrl-C at once.
   runUntilSignal(server, log, services);
   startupWarnings(key, early, log);
@@ -388,11 +345,12 @@ async function runServer(settings: Settings, early: EarlyStart): Promise<void> {
   const listening = formatHostPort({ host: address, port });
   log('info', 'listening', `listening on ${listening} (${server.cipher})`, { address: listening, cipher: server.cipher });
   const tracker = new StatusTracker(server, { listening });
-  await afterStartup(server, args, account, early, log, services, tracker);
   logServerEvents(server, log);
   const { systemd } = services;
   server.on('up', (peer) => systemd.status(`session up with ${peer}`));
   server.on('down', (peer, end) => systemd.status(`waiting for a peer (${peer} disconnected: ${describeSessionEnd(end)})`));
+  await services.openControl(server, tracker);
+  afterStartup(server, args, account, early, log, services);
   systemd.ready(`listening on ${listening}, waiting for a peer`);
 }
 
@@ -401,18 +359,20 @@ async function runClient(settings: Settings, early: EarlyStart): Promise<void> {
   const log = stderrLogger('client', args['log-format'], args['log-level']);
   const services = new InstanceServices(systemdFor(log), log);
   const client = await inCliTerms(settings, () => connect(options));
+  // As for the server: every listener in place before the first await.
   runUntilSignal(client, log, services);
   startupWarnings(key, early, log);
   logTunSetup(log, client, args);
   logProxy(client, log);
   const target = formatHostPort(client.server);
   const tracker = new StatusTracker(client, { server: target, proxy: client.proxy?.url });
-  await afterStartup(client, args, account, early, log, services, tracker);
   logClientEvents(client, log);
   const { systemd } = services;
   client.on('up', (peer) => systemd.status(`connected to ${peer}`));
   client.on('down', (peer, end) => systemd.status(`reconnecting (disconnected from ${peer}: ${describeSessionEnd(end)})`));
   client.on('failed', (_reason, message) => systemd.status(`reconnecting (${message})`));
+  await services.openControl(client, tracker);
+  afterStartup(client, args, account, early, log, services);
   // The client is ready with its TUN up: the session comes and goes, the TUN stays.
   systemd.ready(client.connected ? `connected to ${target}` : `connecting to ${target}`);
 }

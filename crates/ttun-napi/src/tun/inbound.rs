@@ -74,25 +74,34 @@ fn read_until_end<D: PacketDevice>(
 ) -> Option<SessionEnd> {
     let InboundBuffers { read: buffer, writer, answers } = buffers;
     let still_wanted = || data_path.is_current(session.id);
-    buffer.clear();
-    buffer.extend_from_slice(leftover);
+    let mut opened = |chunk: &mut [u8], writer: &mut PacketWriter<D>| {
+        let result = receive_chunk(data_path, receiver, writer, chunk);
+        send_answers(data_path, session.id, answers);
+        result
+    };
+    if !leftover.is_empty() {
+        if let Err(err) = opened(&mut leftover.to_vec(), writer) {
+            return Some(SessionEnd::new(SessionEndKind::BadFrame, err.to_string()));
+        }
+    }
+    // Filled once (the set is kept across sessions): each read then overwrites what it returns, and
+    // only that part is looked at.
+    buffer.resize(SOCKET_READ_SIZE, 0);
     let end = loop {
-        if !buffer.is_empty() {
-            if let Err(err) = receive_chunk(data_path, receiver, writer, buffer) {
-                break SessionEnd::new(SessionEndKind::BadFrame, err.to_string());
-            }
-            send_answers(data_path, session.id, answers);
-        }
-        buffer.resize(SOCKET_READ_SIZE, 0);
-        match connection.wait_readable(&still_wanted) {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(err) => break SessionEnd::new(SessionEndKind::ConnectionError, err.to_string()),
-        }
+        // Read first, poll only when there is nothing: under load the data is usually there
+        // already, and the poll would be a system call for nothing.
         match connection.try_recv(buffer) {
             Ok(Some(0)) => break SessionEnd::new(SessionEndKind::PeerClosed, ""),
-            Ok(Some(n)) => buffer.truncate(n),
-            Ok(None) => buffer.clear(),
+            Ok(Some(n)) => {
+                if let Err(err) = opened(&mut buffer[..n], writer) {
+                    break SessionEnd::new(SessionEndKind::BadFrame, err.to_string());
+                }
+            }
+            Ok(None) => match connection.wait_readable(&still_wanted) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(err) => break SessionEnd::new(SessionEndKind::ConnectionError, err.to_string()),
+            },
             Err(err) => break SessionEnd::new(SessionEndKind::ConnectionError, err.to_string()),
         }
     };
