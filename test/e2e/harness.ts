@@ -4,7 +4,7 @@
  * Needs root and /dev/net/tun; without them the tests fail (they never skip).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -354,6 +354,8 @@ export class Lab {
         }
       }
       await run('ip', ['netns', 'del', ns]);
+      // What a killed ttun leaves: its control socket (ttun removes it when it exits by itself).
+      rmSync(`/run/ttun/netns-${ns}`, { recursive: true, force: true });
     }
   }
 }
