@@ -4,6 +4,7 @@
  * the last error) by listening to the endpoint's events, and answers with a StatusReport; the
  * reading side prints it as text or JSON.
  */
+import { type DropCounterKind, dropsByKind } from '../datapath/endpoint-stats.js';
 import type { RejectReason } from '../shared/errors.js';
 import { packageVersion } from '../shared/package-info.js';
 import type { TtunClient } from '../tunnel/client.js';
@@ -28,7 +29,7 @@ export interface StatusReport {
   reconnects: number;
   rx: { bytes: number; packets: number };
   tx: { bytes: number; packets: number };
-  drops: Record<'not-ip' | 'tun-refused' | 'too-big' | 'unreadable' | 'no-session', number>;
+  drops: Record<DropCounterKind, number>;
   /** Server only: connections that did not become a session, by reason. */
   rejections?: Record<RejectReason, number>;
   pendingHandshakes?: number;
@@ -87,13 +88,7 @@ export class StatusTracker {
       reconnects: stats.reconnects,
       rx: { bytes: stats.rxBytes, packets: stats.rxPackets },
       tx: { bytes: stats.txBytes, packets: stats.txPackets },
-      drops: {
-        'not-ip': stats.rxDroppedNotIp,
-        'tun-refused': stats.rxDroppedTunWrite,
-        'too-big': stats.txDroppedTooBig,
-        unreadable: stats.txDroppedUnreadable,
-        'no-session': stats.txDroppedNoSession,
-      },
+      drops: dropsByKind(stats),
       ...(server === undefined ? {} : { rejections: server.rejections(), pendingHandshakes: server.pendingHandshakes }),
       lastError: this.lastError,
     };

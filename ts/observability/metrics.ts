@@ -11,7 +11,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EndpointStats } from '../datapath/endpoint-stats.js';
+import { dropsByKind, type EndpointStats } from '../datapath/endpoint-stats.js';
 import { listenError } from '../network/connections.js';
 import type { CipherName, HostPort, Role } from '../options/values.js';
 import { parseHostPort } from '../options/values.js';
@@ -147,13 +147,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
       'ttun_dropped_packets_total',
       'counter',
       'Packets dropped, by reason: not-ip (a frame from the peer that is not one IP packet), tun-refused (TUN writes refused, counted per batch), too-big (over 65519 bytes), unreadable (a TUN read with no usable packet), no-session (read from the TUN while no session was up).',
-      [
-        { labels: { reason: 'not-ip' }, value: stats.rxDroppedNotIp },
-        { labels: { reason: 'tun-refused' }, value: stats.rxDroppedTunWrite },
-        { labels: { reason: 'too-big' }, value: stats.txDroppedTooBig },
-        { labels: { reason: 'unreadable' }, value: stats.txDroppedUnreadable },
-        { labels: { reason: 'no-session' }, value: stats.txDroppedNoSession },
-      ],
+      Object.entries(dropsByKind(stats)).map(([reason, count]) => ({ labels: { reason }, value: count })),
     ),
   ];
   const { rejections } = s;
