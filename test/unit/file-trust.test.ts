@@ -41,12 +41,18 @@ function refusedByBoth(args: string[], message: RegExp): void {
   assert.equal(check.lines[0], run.lines[0], 'check and the run say the same');
 }
 
-test('as root: untrusted command-running config files and key files are refused by check and run alike', (t) => {
+/** A fresh directory (removed after the test) with a key file of mode 0600 in it; the rule applies to root only. */
+function rootDirWithKey(t: { after: (fn: () => void) => void }, keyName: string): { dir: string; key: string } {
   assert.equal(process.geteuid?.(), 0, 'this test needs root (the rule applies to root only); run the unit tests as root');
   const dir = mkdtempSync(join(tmpdir(), 'ttun-file-trust-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const key = join(dir, 'office.key');
+  const key = join(dir, keyName);
   writeFileSync(key, 'file trust test key 0123456789abcdef\n', { mode: 0o600 });
+  return { dir, key };
+}
+
+test('as root: untrusted command-running config files and key files are refused by check and run alike', (t) => {
+  const { dir, key } = rootDirWithKey(t, 'office.key');
   const config = join(dir, 'office.json');
   writeFileSync(config, JSON.stringify({ up: 'true' }), { mode: 0o644 });
   const plain = join(dir, 'plain.json');
@@ -100,11 +106,7 @@ test('as root: untrusted command-running config files and key files are refused 
 });
 
 test('as root: a config file holding a proxy password that others can read gets a warning in ttun check (a run logs the same warnings as it starts)', (t) => {
-  assert.equal(process.geteuid?.(), 0, 'this test needs root; run the unit tests as root');
-  const dir = mkdtempSync(join(tmpdir(), 'ttun-file-trust-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const key = join(dir, 'k');
-  writeFileSync(key, 'file trust test key 0123456789abcdef\n', { mode: 0o600 });
+  const { dir, key } = rootDirWithKey(t, 'k');
   const config = join(dir, 'c.json');
   writeFileSync(config, JSON.stringify({ server: 'vpn.example:20203', proxy: 'http://alice:s3cret%20pw@proxy:3128' }), { mode: 0o644 });
   const check = ttun(['check', 'client', '--config', config, '--psk-file', key]);
