@@ -22,6 +22,7 @@ function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
     stats: {
       txPackets: 11,
       txBytes: 1100,
+      txSuperFrames: 6,
       rxPackets: 22,
       rxBytes: 2200,
       txDroppedNoSession: 5,
@@ -93,6 +94,7 @@ test('renders every family with HELP and TYPE, conventional names, and the value
   assert.equal(value('ttun_rx_packets_total'), 22);
   assert.equal(value('ttun_tx_bytes_total'), 1100);
   assert.equal(value('ttun_tx_packets_total'), 11);
+  assert.equal(value('ttun_tx_super_frames_total'), 6);
   assert.equal(value('ttun_dropped_packets_total', '{reason="not-ip"}'), 2);
   assert.equal(value('ttun_dropped_packets_total', '{reason="tun-refused"}'), 1);
   assert.equal(value('ttun_dropped_packets_total', '{reason="too-big"}'), 4);

@@ -30,6 +30,7 @@ const SAMPLES: Record<string, { valid: string; invalid: string } | null> = {
   user: { valid: 'root', invalid: 'no-such-user-ttun' },
   group: { valid: 'root', invalid: 'no-such-group-ttun' },
   mptcp: { valid: 'yes', invalid: 'maybe' },
+  'super-frames': { valid: 'no', invalid: 'sometimes' },
   datapath: { valid: 'event-loop', invalid: 'teleport' },
   'log-format': { valid: 'json', invalid: 'xml' },
   'log-level': { valid: 'warn', invalid: 'verbose' },

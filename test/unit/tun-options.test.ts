@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { hookEnvironment, runHook } from '../../ts/host/hooks.js';
 import { addRouteCommand } from '../../ts/host/routes.js';
 import { createServer } from '../../ts/index.js';
-import { parseCidr, parseDevName, parseHookCommand, parseRoutes, parseTunAddresses } from '../../ts/options/values.js';
+import { parseCidr, parseDevName, parseHookCommand, parseRoutes, parseTunAddresses, peerTunnelAddress } from '../../ts/options/values.js';
 import { TtunError } from '../../ts/shared/errors.js';
 
 /** A one-line TtunError with this code. */
@@ -55,6 +55,23 @@ test('bad --address values are one-line usage errors', () => {
   ];
   for (const value of bad) assert.throws(() => parseTunAddresses(value, 'server'), fails('EBADTUNADDR'), value);
   assert.throws(() => parseTunAddresses(42, 'server'), fails('EBADTUNADDR'));
+});
+
+test("the peer's tunnel address (super-frames): the other host of a two-host network, none for a wider one", () => {
+  const peer = (text: string) => peerTunnelAddress(parseCidr(text, 'address', 'EBADTUNADDR'));
+  // v1's own pairs, both ways.
+  assert.equal(peer('10.1.1.1/30'), '10.1.1.2');
+  assert.equal(peer('10.1.1.2/30'), '10.1.1.1');
+  assert.equal(peer('fc11::1/126'), 'fc11::2');
+  assert.equal(peer('fc11::2/126'), 'fc11::1');
+  assert.equal(peer('192.0.2.6/30'), '192.0.2.5');
+  // /31 and /127: the other address.
+  assert.equal(peer('192.0.2.8/31'), '192.0.2.9');
+  assert.equal(peer('fd00:1::ff/127'), 'fd00:1::fe');
+  // A /30's network or broadcast address has no one peer; nor has a wider network.
+  assert.equal(peer('10.1.1.3/30'), undefined);
+  assert.equal(peer('10.1.1.1/24'), undefined);
+  assert.equal(peer('fc11::1/64'), undefined);
 });
 
 test('CIDRs: the prefix is required and bounded by the family', () => {

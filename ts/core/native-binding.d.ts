@@ -169,6 +169,12 @@ export interface TunOptions {
   ipv6?: string
   ipv6Prefix?: number
   /**
+   * The peer's tunnel address of each family, to send TCP super-packets to whole once the peer
+   * has answered a probe (see `super_frames`); absent: that family never sends any.
+   */
+  peerIpv4?: string
+  peerIpv6?: string
+  /**
    * Windows: the path of wintun.dll (the win32 package ships it beside the addon); else the
    * DLL search path is used. Ignored elsewhere.
    */
@@ -180,6 +186,8 @@ export interface TunStats {
   /** Packets read from the TUN and sent to the peer, and their IP bytes. */
   txPackets: number
   txBytes: number
+  /** Of those, TCP super-packets sent whole, one frame each (see `super_frames`). */
+  txSuperFrames: number
   /** Packets received from the peer and written to the TUN, and their IP bytes. */
   rxPackets: number
   rxBytes: number

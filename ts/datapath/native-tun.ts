@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NativeBinding, type NativeTunDevice, nativeLibraryDir } from '../core/native.js';
-import { formatCidr, type TunAddresses } from '../options/values.js';
+import { formatCidr, peerTunnelAddress, type TunAddresses } from '../options/values.js';
 import { knownCode, TtunError } from '../shared/errors.js';
 
 export interface TunInfo {
@@ -24,11 +24,13 @@ export interface TunSettings {
   name: string | undefined;
   mtu: number;
   addresses: TunAddresses;
+  /** Whether TCP super-packets may go to the peer whole (after its probe answer); false: never. */
+  superFrames: boolean;
 }
 
 export function createNativeTun(
   native: NativeBinding,
-  { name, mtu, addresses }: TunSettings,
+  { name, mtu, addresses, superFrames }: TunSettings,
   onFatal: (message: string) => void,
 ): { device: NativeTunDevice; info: TunInfo } {
   const { ipv4, ipv6 } = addresses;
@@ -46,6 +48,8 @@ export function createNativeTun(
         ipv4Prefix: ipv4?.prefix,
         ipv6: ipv6?.address,
         ipv6Prefix: ipv6?.prefix,
+        peerIpv4: superFrames && ipv4 ? peerTunnelAddress(ipv4) : undefined,
+        peerIpv6: superFrames && ipv6 ? peerTunnelAddress(ipv6) : undefined,
         wintunFile: wintun,
       },
       onFatal,

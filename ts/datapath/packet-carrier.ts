@@ -146,6 +146,8 @@ export class UserspaceCarrier implements PacketCarrier {
   private readonly counters: NativeStats = {
     txPackets: 0,
     txBytes: 0,
+    // Userspace mode has no TUN offload: every packet is one packet.
+    txSuperFrames: 0,
     rxPackets: 0,
     rxBytes: 0,
     txDroppedNoSession: 0,

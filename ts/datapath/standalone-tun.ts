@@ -35,6 +35,8 @@ export class TunDevice {
       name: parseDevName(options.dev),
       mtu: parseMtu(options.mtu),
       addresses: parseTunAddresses(options.address, options.role),
+      // No peer: the packets are the program's.
+      superFrames: false,
     };
     const { device, info } = createNativeTun(loadNative(), settings, () => this.close());
     this.device = device;

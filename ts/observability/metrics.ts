@@ -144,6 +144,12 @@ export function renderMetrics(s: MetricsSnapshot): string {
       { value: stats.txPackets },
     ]),
     family(
+      'ttun_tx_super_frames_total',
+      'counter',
+      "Of the packets sent, TCP super-packets that went to the peer's tunnel address whole, one frame each.",
+      [{ value: stats.txSuperFrames }],
+    ),
+    family(
       'ttun_dropped_packets_total',
       'counter',
       'Packets dropped, by reason: not-ip (a frame from the peer that is not one IP packet), tun-refused (TUN writes refused, counted per batch), too-big (over 65519 bytes), unreadable (a TUN read with no usable packet), no-session (read from the TUN while no session was up).',

@@ -124,6 +124,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     // TTUN_DATAPATH variable was exactly the kind of switch that changed production behaviour unseen.
     alsoFrom: 'nowhere',
   },
+  {
+    name: 'super-frames',
+    api: 'superFrames',
+    type: 'boolean',
+    describe:
+      "Linux: send TCP super-packets to the peer's tunnel address as one frame each once the peer's answer to a probe shows it takes them (--super-frames=false: never)",
+    commands: BOTH,
+    default: true,
+  },
   { name: 'log-format', type: 'string', describe: 'log lines as text or JSON', commands: BOTH, default: 'text', choices: LOG_FORMATS },
   {
     name: 'log-level',

@@ -237,16 +237,37 @@ function addressBytes({ family, address }: Cidr): number[] {
   return ipv6Groups(address)!.flatMap((g) => [g >> 8, g & 0xff]);
 }
 
+/** 4 or 16 bytes as an address, IPv6 the canonical way (RFC 5952). */
+function formatAddress(family: 4 | 6, bytes: number[]): string {
+  if (family === 4) return bytes.join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  // Node writes an IPv6 address the canonical way when it resolves it.
+  return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1);
+}
+
 /** The network of a CIDR: the address with every bit past the prefix cleared. */
 function networkOf(cidr: Cidr): string {
   const bytes = addressBytes(cidr).map((byte, i) => {
     const kept = Math.max(0, Math.min(8, cidr.prefix - i * 8));
     return byte & ((0xff << (8 - kept)) & 0xff);
   });
-  if (cidr.family === 4) return bytes.join('.');
-  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
-  // Node writes an IPv6 address the canonical way (RFC 5952) when it resolves it.
-  return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1);
+  return formatAddress(cidr.family, bytes);
+}
+
+/**
+ * The peer's tunnel address when this end's implies it: the other host of a two-host network
+ * (/30 or /126: hosts 1 and 2, as v1's 10.1.1.1/30 and fc11::1/126; /31 or /127: the other
+ * address). Undefined for a wider network, where the peer could be any of its hosts.
+ */
+export function peerTunnelAddress(cidr: Cidr): string | undefined {
+  const bytes = addressBytes(cidr);
+  const last = bytes.length - 1;
+  const bits = cidr.family === 4 ? 32 : 128;
+  const host = bytes[last]! & 0b11;
+  if (cidr.prefix === bits - 1) bytes[last]! ^= 1;
+  else if (cidr.prefix === bits - 2 && (host === 1 || host === 2)) bytes[last] = (bytes[last]! & ~0b11) | (3 - host);
+  else return undefined;
+  return formatAddress(cidr.family, bytes);
 }
 
 /** This end's TUN addresses; at least one family. */

@@ -71,6 +71,13 @@ export interface CommonOptions {
    * for testing and measuring that path on systems where it would not be taken.
    */
   dataPath?: DataPath;
+  /**
+   * Linux: send a TCP super-packet (the kernel's offload hands over up to 64 KiB at once) to the
+   * peer's own tunnel address as one frame instead of MTU-sized ones, once the peer has answered a
+   * probe showing it takes such packets (see the README's "Super-frames"). The peer's address is
+   * the other host of this end's /30 or /31 (/126, /127); a wider network gets none. Default true.
+   */
+  superFrames?: boolean;
   /** The TUN's name; default the first free ttunN (Linux). Linux: up to 15 characters, `%d` for the first free number. */
   dev?: string;
   /** "CIDR[,CIDR]": this end's IPv4 and/or IPv6 address with prefix; default v1's for the role (server .1 / ::1, client .2 / ::2). */
@@ -127,6 +134,7 @@ export function parseCommonOptions(options: CommonOptions, role: Role): Endpoint
     mtu: parseMtu(options.mtu),
     timeoutMs: parseTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs', HANDSHAKE_TIMEOUT_MS),
     dataPath: parseDataPath(options.dataPath),
+    superFrames: parseBoolean(options.superFrames, 'superFrames', true),
     metricsAt: options.metrics === undefined ? undefined : parseMetricsAddress(options.metrics),
     name: parseDevName(options.dev),
     addresses: parseTunAddresses(options.address, role),
@@ -135,8 +143,6 @@ export function parseCommonOptions(options: CommonOptions, role: Role): Endpoint
   };
 }
 
-// @types/node's EventEmitter<T> takes a map of event names to argument tuples (its EventMap<T>).
-// biome-ignore lint/suspicious/noExplicitAny: EventMap's own element type
 /** The common options, parsed once: what an Endpoint is made from. */
 export interface EndpointConfig {
   cipher: CipherName;
@@ -145,6 +151,7 @@ export interface EndpointConfig {
   mtu: number;
   timeoutMs: number;
   dataPath: DataPath;
+  superFrames: boolean;
   metricsAt: { host: string; port: number } | undefined;
   name: string | undefined;
   addresses: TunAddresses;
@@ -153,6 +160,8 @@ export interface EndpointConfig {
   psk: Buffer;
 }
 
+// @types/node's EventEmitter<T> takes a map of event names to argument tuples (its EventMap<T>).
+// biome-ignore lint/suspicious/noExplicitAny: EventMap's own element type
 export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Events, any[]> = EndpointEvents> extends EventEmitter<Events> {
   readonly role: Role;
   readonly cipher: CipherName;
@@ -188,7 +197,7 @@ export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Even
   /** `config`: parseCommonOptions' result; its copy of the key is zeroed here once K is derived. */
   protected constructor(role: Role, config: EndpointConfig) {
     super();
-    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, dataPath, name, addresses, setup, psk } = config;
+    const { cipher, mptcp, useTun, mtu, timeoutMs, metricsAt, dataPath, superFrames, name, addresses, setup, psk } = config;
     this.role = role;
     this.cipher = cipher;
     this.metricsAt = metricsAt;
@@ -207,7 +216,7 @@ export abstract class Endpoint<Events extends EndpointEvents & Record<keyof Even
     if (!useTun) {
       this.carrier = new UserspaceCarrier(this.core, () => this.notify('drain'));
     } else {
-      const { device, info } = createNativeTun(this.native!, { name, mtu, addresses }, (message) =>
+      const { device, info } = createNativeTun(this.native!, { name, mtu, addresses, superFrames }, (message) =>
         this.notify('error', new TtunError(message, 'ETUN')),
       );
       this.carrier = new TunCarrier(device, { ...info, routes: this.setup.routes.map(formatCidr) }, dataPath);

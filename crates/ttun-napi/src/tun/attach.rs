@@ -11,6 +11,8 @@ use super::data_path::DataPath;
 use super::device::PacketDevice;
 use super::inbound::{self, CallbackInbound};
 #[cfg(unix)]
+use super::outbound;
+#[cfg(unix)]
 use super::session::EndNotice;
 use super::session::{Framer, SessionKeys};
 use super::sink::{BatchHandler, Sink};
@@ -27,8 +29,10 @@ pub fn socket<D: PacketDevice>(
     on_end: EndNotice,
 ) -> io::Result<u64> {
     let connection = Arc::new(connection);
-    let session = data_path.install(Framer::Sealed(keys.sealer()), Sink::Socket(connection.clone()), Some(on_end));
+    let session =
+        data_path.install(Framer::Sealed(keys.sealer()), Sink::Socket(connection.clone()), Some(on_end), true);
     let id = session.id;
+    outbound::queue_probes(data_path, &session);
     let reader = inbound::spawn_socket_reader(data_path, session, connection, keys.receiver(), leftover)?;
     data_path.add_socket_reader(reader);
     Ok(id)
@@ -41,12 +45,12 @@ pub fn callback<D: PacketDevice>(
     keys: &SessionKeys,
     on_batch: BatchHandler,
 ) -> CallbackInbound<D> {
-    let session = data_path.install(Framer::Sealed(keys.sealer()), Sink::Batches(on_batch), None);
+    let session = data_path.install(Framer::Sealed(keys.sealer()), Sink::Batches(on_batch), None, false);
     CallbackInbound::new(session.id, keys.receiver())
 }
 
 /// The device for JavaScript's own use, no peer: packets read go to `on_batch` unsealed. Returns
 /// the session's id.
 pub fn packets<D: PacketDevice>(data_path: &DataPath<D>, on_batch: BatchHandler) -> u64 {
-    data_path.install(Framer::Plain, Sink::Batches(on_batch), None).id
+    data_path.install(Framer::Plain, Sink::Batches(on_batch), None, false).id
 }

@@ -14,6 +14,7 @@ use super::flow::FlowControl;
 use super::session::{EndNotice, Framer, Session, SessionEnd};
 use super::sink::Sink;
 use super::stats::Stats;
+use super::super_frames::{SuperFramePeers, SuperFrames};
 
 /// Only the device's own handle and its threads hold this strongly, and closing joins those
 /// threads, so the device (and its fd) goes when close returns; JavaScript session handles and
@@ -24,6 +25,8 @@ pub struct DataPath<D: PacketDevice> {
     next_session_id: AtomicU64,
     pub flow: Arc<FlowControl>,
     pub stats: Arc<Stats>,
+    /// The addresses sessions probe for super-frames (none: they never send any).
+    super_frame_peers: SuperFramePeers,
     /// The socket-reader threads' buffers, passed from one session's thread to the next.
     #[cfg(unix)]
     spare_inbound_buffers: Mutex<Option<InboundBuffers<D>>>,
@@ -33,9 +36,10 @@ pub struct DataPath<D: PacketDevice> {
 }
 
 impl<D: PacketDevice> DataPath<D> {
-    pub fn new(device: D) -> Arc<Self> {
+    pub fn new(device: D, super_frame_peers: SuperFramePeers) -> Arc<Self> {
         Arc::new(Self {
             device,
+            super_frame_peers,
             current: Mutex::new(None),
             next_session_id: AtomicU64::new(1),
             flow: Arc::new(FlowControl::new()),
@@ -76,10 +80,14 @@ impl<D: PacketDevice> DataPath<D> {
         }
     }
 
-    /// Makes a new session the current one, ending the previous one's connection.
-    pub fn install(&self, framer: Framer, sink: Sink, on_end: Option<EndNotice>) -> Arc<Session> {
+    /// Makes a new session the current one, ending the previous one's connection. With
+    /// `super_frames`, the session gets super-frame state to probe with (when there are peer
+    /// addresses to probe).
+    pub fn install(&self, framer: Framer, sink: Sink, on_end: Option<EndNotice>, super_frames: bool) -> Arc<Session> {
         let id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
-        let session = Arc::new(Session::new(id, framer, sink, on_end));
+        let super_frames = (super_frames && !self.super_frame_peers.is_empty())
+            .then(|| SuperFrames::new(self.super_frame_peers, probe_id(id)));
+        let session = Arc::new(Session::new(id, framer, sink, on_end, super_frames));
         if let Some(previous) = self.current.lock().unwrap().replace(session.clone()) {
             previous.sink.shutdown();
         }
@@ -145,4 +153,11 @@ impl<D: PacketDevice> DataPath<D> {
             let _ = reader.join();
         }
     }
+}
+
+/// An echo identifier for session `id`'s probe: different from session to session and from
+/// process to process, so no late reply to another probe is taken for this one's.
+fn probe_id(id: u64) -> u16 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+    (u64::from(std::process::id()) ^ id.wrapping_mul(0x9e37) ^ u64::from(nanos)) as u16
 }

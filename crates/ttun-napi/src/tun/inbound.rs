@@ -21,6 +21,7 @@ use super::outbound::send_answers;
 #[cfg(unix)]
 use super::session::{Session, SessionEnd, SessionEndKind};
 use super::stats::add;
+use super::super_frames::SuperFrames;
 
 /// Bytes taken from the socket per read: large reads amortise the wake-up over many frames.
 #[cfg(unix)]
@@ -75,7 +76,7 @@ fn read_until_end<D: PacketDevice>(
     let InboundBuffers { read: buffer, writer, answers } = buffers;
     let still_wanted = || data_path.is_current(session.id);
     let mut opened = |chunk: &mut [u8], writer: &mut PacketWriter<D>| {
-        let result = receive_chunk(data_path, receiver, writer, chunk);
+        let result = receive_chunk(data_path, session.super_frames.as_ref(), receiver, writer, chunk);
         send_answers(data_path, session.id, answers);
         result
     };
@@ -126,13 +127,15 @@ impl<D: PacketDevice> CallbackInbound<D> {
     /// frame split across chunks waits for the rest. An error on a frame that cannot be opened:
     /// the connection must then end.
     pub fn receive(&mut self, data_path: &DataPath<D>, chunk: &mut [u8]) -> Result<(), ttun_proto::Error> {
-        receive_chunk(data_path, &mut self.receiver, &mut self.writer, chunk)
+        receive_chunk(data_path, None, &mut self.receiver, &mut self.writer, chunk)
     }
 }
 
-/// Opens the frames `chunk` completes and writes their packets to the device.
+/// Opens the frames `chunk` completes and writes their packets to the device (a probe's reply
+/// among them is noted, and written too: the kernel drops an echo reply nobody waits for).
 fn receive_chunk<D: PacketDevice>(
     data_path: &DataPath<D>,
+    super_frames: Option<&SuperFrames>,
     receiver: &mut Receiver,
     writer: &mut PacketWriter<D>,
     chunk: &mut [u8],
@@ -143,6 +146,9 @@ fn receive_chunk<D: PacketDevice>(
             // session on the failed TUN write; we drop it and keep the tunnel up.
             add(&data_path.stats.rx_dropped_not_ip, 1);
             return;
+        }
+        if let Some(super_frames) = super_frames {
+            super_frames.note_received(packet);
         }
         add(&data_path.stats.rx_bytes, packet.len() as u64);
         writer.push(packet);

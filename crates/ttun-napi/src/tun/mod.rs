@@ -18,7 +18,9 @@
 //! Each module uses only those listed after it (`scripts/check-module-cycles.mjs` keeps it so):
 //! this one; [`attach`] (a session of each kind); [`inbound`] (socket → TUN); [`outbound`]
 //! (TUN → socket); [`data_path`] (the device and what its threads share); [`session`]; [`sink`];
-//! [`buffers`]; and [`connection`], [`flow`], [`stats`], [`device`], which use none of the others.
+//! [`buffers`]; [`connection`], [`flow`], [`stats`], [`device`] and [`super_frames`] (which TCP
+//! super-packets go whole), which use none of the others but [`ip_packets`] (checksums, the
+//! probe's packets).
 mod attach;
 #[cfg(unix)]
 mod buffers;
@@ -28,10 +30,12 @@ mod data_path;
 mod device;
 mod flow;
 mod inbound;
+mod ip_packets;
 mod outbound;
 mod session;
 mod sink;
 mod stats;
+mod super_frames;
 #[cfg(all(test, unix))]
 mod tests;
 
@@ -53,6 +57,7 @@ use flow::FlowControl;
 use inbound::CallbackInbound;
 use session::{SessionEnd, SessionEndKind, SessionKeys};
 use stats::{Stats, TunStats};
+use super_frames::SuperFramePeers;
 
 /// Wraps a JavaScript function for calls from any thread: `prepare` turns the value into the
 /// function's argument on the JS thread, just before the call. `WEAK`: whether the function lets
@@ -90,6 +95,10 @@ pub struct TunOptions {
     pub ipv4_prefix: Option<u32>,
     pub ipv6: Option<String>,
     pub ipv6_prefix: Option<u32>,
+    /// The peer's tunnel address of each family, to send TCP super-packets to whole once the peer
+    /// has answered a probe (see `super_frames`); absent: that family never sends any.
+    pub peer_ipv4: Option<String>,
+    pub peer_ipv6: Option<String>,
     /// Windows: the path of wintun.dll (the win32 package ships it beside the addon); else the
     /// DLL search path is used. Ignored elsewhere.
     pub wintun_file: Option<String>,
@@ -113,6 +122,20 @@ fn address_with_prefix<A: std::str::FromStr>(
     }
 }
 
+/// The super-frame peers: this end's address and the peer's, for each family that has both.
+fn super_frame_peers(options: &TunOptions, config: &DeviceConfig) -> Result<SuperFramePeers> {
+    fn parse<A: std::str::FromStr>(family: &str, text: &Option<String>) -> Result<Option<A>> {
+        let Some(text) = text else { return Ok(None) };
+        text.parse().map(Some).map_err(|_| error("EINVAL", format!("bad {family} peer address {text:?}")))
+    }
+    let peer_ipv4 = parse::<Ipv4Addr>("IPv4", &options.peer_ipv4)?;
+    let peer_ipv6 = parse::<Ipv6Addr>("IPv6", &options.peer_ipv6)?;
+    Ok(SuperFramePeers {
+        ipv4: config.ipv4.zip(peer_ipv4).map(|((own, _), peer)| (own, peer)),
+        ipv6: config.ipv6.zip(peer_ipv6).map(|((own, _), peer)| (own, peer)),
+    })
+}
+
 fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
     let mtu = u16::try_from(options.mtu)
         .ok()
@@ -131,6 +154,7 @@ fn parse_config(options: &TunOptions) -> Result<DeviceConfig> {
 #[napi(ts_args_type = "options: TunOptions, onFatal: (message: string) => void")]
 pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result<TunDevice> {
     let config = parse_config(&options)?;
+    let peers = super_frame_peers(&options, &config)?;
     let device = OsDevice::create(&config).map_err(|err| {
         if err.kind() == std::io::ErrorKind::PermissionDenied {
             error("EPERM", format!("cannot create a TUN device ({err}): run as root or with CAP_NET_ADMIN"))
@@ -144,7 +168,9 @@ pub fn create_tun(options: TunOptions, on_fatal: Function<String, ()>) -> Result
     let on_fatal = js_callback::<String, String, true>(on_fatal, |ctx| Ok(ctx.value))?;
     let name = device.name().to_string();
     let mtu = device.mtu();
-    let data_path = DataPath::new(device);
+    // Only an offloading device reads super-packets: without offload there is nothing to probe for.
+    let peers = if device.offloads() { peers } else { SuperFramePeers::default() };
+    let data_path = DataPath::new(device, peers);
     let reader = outbound::spawn_tun_reader(&data_path, move |message| {
         on_fatal(message);
     })

@@ -22,11 +22,14 @@ use ttun_proto::FRAME_OVERHEAD;
 use super::buffers::AnswerBuffers;
 use super::data_path::DataPath;
 use super::device::{PacketDevice, ReadOutcome};
+#[cfg(unix)]
+use super::session::Session;
 use super::session::{Framer, SendState, SessionEnd, SessionEndKind};
 use super::sink::Delivery;
 #[cfg(unix)]
 use super::sink::Sink;
 use super::stats::add;
+use super::super_frames::SuperFrames;
 
 /// Sealed bytes gathered before a batch is handed over. A batch also ends as soon as the TUN has
 /// nothing more to read, so a lone ping is never held back waiting for company.
@@ -41,13 +44,19 @@ pub const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_O
 /// error from the OS stops the reads and is returned (what was framed before it stays in `wire`).
 fn frame_ready<D: PacketDevice>(
     data_path: &DataPath<D>,
+    super_frames: Option<&SuperFrames>,
     mut framer: Option<&mut Framer>,
     buffers: &mut D::ReadBuffers,
     wire: &mut Vec<u8>,
     max_reads: usize,
 ) -> io::Result<()> {
     for _ in 0..max_reads {
-        let ready = data_path.device.read_batch(buffers, |packet| match framer.as_deref_mut() {
+        let takes_whole = |packet: &[u8]| {
+            let whole = super_frames.is_some_and(|super_frames| super_frames.takes_whole(packet));
+            add(&data_path.stats.tx_super_frames, u64::from(whole));
+            whole
+        };
+        let ready = data_path.device.read_batch(buffers, takes_whole, |packet| match framer.as_deref_mut() {
             None => add(&data_path.stats.tx_dropped_no_session, 1),
             Some(framer) => match framer.append(packet, wire) {
                 Ok(()) => {
@@ -132,7 +141,7 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
             Err(err) => return Err(format!("reading from TUN {} failed: {err}", data_path.device.name())),
         }
         let Some(session) = data_path.current_session() else {
-            failures.note(data_path, frame_ready(data_path, None, &mut buffers, &mut wire, usize::MAX))?;
+            failures.note(data_path, frame_ready(data_path, None, None, &mut buffers, &mut wire, usize::MAX))?;
             continue;
         };
         let still_wanted = || data_path.is_current(session.id) && !data_path.flow.is_stopped();
@@ -145,7 +154,8 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
                 continue;
             }
         }
-        let read = frame_ready(data_path, Some(framer), &mut buffers, &mut wire, usize::MAX);
+        let read =
+            frame_ready(data_path, session.super_frames.as_ref(), Some(framer), &mut buffers, &mut wire, usize::MAX);
         if !wire.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(&mut wire, still_wanted, &data_path.flow) {
                 drop(state);
@@ -157,6 +167,23 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
         drop(state);
         failures.note(data_path, read)?;
     }
+}
+
+/// Seals the session's super-frame probes (see `super::super_frames`) ahead of everything else
+/// and has the TUN reader thread send them: the first frames of the session. Sent from that
+/// thread, not the one attaching or the socket reader, because the probes are a full 64 KiB and
+/// a write that waits for room must never keep the socket from being read.
+#[cfg(unix)]
+pub fn queue_probes<D: PacketDevice>(data_path: &DataPath<D>, session: &Session) {
+    let Some(super_frames) = &session.super_frames else { return };
+    let mut state = session.sending.lock().unwrap();
+    let SendState { framer, pending } = &mut *state;
+    for probe in super_frames.probes() {
+        // A probe is one frame's size exactly: it fits.
+        let _ = framer.append(&probe, pending);
+    }
+    drop(state);
+    data_path.device.interrupt();
 }
 
 /// Called by a session's socket-reader thread after it wrote received packets to the TUN: sends
@@ -184,7 +211,7 @@ pub fn send_answers<D: PacketDevice>(data_path: &DataPath<D>, session_id: u64, b
     // receiving side into a second reader thread under bulk load.
     // Frames sealed before a read error still go: their counters are spent. The reader thread
     // meets the error again on its next read and deals with it.
-    let _ = frame_ready(data_path, Some(&mut state.framer), read, &mut buffers.wire, 1);
+    let _ = frame_ready(data_path, session.super_frames.as_ref(), Some(&mut state.framer), read, &mut buffers.wire, 1);
     if buffers.wire.is_empty() {
         return;
     }

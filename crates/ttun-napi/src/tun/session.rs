@@ -8,6 +8,7 @@ use napi_derive::napi;
 use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver, FIRST_DATA_COUNTER};
 
 use super::sink::Sink;
+use super::super_frames::SuperFrames;
 
 /// Why a Rust thread ended a session: the kind is what JavaScript branches on; the wording is the
 /// CLI's, from the kind and the detail.
@@ -65,6 +66,8 @@ pub struct Session {
     /// Frames must reach the socket in counter order, so sealing and writing happen together
     /// under this lock (see `super::outbound`).
     pub sending: Mutex<SendState>,
+    /// Whether TCP super-packets may go to the peer whole; None where they never do.
+    pub super_frames: Option<SuperFrames>,
 }
 
 pub struct SendState {
@@ -99,8 +102,14 @@ impl Framer {
 }
 
 impl Session {
-    pub fn new(id: u64, framer: Framer, sink: Sink, on_end: Option<EndNotice>) -> Self {
-        Self { id, sink, on_end, sending: Mutex::new(SendState { framer, pending: Vec::new() }) }
+    pub fn new(
+        id: u64,
+        framer: Framer,
+        sink: Sink,
+        on_end: Option<EndNotice>,
+        super_frames: Option<SuperFrames>,
+    ) -> Self {
+        Self { id, sink, on_end, sending: Mutex::new(SendState { framer, pending: Vec::new() }), super_frames }
     }
 
     /// Tells JavaScript why a Rust thread ended the session. Only whoever detached it calls this

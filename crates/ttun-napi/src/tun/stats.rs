@@ -7,6 +7,7 @@ use napi_derive::napi;
 pub struct Stats {
     pub tx_packets: AtomicU64,
     pub tx_bytes: AtomicU64,
+    pub tx_super_frames: AtomicU64,
     pub rx_packets: AtomicU64,
     pub rx_bytes: AtomicU64,
     pub tx_dropped_no_session: AtomicU64,
@@ -22,6 +23,8 @@ pub struct TunStats {
     /// Packets read from the TUN and sent to the peer, and their IP bytes.
     pub tx_packets: f64,
     pub tx_bytes: f64,
+    /// Of those, TCP super-packets sent whole, one frame each (see `super_frames`).
+    pub tx_super_frames: f64,
     /// Packets received from the peer and written to the TUN, and their IP bytes.
     pub rx_packets: f64,
     pub rx_bytes: f64,
@@ -44,6 +47,7 @@ impl Stats {
         TunStats {
             tx_packets: get(&self.tx_packets),
             tx_bytes: get(&self.tx_bytes),
+            tx_super_frames: get(&self.tx_super_frames),
             rx_packets: get(&self.rx_packets),
             rx_bytes: get(&self.rx_bytes),
             tx_dropped_no_session: get(&self.tx_dropped_no_session),

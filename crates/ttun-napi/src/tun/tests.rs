@@ -18,6 +18,7 @@ use super::device::memory::MemoryDevice;
 use super::outbound::{self, WIRE_BATCH_CAPACITY};
 use super::session::{SessionEnd, SessionEndKind, SessionKeys};
 use super::stats::Stats;
+use super::super_frames::SuperFramePeers;
 
 /// Long enough for a loaded CI machine; only ever reached when something is broken.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -72,7 +73,11 @@ struct Rig {
 
 impl Rig {
     fn new() -> Self {
-        let data_path = DataPath::new(MemoryDevice::new("mem0", 1280, TUN_QUEUE));
+        Self::with_super_frame_peers(SuperFramePeers::default())
+    }
+
+    fn with_super_frame_peers(peers: SuperFramePeers) -> Self {
+        let data_path = DataPath::new(MemoryDevice::new("mem0", 1280, TUN_QUEUE), peers);
         let tun_reader =
             outbound::spawn_tun_reader(&data_path, |message| panic!("the reader thread stopped: {message}")).unwrap();
         Self { data_path, tun_reader: Some(tun_reader) }
@@ -445,4 +450,34 @@ fn a_new_session_takes_over_without_reordering_anything() {
     // Replaced is not ended: neither session reported an end (their threads are joined now).
     assert!(old_end.try_recv().is_err());
     assert!(new_end.try_recv().is_err());
+}
+
+#[test]
+fn a_session_with_super_frame_peers_sends_its_probes_first_and_unprompted() {
+    let peers = SuperFramePeers {
+        ipv4: Some(("10.1.1.1".parse().unwrap(), "10.1.1.2".parse().unwrap())),
+        ipv6: Some(("fc11::1".parse().unwrap(), "fc11::2".parse().unwrap())),
+    };
+    let rig = Rig::with_super_frame_peers(peers);
+    let (mut peer, _end) = rig.attach(&[]);
+    // Nothing was read from the TUN, yet the two probes arrive: full-size echo requests (ICMP type
+    // 8, ICMPv6 type 128) to the peer's address, counters 1 and 2.
+    let probes = peer.receive(2).to_vec();
+    assert_eq!(probes[0].len(), MAX_PLAINTEXT_LEN);
+    assert_eq!((probes[0][0] >> 4, &probes[0][16..20], probes[0][20]), (4, &[10, 1, 1, 2][..], 8));
+    assert_eq!(probes[1].len(), MAX_PLAINTEXT_LEN);
+    assert_eq!((probes[1][0] >> 4, probes[1][39], probes[1][40]), (6, 2, 128));
+    // Packets from the TUN follow, in order; the probes were no packet of the TUN's.
+    rig.device().inject(&ipv4_packet(100, 7));
+    assert_eq!(seq_of(&peer.receive(3)[2]), 7);
+    assert_eq!(rig.stats().tx_packets.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_session_without_super_frame_peers_sends_no_probe() {
+    let rig = Rig::new();
+    let (mut peer, _end) = rig.attach(&[]);
+    rig.device().inject(&ipv4_packet(100, 3));
+    assert_eq!(peer.receive(1).len(), 1);
+    assert_eq!(seq_of(&peer.received[0]), 3);
 }

@@ -108,7 +108,13 @@ impl PacketDevice for MemoryDevice {
         Ok(Vec::with_capacity(READ_BATCH))
     }
 
-    fn read_batch(&self, buffers: &mut Vec<Vec<u8>>, mut on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
+    /// Injected packets are whole IP packets, never offload super-packets: nothing to split.
+    fn read_batch(
+        &self,
+        buffers: &mut Vec<Vec<u8>>,
+        _takes_whole: impl Fn(&[u8]) -> bool,
+        mut on_packet: impl FnMut(&[u8]),
+    ) -> io::Result<ReadOutcome> {
         {
             let mut state = self.lock();
             if state.from_os.is_empty() {

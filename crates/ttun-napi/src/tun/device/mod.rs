@@ -33,8 +33,15 @@ pub trait PacketDevice: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn mtu(&self) -> u16;
     fn read_buffers(&self) -> io::Result<Self::ReadBuffers>;
-    /// Reads what is ready without blocking, calling `on_packet` with each IP packet.
-    fn read_batch(&self, buffers: &mut Self::ReadBuffers, on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome>;
+    /// Reads what is ready without blocking, calling `on_packet` with each IP packet. A TCP
+    /// super-packet from the kernel's offload is split into MTU-sized packets unless `takes_whole`
+    /// says the peer takes it as it is (`super::super_frames`); then it is passed on whole.
+    fn read_batch(
+        &self,
+        buffers: &mut Self::ReadBuffers,
+        takes_whole: impl Fn(&[u8]) -> bool,
+        on_packet: impl FnMut(&[u8]),
+    ) -> io::Result<ReadOutcome>;
     /// Writes every packet (each after [`PacketDevice::WRITE_HEADROOM`] bytes of its buffer, which
     /// the device may use); an error when it refused at least one.
     fn write_batch(&self, state: &mut Self::WriteState, packets: &mut [Vec<u8>]) -> io::Result<()>;

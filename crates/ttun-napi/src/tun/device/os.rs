@@ -28,7 +28,6 @@ pub struct OsDevice {
     mtu: u16,
     /// Wakes the reader thread out of its wait for packets when the device is closed.
     interrupt: InterruptEvent,
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     offload: bool,
 }
 
@@ -40,6 +39,13 @@ impl OsDevice {
         #[cfg(unix)]
         inner.set_nonblocking(true)?;
         Ok(OsDevice { inner, name, mtu: config.mtu, interrupt: InterruptEvent::new()?, offload })
+    }
+}
+
+impl OsDevice {
+    /// Whether reads can hand over TCP super-packets (Linux with the kernel's offload).
+    pub fn offloads(&self) -> bool {
+        self.offload
     }
 }
 
@@ -67,8 +73,13 @@ impl PacketDevice for OsDevice {
         ReadBuffers::new()
     }
 
-    fn read_batch(&self, buffers: &mut ReadBuffers, on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
-        self.read_ready(buffers, on_packet)
+    fn read_batch(
+        &self,
+        buffers: &mut ReadBuffers,
+        takes_whole: impl Fn(&[u8]) -> bool,
+        on_packet: impl FnMut(&[u8]),
+    ) -> io::Result<ReadOutcome> {
+        self.read_ready(buffers, takes_whole, on_packet)
     }
 
     fn write_batch(&self, state: &mut Self::WriteState, packets: &mut [Vec<u8>]) -> io::Result<()> {
@@ -189,7 +200,17 @@ pub use linux_read::ReadBuffers;
 mod linux_read {
     use std::io;
 
+    use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
+
     use super::{outcome_of_read_error, OsDevice, ReadOutcome, MAX_PACKET};
+    use crate::tun::ip_packets::{checksum_of, finish_tcp_super_packet, ones_complement_sum};
+
+    // Linux's virtio_net.h.
+    const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+    const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
+    const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
+    const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
+    const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
     /// Room for the IP and transport headers in front of a segment's payload when a super-packet is
     /// split (IPv6 with extension headers plus a 60-byte TCP header stays well inside).
@@ -312,19 +333,112 @@ mod linux_read {
         pub(super) fn read_ready(
             &self,
             buffers: &mut ReadBuffers,
+            takes_whole: impl Fn(&[u8]) -> bool,
             mut on_packet: impl FnMut(&[u8]),
         ) -> io::Result<ReadOutcome> {
             let ReadBuffers { original, slots, sizes, .. } = buffers;
-            match self.inner.recv_multiple(original, slots, sizes, 0) {
-                Ok(count) => {
-                    for (slot, &size) in slots.iter().zip(sizes.iter()).take(count) {
-                        on_packet(&slot.as_ref()[..size]);
+            if !self.offload {
+                return match self.inner.recv_multiple(original, slots, sizes, 0) {
+                    Ok(count) => {
+                        for (slot, &size) in slots.iter().zip(sizes.iter()).take(count) {
+                            on_packet(&slot.as_ref()[..size]);
+                        }
+                        Ok(ReadOutcome::Read)
                     }
+                    Err(err) => outcome_of_read_error(err),
+                };
+            }
+            let len = match self.inner.recv(original) {
+                Ok(len) => len,
+                Err(err) => return outcome_of_read_error(err),
+            };
+            let Some((header, packet)) = split_virtio_header(&mut original[..len]) else {
+                return Ok(ReadOutcome::Unusable);
+            };
+            match offloaded_packet(header, packet, &takes_whole) {
+                Offloaded::Whole => {
+                    on_packet(packet);
                     Ok(ReadOutcome::Read)
                 }
-                Err(err) => outcome_of_read_error(err),
+                Offloaded::Split(header) => {
+                    let is_v6 = packet[0] >> 4 == 6;
+                    match tun_rs::gso_split(packet, header, slots, sizes, 0, is_v6) {
+                        Ok(count) => {
+                            for (slot, &size) in slots.iter().zip(sizes.iter()).take(count) {
+                                on_packet(&slot.as_ref()[..size]);
+                            }
+                            Ok(ReadOutcome::Read)
+                        }
+                        Err(_) => Ok(ReadOutcome::Unusable),
+                    }
+                }
+                Offloaded::Unusable => Ok(ReadOutcome::Unusable),
             }
         }
+    }
+
+    /// The virtio-net header an offloading TUN puts in front of every packet, and the packet.
+    fn split_virtio_header(read: &mut [u8]) -> Option<(VirtioNetHdr, &mut [u8])> {
+        if read.len() <= VIRTIO_NET_HDR_LEN {
+            return None;
+        }
+        let header = VirtioNetHdr::decode(&read[..VIRTIO_NET_HDR_LEN]).ok()?;
+        Some((header, &mut read[VIRTIO_NET_HDR_LEN..]))
+    }
+
+    /// What to do with a packet the kernel handed over with offload information.
+    enum Offloaded {
+        /// Complete (its checksum finished where the kernel left it to us): pass it on as it is.
+        Whole,
+        /// A super-packet to cut into segments with this header (its header length taken from
+        /// the packet, not from the kernel).
+        Split(VirtioNetHdr),
+        Unusable,
+    }
+
+    /// Finishes what can go whole and sorts the rest, as tun-rs's own read would (which cannot
+    /// leave a super-packet whole): a packet without GSO gets its checksum finished if the kernel
+    /// left it partial; a TCP super-packet the peer `takes_whole` gets its checksum and lengths
+    /// finished; other super-packets are split.
+    fn offloaded_packet(
+        mut header: VirtioNetHdr,
+        packet: &mut [u8],
+        takes_whole: &impl Fn(&[u8]) -> bool,
+    ) -> Offloaded {
+        let csum_start = usize::from(header.csum_start);
+        let csum_at = csum_start + usize::from(header.csum_offset);
+        let needs_checksum = header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
+        if header.gso_type == VIRTIO_NET_HDR_GSO_NONE {
+            if needs_checksum {
+                if csum_at + 2 > packet.len() {
+                    return Offloaded::Unusable;
+                }
+                let start_sum = u16::from_be_bytes([packet[csum_at], packet[csum_at + 1]]);
+                packet[csum_at..csum_at + 2].fill(0);
+                let checksum = checksum_of(ones_complement_sum(&packet[csum_start..], u64::from(start_sum)));
+                packet[csum_at..csum_at + 2].copy_from_slice(&checksum.to_be_bytes());
+            }
+            return Offloaded::Whole;
+        }
+        let gso_type = header.gso_type & !VIRTIO_NET_HDR_GSO_ECN;
+        let is_tcp = gso_type == VIRTIO_NET_HDR_GSO_TCPV4 || gso_type == VIRTIO_NET_HDR_GSO_TCPV6;
+        if is_tcp && takes_whole(packet) && finish_tcp_super_packet(packet, csum_start) {
+            return Offloaded::Whole;
+        }
+        if header.gso_size == 0 || packet.len() <= csum_start + 12 {
+            return Offloaded::Unusable;
+        }
+        // The kernel's hdr_len can cover the whole first packet on the forward path: the headers
+        // end where the transport header ends.
+        let transport_len = if is_tcp { u16::from(packet[csum_start + 12] >> 4) * 4 } else { 8 };
+        if is_tcp && !(20..=60).contains(&transport_len) {
+            return Offloaded::Unusable;
+        }
+        header.hdr_len = header.csum_start + transport_len;
+        if packet.len() < usize::from(header.hdr_len) || csum_at + 2 > packet.len() {
+            return Offloaded::Unusable;
+        }
+        Offloaded::Split(header)
     }
 }
 
@@ -347,7 +461,12 @@ impl ReadBuffers {
 
 #[cfg(not(target_os = "linux"))]
 impl OsDevice {
-    fn read_ready(&self, buffers: &mut ReadBuffers, mut on_packet: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
+    fn read_ready(
+        &self,
+        buffers: &mut ReadBuffers,
+        _takes_whole: impl Fn(&[u8]) -> bool,
+        mut on_packet: impl FnMut(&[u8]),
+    ) -> io::Result<ReadOutcome> {
         let mut outcome = ReadOutcome::Empty;
         for _ in 0..READ_BATCH {
             // Unix: the fd is non-blocking, so recv answers WouldBlock when the device is empty.

@@ -1,0 +1,295 @@
+//! The few IP packet operations the data path does itself: the Internet checksum, finishing a
+//! TCP super-packet the kernel left for offload so it can travel as one packet
+//! ([`finish_tcp_super_packet`]), and the ICMP echo packets of the super-frame probe
+//! ([`echo_request`], [`echo_reply_of`]).
+use std::net::IpAddr;
+
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_ICMPV6: u8 = 58;
+const IPV6_FRAGMENT_HEADER: u8 = 44;
+const IPV4_HEADER_LEN: usize = 20;
+const IPV6_HEADER_LEN: usize = 40;
+const ICMP_HEADER_LEN: usize = 8;
+
+/// The 16-bit one's complement sum of `bytes` (read as big-endian words, an odd last byte padded
+/// with zero) added to `initial`, not yet folded. Words are summed 32 bits at a time into 64: a
+/// 64 KiB packet adds up to far below 2^64.
+pub fn ones_complement_sum(bytes: &[u8], initial: u64) -> u64 {
+    let mut sum = initial;
+    let mut words = bytes.chunks_exact(4);
+    for word in &mut words {
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
+    }
+    let rest = words.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for pair in &mut pairs {
+        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+    }
+    if let [last] = pairs.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    sum
+}
+
+/// The checksum field's value for data whose one's complement sum is `sum`.
+pub fn checksum_of(mut sum: u64) -> u16 {
+    while sum > 0xffff {
+        sum = (sum >> 16) + (sum & 0xffff);
+    }
+    !(sum as u16)
+}
+
+/// The pseudo-header's sum for an upper-layer packet of `length` bytes from `packet`'s source to
+/// its destination (IPv4 or IPv6, told by the version nibble).
+fn pseudo_header_sum(packet: &[u8], protocol: u8, length: usize) -> u64 {
+    let addresses = if packet[0] >> 4 == 4 { &packet[12..20] } else { &packet[8..40] };
+    ones_complement_sum(addresses, u64::from(protocol) + length as u64)
+}
+
+/// Makes a TCP super-packet read from an offloading TUN a complete packet of its own length: the
+/// kernel leaves the TCP checksum for the device to finish (`csum_start`: the IP header length),
+/// and the IP length fields are set again to the length at hand. Returns false, changing nothing,
+/// for anything that is not an IPv4/IPv6 TCP packet laid out that way.
+pub fn finish_tcp_super_packet(packet: &mut [u8], csum_start: usize) -> bool {
+    let len = packet.len();
+    let Some(&first) = packet.first() else { return false };
+    let (fixed_header, protocol_at) = match first >> 4 {
+        4 => (IPV4_HEADER_LEN, 9),
+        6 => (IPV6_HEADER_LEN, 6),
+        _ => return false,
+    };
+    let checksum_at = csum_start + 16;
+    if len > usize::from(u16::MAX) || csum_start < fixed_header || checksum_at + 2 > len || len < csum_start + 20 {
+        return false;
+    }
+    if first >> 4 == 4 {
+        let header_len = usize::from(first & 0x0f) * 4;
+        if header_len != csum_start || packet[protocol_at] != IPPROTO_TCP {
+            return false;
+        }
+        packet[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        packet[10..12].fill(0);
+        let header_checksum = checksum_of(ones_complement_sum(&packet[..header_len], 0));
+        packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+    } else {
+        // With extension headers the next-header chain decides; the kernel's csum_start is where
+        // TCP begins either way, and only TCP super-packets come here.
+        if csum_start == IPV6_HEADER_LEN && packet[protocol_at] != IPPROTO_TCP {
+            return false;
+        }
+        packet[4..6].copy_from_slice(&((len - IPV6_HEADER_LEN) as u16).to_be_bytes());
+    }
+    packet[checksum_at..checksum_at + 2].fill(0);
+    let sum = ones_complement_sum(&packet[csum_start..], pseudo_header_sum(packet, IPPROTO_TCP, len - csum_start));
+    packet[checksum_at..checksum_at + 2].copy_from_slice(&checksum_of(sum).to_be_bytes());
+    true
+}
+
+/// The destination address of an IPv4 or IPv6 packet.
+pub fn destination(packet: &[u8]) -> Option<IpAddr> {
+    match packet.first()? >> 4 {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(packet.get(16..20)?).ok()?)),
+        6 => Some(IpAddr::from(<[u8; 16]>::try_from(packet.get(24..40)?).ok()?)),
+        _ => None,
+    }
+}
+
+/// An ICMP (or ICMPv6) echo request of `total_len` bytes from `source` to `target`, which must
+/// be of one family. IPv4's carries Don't Fragment: nothing on the way may cut it up.
+pub fn echo_request(source: IpAddr, target: IpAddr, id: u16, sequence: u16, total_len: usize) -> Vec<u8> {
+    let mut packet = vec![0u8; total_len];
+    let icmp_at = match (source, target) {
+        (IpAddr::V4(source), IpAddr::V4(target)) => {
+            packet[0] = 0x45;
+            packet[2..4].copy_from_slice(&(total_len as u16).to_be_bytes());
+            packet[6] = 0x40; // Don't Fragment
+            packet[8] = 64; // TTL
+            packet[9] = IPPROTO_ICMP;
+            packet[12..16].copy_from_slice(&source.octets());
+            packet[16..20].copy_from_slice(&target.octets());
+            let header_checksum = checksum_of(ones_complement_sum(&packet[..IPV4_HEADER_LEN], 0));
+            packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+            packet[IPV4_HEADER_LEN] = 8; // echo request
+            IPV4_HEADER_LEN
+        }
+        (IpAddr::V6(source), IpAddr::V6(target)) => {
+            packet[0] = 0x60;
+            packet[4..6].copy_from_slice(&((total_len - IPV6_HEADER_LEN) as u16).to_be_bytes());
+            packet[6] = IPPROTO_ICMPV6;
+            packet[7] = 64; // hop limit
+            packet[8..24].copy_from_slice(&source.octets());
+            packet[24..40].copy_from_slice(&target.octets());
+            packet[IPV6_HEADER_LEN] = 128; // echo request
+            IPV6_HEADER_LEN
+        }
+        _ => panic!("echo_request: source and target of different families"),
+    };
+    packet[icmp_at + 4..icmp_at + 6].copy_from_slice(&id.to_be_bytes());
+    packet[icmp_at + 6..icmp_at + 8].copy_from_slice(&sequence.to_be_bytes());
+    let initial =
+        if icmp_at == IPV6_HEADER_LEN { pseudo_header_sum(&packet, IPPROTO_ICMPV6, total_len - icmp_at) } else { 0 };
+    let checksum = checksum_of(ones_complement_sum(&packet[icmp_at..], initial));
+    packet[icmp_at + 2..icmp_at + 4].copy_from_slice(&checksum.to_be_bytes());
+    packet
+}
+
+/// The echo identifier and sequence number when `packet` is an ICMP (or ICMPv6) echo reply from
+/// `from`, or the first fragment of one (a reply larger than the path's MTU comes in fragments).
+pub fn echo_reply_of(packet: &[u8], from: IpAddr) -> Option<(u16, u16)> {
+    let icmp = match (packet.first()? >> 4, from) {
+        (4, IpAddr::V4(from)) => {
+            let header_len = usize::from(packet[0] & 0x0f) * 4;
+            let fragment_offset = u16::from_be_bytes([*packet.get(6)?, *packet.get(7)?]) & 0x1fff;
+            if packet.get(9) != Some(&IPPROTO_ICMP) || packet.get(12..16)? != from.octets() || fragment_offset != 0 {
+                return None;
+            }
+            let icmp = packet.get(header_len..)?;
+            (icmp.first() == Some(&0)).then_some(icmp)?
+        }
+        (6, IpAddr::V6(from)) => {
+            if packet.get(8..24)? != from.octets() {
+                return None;
+            }
+            let icmp = match *packet.get(6)? {
+                IPPROTO_ICMPV6 => packet.get(IPV6_HEADER_LEN..)?,
+                IPV6_FRAGMENT_HEADER => {
+                    let fragment = packet.get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + 8)?;
+                    let offset = u16::from_be_bytes([fragment[2], fragment[3]]) >> 3;
+                    if fragment[0] != IPPROTO_ICMPV6 || offset != 0 {
+                        return None;
+                    }
+                    packet.get(IPV6_HEADER_LEN + 8..)?
+                }
+                _ => return None,
+            };
+            (icmp.first() == Some(&129)).then_some(icmp)?
+        }
+        _ => return None,
+    };
+    let header = icmp.get(..ICMP_HEADER_LEN)?;
+    Some((u16::from_be_bytes([header[4], header[5]]), u16::from_be_bytes([header[6], header[7]])))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    /// A TCP packet as an offloading TUN hands it over: lengths and checksum not final.
+    fn unfinished_tcp(v6: bool, payload: usize) -> (Vec<u8>, usize) {
+        let ip_len = if v6 { IPV6_HEADER_LEN } else { IPV4_HEADER_LEN };
+        let mut packet = vec![0u8; ip_len + 20 + payload];
+        if v6 {
+            packet[0] = 0x60;
+            packet[6] = IPPROTO_TCP;
+            packet[8..24].copy_from_slice(&"fc11::1".parse::<Ipv6Addr>().unwrap().octets());
+            packet[24..40].copy_from_slice(&"fc11::2".parse::<Ipv6Addr>().unwrap().octets());
+        } else {
+            packet[0] = 0x45;
+            packet[9] = IPPROTO_TCP;
+            packet[12..16].copy_from_slice(&[10, 1, 1, 1]);
+            packet[16..20].copy_from_slice(&[10, 1, 1, 2]);
+        }
+        packet[ip_len + 12] = 5 << 4;
+        for (i, byte) in packet[ip_len + 20..].iter_mut().enumerate() {
+            *byte = (i * 7 + 3) as u8;
+        }
+        // What the kernel leaves in the checksum field: something to be overwritten.
+        packet[ip_len + 16] = 0xab;
+        (packet, ip_len)
+    }
+
+    /// A receiver's check: the sum over pseudo-header and segment, checksum included, is all ones.
+    fn transport_checksum_ok(packet: &[u8], start: usize) -> bool {
+        let sum = ones_complement_sum(&packet[start..], pseudo_header_sum(packet, IPPROTO_TCP, packet.len() - start));
+        checksum_of(sum) == 0
+    }
+
+    #[test]
+    fn a_finished_super_packet_checks_out_as_one_packet() {
+        for v6 in [false, true] {
+            for payload in [0, 1, 1227, 65_000 - 60] {
+                let (mut packet, start) = unfinished_tcp(v6, payload);
+                assert!(finish_tcp_super_packet(&mut packet, start));
+                assert!(transport_checksum_ok(&packet, start), "v6 {v6} payload {payload}");
+                if v6 {
+                    assert_eq!(usize::from(u16::from_be_bytes([packet[4], packet[5]])), packet.len() - 40);
+                } else {
+                    assert_eq!(usize::from(u16::from_be_bytes([packet[2], packet[3]])), packet.len());
+                    assert_eq!(checksum_of(ones_complement_sum(&packet[..20], 0)), 0, "IPv4 header checksum");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_tcp_laid_out_as_the_kernel_does_is_finished() {
+        let (mut udp, start) = unfinished_tcp(false, 100);
+        udp[9] = 17;
+        let before = udp.clone();
+        assert!(!finish_tcp_super_packet(&mut udp, start));
+        assert_eq!(udp, before);
+        let (mut tcp, _) = unfinished_tcp(false, 100);
+        assert!(!finish_tcp_super_packet(&mut tcp, 24), "csum_start must be the IPv4 header length");
+        assert!(!finish_tcp_super_packet(&mut [0x45; 30], 20), "too short for a TCP header");
+        assert!(!finish_tcp_super_packet(&mut [], 20));
+    }
+
+    #[test]
+    fn checksums_match_known_values() {
+        // RFC 1071's example words 0001 f203 f4f5 f6f7: sum ddf2, checksum 220d.
+        assert_eq!(checksum_of(ones_complement_sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7], 0)), 0x220d);
+        // An odd length pads with a zero byte.
+        assert_eq!(checksum_of(ones_complement_sum(&[0x01], 0)), !0x0100);
+    }
+
+    #[test]
+    fn an_echo_request_is_well_formed_and_its_reply_is_recognised() {
+        let pairs: [(IpAddr, IpAddr); 2] = [
+            (Ipv4Addr::new(10, 1, 1, 1).into(), Ipv4Addr::new(10, 1, 1, 2).into()),
+            ("fc11::1".parse::<Ipv6Addr>().unwrap().into(), "fc11::2".parse::<Ipv6Addr>().unwrap().into()),
+        ];
+        for (source, target) in pairs {
+            let request = echo_request(source, target, 0x1234, 7, 65_519);
+            assert_eq!(request.len(), 65_519);
+            assert_eq!(destination(&request), Some(target));
+            assert!(ttun_proto::is_ip_packet(&request));
+            let icmp_at = if source.is_ipv4() { 20 } else { 40 };
+            let initial =
+                if source.is_ipv4() { 0 } else { pseudo_header_sum(&request, IPPROTO_ICMPV6, request.len() - 40) };
+            assert_eq!(checksum_of(ones_complement_sum(&request[icmp_at..], initial)), 0, "ICMP checksum");
+            // The request is no reply; the target's reply (type 0 / 129, addresses swapped) is.
+            assert_eq!(echo_reply_of(&request, source), None);
+            let mut reply = echo_request(target, source, 0x1234, 7, 1_280);
+            reply[icmp_at] = if source.is_ipv4() { 0 } else { 129 };
+            assert_eq!(echo_reply_of(&reply, target), Some((0x1234, 7)));
+            assert_eq!(echo_reply_of(&reply, source), None, "from someone else");
+        }
+    }
+
+    #[test]
+    fn the_first_fragment_of_a_reply_is_recognised_and_later_ones_are_not() {
+        // IPv4: first fragment (offset 0, more fragments) and a later one.
+        let mut first = echo_request(Ipv4Addr::new(10, 1, 1, 2).into(), Ipv4Addr::new(10, 1, 1, 1).into(), 9, 1, 1_280);
+        first[20] = 0;
+        first[6] = 0x20; // MF, offset 0
+        assert_eq!(echo_reply_of(&first, Ipv4Addr::new(10, 1, 1, 2).into()), Some((9, 1)));
+        first[7] = 160; // offset 160 * 8
+        assert_eq!(echo_reply_of(&first, Ipv4Addr::new(10, 1, 1, 2).into()), None);
+        // IPv6: a fragment header in front of the ICMPv6 header.
+        let from: Ipv6Addr = "fc11::2".parse().unwrap();
+        let mut fragment = vec![0u8; 40 + 8 + 8];
+        fragment[0] = 0x60;
+        fragment[6] = IPV6_FRAGMENT_HEADER;
+        fragment[8..24].copy_from_slice(&from.octets());
+        fragment[40] = IPPROTO_ICMPV6;
+        fragment[43] = 1; // offset 0, more fragments
+        fragment[48] = 129;
+        fragment[52..56].copy_from_slice(&[0, 9, 0, 1]);
+        assert_eq!(echo_reply_of(&fragment, from.into()), Some((9, 1)));
+        fragment[42] = 0x05; // a later fragment
+        assert_eq!(echo_reply_of(&fragment, from.into()), None);
+    }
+}
