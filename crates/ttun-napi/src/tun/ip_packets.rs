@@ -3,19 +3,22 @@
 //! ([`finish_tcp_super_packet`]), and the ICMP echo packets of the super-frame probe
 //! ([`echo_request`], [`echo_reply_of`]).
 use std::net::IpAddr;
+use std::ops::Range;
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_ICMPV6: u8 = 58;
 const IPV6_FRAGMENT_HEADER: u8 = 44;
 const IPV4_HEADER_LEN: usize = 20;
+/// Where the IPv4 header's own checksum sits.
+const IPV4_CHECKSUM_AT: usize = 10;
 const IPV6_HEADER_LEN: usize = 40;
 const ICMP_HEADER_LEN: usize = 8;
 
 /// The 16-bit one's complement sum of `bytes` (read as big-endian words, an odd last byte padded
 /// with zero) added to `initial`, not yet folded. Words are summed 32 bits at a time into 64: a
 /// 64 KiB packet adds up to far below 2^64.
-pub fn ones_complement_sum(bytes: &[u8], initial: u64) -> u64 {
+fn ones_complement_sum(bytes: &[u8], initial: u64) -> u64 {
     let mut sum = initial;
     let mut words = bytes.chunks_exact(4);
     for word in &mut words {
@@ -33,11 +36,19 @@ pub fn ones_complement_sum(bytes: &[u8], initial: u64) -> u64 {
 }
 
 /// The checksum field's value for data whose one's complement sum is `sum`.
-pub fn checksum_of(mut sum: u64) -> u16 {
+fn checksum_of(mut sum: u64) -> u16 {
     while sum > 0xffff {
         sum = (sum >> 16) + (sum & 0xffff);
     }
     !(sum as u16)
+}
+
+/// Sets the 16-bit checksum field at `field` to the checksum of `packet[covered]` (the field
+/// counted as zero) and `initial` (a pseudo-header's sum, or the partial sum the kernel left).
+pub fn fill_checksum(packet: &mut [u8], covered: Range<usize>, field: usize, initial: u64) {
+    packet[field..field + 2].fill(0);
+    let checksum = checksum_of(ones_complement_sum(&packet[covered], initial));
+    packet[field..field + 2].copy_from_slice(&checksum.to_be_bytes());
 }
 
 /// The pseudo-header's sum for an upper-layer packet of `length` bytes from `packet`'s source to
@@ -69,9 +80,7 @@ pub fn finish_tcp_super_packet(packet: &mut [u8], csum_start: usize) -> bool {
             return false;
         }
         packet[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        packet[10..12].fill(0);
-        let header_checksum = checksum_of(ones_complement_sum(&packet[..header_len], 0));
-        packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+        fill_checksum(packet, 0..header_len, IPV4_CHECKSUM_AT, 0);
     } else {
         // With extension headers the next-header chain decides; the kernel's csum_start is where
         // TCP begins either way, and only TCP super-packets come here.
@@ -80,9 +89,8 @@ pub fn finish_tcp_super_packet(packet: &mut [u8], csum_start: usize) -> bool {
         }
         packet[4..6].copy_from_slice(&((len - IPV6_HEADER_LEN) as u16).to_be_bytes());
     }
-    packet[checksum_at..checksum_at + 2].fill(0);
-    let sum = ones_complement_sum(&packet[csum_start..], pseudo_header_sum(packet, IPPROTO_TCP, len - csum_start));
-    packet[checksum_at..checksum_at + 2].copy_from_slice(&checksum_of(sum).to_be_bytes());
+    let pseudo_header = pseudo_header_sum(packet, IPPROTO_TCP, len - csum_start);
+    fill_checksum(packet, csum_start..len, checksum_at, pseudo_header);
     true
 }
 
@@ -108,8 +116,7 @@ pub fn echo_request(source: IpAddr, target: IpAddr, id: u16, sequence: u16, tota
             packet[9] = IPPROTO_ICMP;
             packet[12..16].copy_from_slice(&source.octets());
             packet[16..20].copy_from_slice(&target.octets());
-            let header_checksum = checksum_of(ones_complement_sum(&packet[..IPV4_HEADER_LEN], 0));
-            packet[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+            fill_checksum(&mut packet, 0..IPV4_HEADER_LEN, IPV4_CHECKSUM_AT, 0);
             packet[IPV4_HEADER_LEN] = 8; // echo request
             IPV4_HEADER_LEN
         }
@@ -129,8 +136,7 @@ pub fn echo_request(source: IpAddr, target: IpAddr, id: u16, sequence: u16, tota
     packet[icmp_at + 6..icmp_at + 8].copy_from_slice(&sequence.to_be_bytes());
     let initial =
         if icmp_at == IPV6_HEADER_LEN { pseudo_header_sum(&packet, IPPROTO_ICMPV6, total_len - icmp_at) } else { 0 };
-    let checksum = checksum_of(ones_complement_sum(&packet[icmp_at..], initial));
-    packet[icmp_at + 2..icmp_at + 4].copy_from_slice(&checksum.to_be_bytes());
+    fill_checksum(&mut packet, icmp_at..total_len, icmp_at + 2, initial);
     packet
 }
 

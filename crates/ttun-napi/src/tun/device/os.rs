@@ -203,7 +203,7 @@ mod linux_read {
     use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 
     use super::{outcome_of_read_error, OsDevice, ReadOutcome, MAX_PACKET};
-    use crate::tun::ip_packets::{checksum_of, finish_tcp_super_packet, ones_complement_sum};
+    use crate::tun::ip_packets::{fill_checksum, finish_tcp_super_packet};
 
     // Linux's virtio_net.h.
     const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
@@ -339,12 +339,7 @@ mod linux_read {
             let ReadBuffers { original, slots, sizes, .. } = buffers;
             if !self.offload {
                 return match self.inner.recv_multiple(original, slots, sizes, 0) {
-                    Ok(count) => {
-                        for (slot, &size) in slots.iter().zip(sizes.iter()).take(count) {
-                            on_packet(&slot.as_ref()[..size]);
-                        }
-                        Ok(ReadOutcome::Read)
-                    }
+                    Ok(count) => Ok(pass_on(slots, sizes, count, on_packet)),
                     Err(err) => outcome_of_read_error(err),
                 };
             }
@@ -363,18 +358,21 @@ mod linux_read {
                 Offloaded::Split(header) => {
                     let is_v6 = packet[0] >> 4 == 6;
                     match tun_rs::gso_split(packet, header, slots, sizes, 0, is_v6) {
-                        Ok(count) => {
-                            for (slot, &size) in slots.iter().zip(sizes.iter()).take(count) {
-                                on_packet(&slot.as_ref()[..size]);
-                            }
-                            Ok(ReadOutcome::Read)
-                        }
+                        Ok(count) => Ok(pass_on(slots, sizes, count, on_packet)),
                         Err(_) => Ok(ReadOutcome::Unusable),
                     }
                 }
                 Offloaded::Unusable => Ok(ReadOutcome::Unusable),
             }
         }
+    }
+
+    /// Hands the first `count` packets a read or split left in the slots to `on_packet`.
+    fn pass_on(slots: &[Slot], sizes: &[usize], count: usize, mut on_packet: impl FnMut(&[u8])) -> ReadOutcome {
+        for (slot, &size) in slots.iter().zip(sizes).take(count) {
+            on_packet(&slot.as_ref()[..size]);
+        }
+        ReadOutcome::Read
     }
 
     /// The virtio-net header an offloading TUN puts in front of every packet, and the packet.
@@ -413,10 +411,8 @@ mod linux_read {
                 if csum_at + 2 > packet.len() {
                     return Offloaded::Unusable;
                 }
-                let start_sum = u16::from_be_bytes([packet[csum_at], packet[csum_at + 1]]);
-                packet[csum_at..csum_at + 2].fill(0);
-                let checksum = checksum_of(ones_complement_sum(&packet[csum_start..], u64::from(start_sum)));
-                packet[csum_at..csum_at + 2].copy_from_slice(&checksum.to_be_bytes());
+                let partial_sum = u16::from_be_bytes([packet[csum_at], packet[csum_at + 1]]);
+                fill_checksum(packet, csum_start..packet.len(), csum_at, u64::from(partial_sum));
             }
             return Offloaded::Whole;
         }
