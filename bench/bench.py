@@ -2,9 +2,11 @@
 """ttun beside its peers, in one run, on one pair of network namespaces joined by veth.
 
 Measures raw veth (the ceiling), ttun (chacha20-poly1305 and aes-256-gcm at MTU 1280, chacha20 at
-MTU 9000 and 65000), OpenVPN static-key over TCP and `ssh -w`. For each: one-stream iperf3 TCP
-throughput (median of several runs), idle ping RTT (median of >= 50), ping RTT while iperf3 runs
-(median and p99); for ttun also each endpoint's peak RSS and CPU seconds per GB carried.
+MTU 9000 and 65000), wireguard-go (userspace WireGuard over UDP), OpenVPN static-key over TCP and
+`ssh -w`. For each: one-stream iperf3 TCP throughput, idle ping RTT, ping RTT while iperf3 runs
+(median and p99); for ttun also each endpoint's peak RSS and CPU seconds per GB carried. The tunnels
+take turns: `--rounds` rounds, each measuring every tunnel once, so that drift of a shared machine
+falls on all of them alike; the figures are medians over the rounds.
 
 Writes bench/results.md and bench/results.png and prints the table. `--ladder` instead measures ttun's
 data-path optimisation steps side by side (bench/ladder.md). `--quick` is the CI smoke
@@ -77,11 +79,36 @@ class Result:
     gbps: list = field(default_factory=list)
     idle_rtt: list = field(default_factory=list)
     loaded_rtt: list = field(default_factory=list)
-    endpoints: dict = field(default_factory=dict)  # name -> (peak RSS MB, CPU s per GB)
+    # endpoint name -> [(peak RSS MB, CPU s per GB)], one per round
+    endpoints: dict = field(default_factory=dict)
 
     @property
     def gbps_median(self):
         return statistics.median(self.gbps) if self.gbps else 0.0
+
+    def endpoint(self, name):
+        """(largest peak RSS MB, median CPU s per GB) of one endpoint over the rounds."""
+        rounds = self.endpoints[name]
+        return max(rss for rss, _ in rounds), statistics.median(cpu for _, cpu in rounds)
+
+    def add_round(self, other):
+        self.gbps += other.gbps
+        self.idle_rtt += other.idle_rtt
+        self.loaded_rtt += other.loaded_rtt
+        for name, rounds in other.endpoints.items():
+            self.endpoints.setdefault(name, []).extend(rounds)
+
+
+def merge_rounds(results):
+    """One Result per tunnel (name, MTU), in first-seen order, holding all its rounds."""
+    merged = {}
+    for r in results:
+        key = (r.name, r.mtu)
+        if key in merged:
+            merged[key].add_round(r)
+        else:
+            merged[key] = r
+    return list(merged.values())
 
 
 def netns_up():
@@ -126,7 +153,7 @@ def measure(result, target, runs, duration, idle_count, endpoints=()):
         iperf_server.wait()
     for e in endpoints:
         cpu = e.cpu_seconds() - cpu_before[e.name]
-        result.endpoints[e.name] = (e.peak_rss_mb(), cpu / (carried_bytes / 1e9))
+        result.endpoints[e.name] = [(e.peak_rss_mb(), cpu / (carried_bytes / 1e9))]
 
 
 def run_ttun(cipher, mtu, args, name=None, env_extra=None, args_extra=()):
@@ -154,9 +181,9 @@ def run_ttun(cipher, mtu, args, name=None, env_extra=None, args_extra=()):
     return result
 
 
-def run_peer(name, script, target, args):
+def run_peer(name, script, target, args, env_extra=None):
     result = Result(name, 1280)
-    sh("bash", str(PEERS / script), timeout=60)
+    sh("bash", str(PEERS / script), timeout=60, env=dict(os.environ, **(env_extra or {})))
     wait_ping(NS_CLIENT, target)
     measure(result, target, args.runs, args.duration, args.idle_count)
     # The peer's processes end with the namespaces; restart them clean for the next peer.
@@ -168,23 +195,27 @@ def fmt(v, digits=2):
     return f"{v:.{digits}f}"
 
 
+RAW, WIREGUARD_GO, OPENVPN, SSH = "raw veth (no tunnel)", "wireguard-go (UDP)", "OpenVPN static key, TCP", "ssh -w"
+
+
 def table(results):
-    by_name = {(r.name, r.mtu): r for r in results}
-    ovpn = by_name.get(("OpenVPN static key, TCP", 1280))
-    ssh = by_name.get(("ssh -w", 1280))
-    rows = ["| tunnel | MTU | Gbit/s (median) | × OpenVPN | × ssh -w | idle RTT ms (median) | loaded RTT ms median / p99 | "
-            "peak RSS MB server / client | CPU s per GB server / client |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    by_name = {r.name: r for r in results}
+    raw, wg, ovpn, ssh = (by_name.get(name) for name in (RAW, WIREGUARD_GO, OPENVPN, SSH))
+    rows = ["| tunnel | MTU | Gbit/s (median) | % of raw veth | × wireguard-go | × OpenVPN | × ssh -w | idle RTT ms (median) | "
+            "loaded RTT ms median / p99 | peak RSS MB server / client | CPU s per GB server / client |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         ratio = lambda peer: fmt(r.gbps_median / peer.gbps_median, 1) if peer and peer.gbps_median else "–"
+        of_raw = f"{100 * r.gbps_median / raw.gbps_median:.0f}%" if raw and raw.gbps_median else "–"
         loaded = f"{fmt(statistics.median(r.loaded_rtt))} / {fmt(percentile(r.loaded_rtt, 99))}" if r.loaded_rtt else "–"
         idle = fmt(statistics.median(r.idle_rtt), 3) if r.idle_rtt else "–"
         if r.endpoints:
-            s, c = r.endpoints["server"], r.endpoints["client"]
+            s, c = r.endpoint("server"), r.endpoint("client")
             rss, cpu = f"{fmt(s[0], 0)} / {fmt(c[0], 0)}", f"{fmt(s[1])} / {fmt(c[1])}"
         else:
             rss = cpu = "–"
-        rows.append(f"| {r.name} | {r.mtu} | {fmt(r.gbps_median)} | {ratio(ovpn)} | {ratio(ssh)} | {idle} | {loaded} | {rss} | {cpu} |")
+        rows.append(f"| {r.name} | {r.mtu} | {fmt(r.gbps_median)} | {of_raw} | {ratio(wg)} | {ratio(ovpn)} | {ratio(ssh)} | "
+                    f"{idle} | {loaded} | {rss} | {cpu} |")
     return "\n".join(rows)
 
 
@@ -215,7 +246,7 @@ def ladder_table(results):
     rows = ["| data path | Gbit/s (median) | idle RTT ms (median) | loaded RTT ms median / p99 | CPU s per GB server / client |",
             "|---|---|---|---|---|"]
     for r in results:
-        s, c = r.endpoints["server"], r.endpoints["client"]
+        s, c = r.endpoint("server"), r.endpoint("client")
         rows.append(f"| {r.name} | {fmt(r.gbps_median)} | {fmt(statistics.median(r.idle_rtt), 3)} | "
                     f"{fmt(statistics.median(r.loaded_rtt))} / {fmt(percentile(r.loaded_rtt, 99))} | {fmt(s[1])} / {fmt(c[1])} |")
     return "\n".join(rows)
@@ -249,13 +280,13 @@ def run_ladder(args):
     print("bench: building the addon with the rustcrypto feature", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="ttun-rustcrypto-") as build_dir:
         addons = {"rustcrypto": {"TTUN_NATIVE_LIBRARY_PATH": str(rustcrypto_addon(build_dir))}, "ring": {}}
-        steps = [(f"ladder: {label}", lambda label=label, extra=extra, aead=aead:
+        steps = [(f"ladder round {n + 1}: {label}", lambda label=label, extra=extra, aead=aead:
                   run_ttun("chacha20-poly1305", 1280, args, name=label, env_extra=addons[aead], args_extra=extra))
-                 for label, extra, aead in LADDER]
-        results = run_all(steps)
+                 for n in range(args.rounds) for label, extra, aead in LADDER]
+        results = merge_rounds(run_all(steps))
     write_report(args.out / "ladder.md", "ttun data path, step by step", ladder_table(results),
-                 f"ttun chacha20-poly1305 at MTU 1280, measured as in results.md ({args.runs} × {args.duration} s iperf3, "
-                 f"median; {args.idle_count} idle pings). `--datapath event-loop` keeps the socket in Node and moves "
+                 f"ttun chacha20-poly1305 at MTU 1280, measured as in results.md ({args.rounds} rounds of "
+                 f"{args.runs} × {args.duration} s iperf3, median; {args.idle_count} idle pings per round). `--datapath event-loop` keeps the socket in Node and moves "
                  f"batches through the event loop (the path Windows takes); the RustCrypto steps run an addon built with "
                  f"the `rustcrypto` cargo feature (pure-Rust AEAD) instead of the shipped ring build. "
                  f"Command: `bash bench/run.sh --ladder`.")
@@ -272,7 +303,7 @@ def chart(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     labels = [f"{r.name}\nMTU {r.mtu}" for r in results]
-    colors = ["#888888" if r.name.startswith("raw") else "#1f77b4" if r.name.startswith("ttun") else "#d62728" for r in results]
+    colors = ["#888888" if r.name == RAW else "#1f77b4" if r.name.startswith("ttun") else "#d62728" for r in results]
     fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5.5))
     a.bar(labels, [r.gbps_median for r in results], color=colors)
     a.set_ylabel("Gbit/s (one TCP stream, median)")
@@ -292,17 +323,20 @@ def chart(results, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI smoke: one short run of each ttun cipher")
-    parser.add_argument("--runs", type=int, default=5, help="iperf3 runs per tunnel (median taken)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each measuring every tunnel once (medians over them)")
+    parser.add_argument("--runs", type=int, default=1, help="iperf3 runs per tunnel and round")
     parser.add_argument("--duration", type=int, default=5, help="seconds per iperf3 run")
-    parser.add_argument("--idle-count", type=int, default=60, help="idle pings per tunnel (>= 50)")
+    parser.add_argument("--idle-count", type=int, default=60, help="idle pings per tunnel and round (>= 50)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where results.md/png go")
     parser.add_argument("--ladder", action="store_true",
                         help="instead: ttun's data-path optimisation steps side by side (bench/ladder.md)")
+    parser.add_argument("--wireguard-go", type=Path, default=Path(os.environ.get("WG_GO", "/tmp/wg-go/wireguard")),
+                        help="the wireguard-go binary (bench/run.sh builds it there)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (network namespaces, TUN devices)")
     if args.quick:
-        args.runs, args.duration, args.idle_count = 1, 2, 20
+        args.rounds, args.runs, args.duration, args.idle_count = 1, 1, 2, 20
         args.out = Path(tempfile.mkdtemp(prefix="ttun-bench-"))
     if args.ladder:
         run_ladder(args)
@@ -310,29 +344,36 @@ def main():
 
     plan = [("ttun", "chacha20-poly1305", 1280), ("ttun", "aes-256-gcm", 1280)]
     if not args.quick:
-        plan = ([("raw", None, None)] + plan + [("openvpn", None, None), ("ssh", None, None),
+        if not os.access(args.wireguard_go, os.X_OK):
+            sys.exit(f"bench: no wireguard-go at {args.wireguard_go} (bench/run.sh builds it; or --wireguard-go PATH)")
+        plan = ([("raw", None, None)] + plan + [("wireguard-go", None, None), ("openvpn", None, None), ("ssh", None, None),
                 ("ttun", "chacha20-poly1305", 9000), ("ttun", "chacha20-poly1305", 65000)])
 
     def step(kind, cipher, mtu):
         if kind == "raw":
-            r = Result("raw veth (no tunnel)", 1500)
+            r = Result(RAW, 1500)
             measure(r, "192.0.2.1", args.runs, args.duration, args.idle_count)
             return r
         if kind == "ttun":
             return run_ttun(cipher, mtu, args)
+        if kind == "wireguard-go":
+            return run_peer(WIREGUARD_GO, "anchor_wireguard_go.sh", "10.6.0.1", args, {"WG_GO": str(args.wireguard_go)})
         if kind == "openvpn":
-            return run_peer("OpenVPN static key, TCP", "anchor_openvpn.sh", "10.4.0.1", args)
-        return run_peer("ssh -w", "anchor_ssh.sh", "10.5.0.1", args)
+            return run_peer(OPENVPN, "anchor_openvpn.sh", "10.4.0.1", args)
+        return run_peer(SSH, "anchor_ssh.sh", "10.5.0.1", args)
 
-    results = run_all([(f"{kind} {cipher or ''} {mtu or ''}".rstrip(), lambda k=kind, c=cipher, m=mtu: step(k, c, m))
-                       for kind, cipher, mtu in plan])
+    steps = [(f"round {n + 1}: {kind} {cipher or ''} {mtu or ''}".rstrip(), lambda k=kind, c=cipher, m=mtu: step(k, c, m))
+             for n in range(args.rounds) for kind, cipher, mtu in plan]
+    results = merge_rounds(run_all(steps))
     write_report(args.out / "results.md", "ttun benchmark", table(results),
-                 f"Each tunnel: {args.runs} × {args.duration} s one-stream iperf3 (client namespace → server namespace, "
-                 f"through the tunnel), median; idle RTT: median of {args.idle_count} pings at 50 ms intervals; loaded RTT: "
-                 f"pings every 20 ms during every iperf3 run. RSS is VmHWM, CPU is user+system time of each ttun process "
-                 f"over the iperf3 runs divided by the GB received.\n\n"
-                 f"Commands: `npm run bench` (= `npm run build && python3 bench/bench.py`); peers stood up by "
-                 f"`bench/peers/anchor_openvpn.sh` and `bench/peers/anchor_ssh.sh` between namespaces from `bench/peers/netns.sh`.")
+                 f"{args.rounds} rounds, each measuring every tunnel in turn: {args.runs} × {args.duration} s one-stream iperf3 "
+                 f"(client namespace → server namespace, through the tunnel) and {args.idle_count} idle pings at 50 ms intervals; "
+                 f"throughput is the median over the rounds, RTTs the median (and p99) of all pings; loaded RTT: pings every 20 ms "
+                 f"during every iperf3 run. RSS is VmHWM (the largest over the rounds), CPU is user+system time of each ttun "
+                 f"process over the iperf3 runs divided by the GB received (median over the rounds).\n\n"
+                 f"Commands: `npm run bench` (= `npm run build && bash bench/run.sh`); peers stood up by "
+                 f"`bench/peers/anchor_wireguard_go.sh`, `bench/peers/anchor_openvpn.sh` and `bench/peers/anchor_ssh.sh` between "
+                 f"namespaces from `bench/peers/netns.sh`.")
     if not args.quick:
         chart(results, args.out / "results.png")
 

@@ -47,9 +47,9 @@ def main():
             cell[side] = (statistics.median(x.gbps_median for x in rs),
                           statistics.median(v for x in rs for v in x.idle_rtt),
                           statistics.median(v for x in rs for v in x.loaded_rtt),
-                          max(x.endpoints["server"][0] for x in rs), max(x.endpoints["client"][0] for x in rs),
+                          max(x.endpoint("server")[0] for x in rs), max(x.endpoint("client")[0] for x in rs),
                           statistics.quantiles([v for x in rs for v in x.loaded_rtt], n=100)[98],
-                          statistics.median(x.endpoints["server"][1] for x in rs), statistics.median(x.endpoints["client"][1] for x in rs))
+                          statistics.median(x.endpoint("server")[1] for x in rs), statistics.median(x.endpoint("client")[1] for x in rs))
         b, a = cell["before"], cell["after"]
         rows.append(f"| {cipher}, {mtu} | {b[0]:.2f} → {a[0]:.2f} | {b[1]:.3f} → {a[1]:.3f} | {b[2]:.2f} → {a[2]:.2f} | "
                     f"{b[5]:.2f} → {a[5]:.2f} | {b[6]:.2f}/{b[7]:.2f} → {a[6]:.2f}/{a[7]:.2f} | "

@@ -151,6 +151,13 @@ fn receive_chunk<D: PacketDevice>(
             super_frames.note_received(packet);
         }
         add(&data_path.stats.rx_bytes, packet.len() as u64);
+        if packet.len() > usize::from(data_path.device.mtu()) {
+            // A super-frame: nothing can coalesce with it, so it goes from where it was opened
+            // instead of through the batch's copy, after the packets before it.
+            flush(data_path, writer);
+            count_written(data_path, 1, data_path.device.write_one(packet).err());
+            return;
+        }
         writer.push(packet);
         if writer.is_full() {
             flush(data_path, writer);
@@ -163,7 +170,12 @@ fn receive_chunk<D: PacketDevice>(
 
 fn flush<D: PacketDevice>(data_path: &DataPath<D>, writer: &mut PacketWriter<D>) {
     let outcome = writer.flush(&data_path.device);
-    let refused = u64::from(outcome.error.is_some());
-    add(&data_path.stats.rx_packets, outcome.written as u64 - refused);
+    count_written(data_path, outcome.written, outcome.error);
+}
+
+/// Counts a write of `written` packets; an error means the device refused (at least) one.
+fn count_written<D: PacketDevice>(data_path: &DataPath<D>, written: usize, error: Option<std::io::Error>) {
+    let refused = u64::from(error.is_some());
+    add(&data_path.stats.rx_packets, written as u64 - refused);
     add(&data_path.stats.rx_dropped_tun_write, refused);
 }

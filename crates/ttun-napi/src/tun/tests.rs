@@ -249,6 +249,10 @@ fn received_frames_reach_the_device_in_order_however_the_stream_is_cut() {
     }
     let written = rig.device().wait_written(sent.len(), PATIENCE);
     assert_eq!(written, sent);
+    // Those above the MTU went one by one, in their place among the batched ones.
+    let above_mtu = sent.iter().filter(|packet| packet.len() > 1280).count();
+    assert!(above_mtu > 100 && above_mtu < sent.len() - 100);
+    assert_eq!(rig.device().written_one_by_one(), above_mtu);
     let stats = rig.stats();
     assert_eq!(stats.rx_packets.load(std::sync::atomic::Ordering::Relaxed), sent.len() as u64);
     assert_eq!(stats.rx_dropped_not_ip.load(std::sync::atomic::Ordering::Relaxed), 0);

@@ -19,6 +19,8 @@ struct State {
     dropped: usize,
     interrupted: bool,
     to_os: Vec<Vec<u8>>,
+    /// Of `to_os`, how many came through `write_one` rather than a batch.
+    written_one: usize,
 }
 
 pub struct MemoryDevice {
@@ -84,6 +86,11 @@ impl MemoryDevice {
         state.to_os.clone()
     }
 
+    /// How many of the written packets came one by one, not in a batch.
+    pub fn written_one_by_one(&self) -> usize {
+        self.lock().written_one
+    }
+
     pub fn written(&self) -> Vec<Vec<u8>> {
         self.lock().to_os.clone()
     }
@@ -134,6 +141,14 @@ impl PacketDevice for MemoryDevice {
     fn write_batch(&self, _state: &mut (), packets: &mut [Vec<u8>]) -> io::Result<()> {
         let mut state = self.lock();
         state.to_os.extend(packets.iter().map(|buffer| buffer[Self::WRITE_HEADROOM..].to_vec()));
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn write_one(&self, packet: &mut [u8]) -> io::Result<()> {
+        let mut state = self.lock();
+        state.to_os.push(packet.to_vec());
+        state.written_one += 1;
         self.changed.notify_all();
         Ok(())
     }

@@ -45,6 +45,10 @@ pub trait PacketDevice: Send + Sync + 'static {
     /// Writes every packet (each after [`PacketDevice::WRITE_HEADROOM`] bytes of its buffer, which
     /// the device may use); an error when it refused at least one.
     fn write_batch(&self, state: &mut Self::WriteState, packets: &mut [Vec<u8>]) -> io::Result<()>;
+    /// Writes one packet from where it lies, for a packet no batch could coalesce (one above the
+    /// MTU: a super-frame), so it is not copied into the batch first. The device may change the
+    /// packet's bytes on the way (the OS device leaves a TCP checksum for the kernel to check).
+    fn write_one(&self, packet: &mut [u8]) -> io::Result<()>;
     /// Blocks until a packet can be read or [`PacketDevice::interrupt`] is called
     /// (`ErrorKind::Interrupted`, until [`PacketDevice::clear_interrupt`]).
     fn wait_readable(&self) -> io::Result<()>;
