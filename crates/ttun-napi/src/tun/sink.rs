@@ -34,13 +34,9 @@ impl Sink {
             #[cfg(unix)]
             Sink::Socket(connection) => {
                 let result = connection.send_all(wire, still_wanted);
-                let sent = wire.len();
                 wire.clear();
                 match result {
-                    Ok(true) => {
-                        connection.answer_may_follow(sent);
-                        Delivery::Done
-                    }
+                    Ok(true) => Delivery::Done,
                     Ok(false) => Delivery::Abandoned,
                     Err(message) => Delivery::Failed(message),
                 }
