@@ -7,8 +7,8 @@ each run it reads every ttun thread's CPU time from /proc and divides by the byt
 seconds per GB, per thread. A thread is a sequential pipeline stage: it cannot carry more than
 1 / (its s/GB) GB/s, however many cores the host has. So the busiest thread's figure is the ceiling of
 one tunnel on a host whose other work (the kernel's TCP, the applications) has cores of its own, and
-its share of work (AEAD, copies, system calls) says what would raise it. bench/cores.md holds the
-figures and the model.
+its share of work (AEAD, copies, system calls) says what would raise it. Writes the table to
+bench/cores-run.md; bench/cores.md has the figures of a run and the model built on them.
 
 usage: bench/cores.py [--rounds 3] [--duration 5]   (Linux, root; `npm run build` first)
 """
@@ -26,6 +26,8 @@ from pathlib import Path
 import bench
 
 CONFIGS = [("chacha20-poly1305", 1280), ("aes-256-gcm", 1280), ("chacha20-poly1305", 65000)]
+# Linux keeps 15 characters of a thread's name.
+FULL_NAMES = {"ttun-sock-reade": "ttun-sock-reader"}
 
 
 def thread_cpu_seconds(pid):
@@ -37,6 +39,7 @@ def thread_cpu_seconds(pid):
         except FileNotFoundError:
             continue  # the thread ended between listing and reading
         name = stat[stat.index("(") + 1:stat.rindex(")")]
+        name = FULL_NAMES.get(name, name)
         fields = stat.rsplit(")", 1)[1].split()
         per_name[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return per_name
@@ -85,7 +88,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=bench.ROOT / "bench" / "cores.md")
+    parser.add_argument("--out", type=Path, default=bench.ROOT / "bench" / "cores-run.md", help="where the table goes (bench/cores.md has the model built on it)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("cores: run as root (network namespaces, TUN devices)")
