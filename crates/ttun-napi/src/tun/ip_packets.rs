@@ -75,6 +75,8 @@ fn pseudo_header_sum(packet: &[u8], protocol: u8, length: usize) -> u64 {
 /// kernel leaves the TCP checksum for the device to finish (`csum_start`: the IP header length),
 /// and the IP length fields are set again to the length at hand. Returns false, changing nothing,
 /// for anything that is not an IPv4/IPv6 TCP packet laid out that way.
+// Only the Linux device (virtio-net offload) has super-packets to finish or checksums to defer.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn finish_tcp_super_packet(packet: &mut [u8], csum_start: usize) -> bool {
     let len = packet.len();
     let Some(&first) = packet.first() else { return false };
@@ -113,6 +115,8 @@ pub fn finish_tcp_super_packet(packet: &mut [u8], csum_start: usize) -> bool {
 /// trusts the packet as it trusts its own, instead of summing all of it again: it arrived sealed
 /// by the peer, so nothing on the way could have changed it. None, changing nothing, for anything
 /// but a TCP packet directly behind an IPv4 or IPv6 header.
+// Only the Linux device (virtio-net offload) has super-packets to finish or checksums to defer.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn defer_tcp_checksum(packet: &mut [u8]) -> Option<usize> {
     let len = packet.len();
     let (start, protocol) = match packet.first()? >> 4 {
