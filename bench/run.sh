@@ -11,7 +11,6 @@ if [[ " $* " != *" --quick "* ]]; then
   [ -x /usr/sbin/sshd ] || pkgs+=(openssh-server)
   command -v ssh >/dev/null || pkgs+=(openssh-client)
   command -v wg >/dev/null || pkgs+=(wireguard-tools)
-  command -v go >/dev/null || pkgs+=(golang-go)
   /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || pkgs+=(python3-matplotlib)
 fi
 if [ ${#pkgs[@]} -gt 0 ]; then
@@ -22,6 +21,12 @@ fi
 # Pinned, so that runs on different days measure the same peer.
 WIREGUARD_GO_VERSION=v0.0.0-20260522210424-ecfc5a8d5446
 if [[ " $* " != *" --quick "* && " $* " != *" --ladder "* ]]; then
+  # Its go.mod asks for Go 1.23 (Debian 12's golang-go is 1.19).
+  go_minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p') || true
+  if [ -z "$go_minor" ] || [ "$go_minor" -lt 23 ]; then
+    echo "bench: building wireguard-go needs Go 1.23 or newer on PATH (found: $(go env GOVERSION 2>/dev/null || echo none))" >&2
+    exit 1
+  fi
   export WG_GO_DIR="${TMPDIR:-/tmp}/ttun-bench-wireguard-go-$WIREGUARD_GO_VERSION"
   [ -x "$WG_GO_DIR/wireguard" ] || GOBIN="$WG_GO_DIR" go install "golang.zx2c4.com/wireguard@$WIREGUARD_GO_VERSION"
   export WG_GO="$WG_GO_DIR/wireguard"
