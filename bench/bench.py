@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -156,28 +157,43 @@ def measure(result, target, runs, duration, idle_count, endpoints=()):
         result.endpoints[e.name] = [(e.peak_rss_mb(), cpu / (carried_bytes / 1e9))]
 
 
-def run_ttun(cipher, mtu, args, name=None, env_extra=None, args_extra=()):
-    result = Result(name or f"ttun {cipher}", mtu)
-    node = shutil.which("node") or "node"
-    env = dict(os.environ, **(env_extra or {}))
-    server = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, node, str(ROOT / "bin/ttun.js"), "server",
-                               "-k", PSK, "-m", cipher, "-mtu", str(mtu), *args_extra], stderr=subprocess.PIPE, text=True, env=env)
+def stop(*processes):
+    """Terminates the processes (None skipped); any that has not ended within 10 s is killed."""
+    processes = [p for p in processes if p]
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@contextmanager
+def ttun_pair(root, cipher, mtu, args_extra=(), env=None, pin=()):
+    """A ttun server (server namespace) and client (client namespace) from the checkout at `root`,
+    the tunnel up (its far end answers ping); stopped on leaving. Yields (server, client).
+    `pin` prefixes both commands (e.g. taskset)."""
+    ttun = [*pin, shutil.which("node") or "node", str(root / "bin/ttun.js")]
+    common = ["-k", PSK, "-m", cipher, "-mtu", str(mtu), *args_extra]
+    server = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, *ttun, "server", *common],
+                              stderr=subprocess.DEVNULL, env=env)
     time.sleep(0.7)
-    client = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, node, str(ROOT / "bin/ttun.js"), "client",
-                               "-k", PSK, "-s", "192.0.2.1:20203", "-m", cipher, "-mtu", str(mtu), *args_extra],
-                              stderr=subprocess.PIPE, text=True, env=env)
+    client = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, *ttun, "client", "-s", "192.0.2.1:20203", *common],
+                              stderr=subprocess.DEVNULL, env=env)
     try:
         wait_ping(NS_CLIENT, "10.1.1.1")
+        yield server, client
+    finally:
+        stop(client, server)
+
+
+def run_ttun(cipher, mtu, args, name=None, env_extra=None, args_extra=()):
+    result = Result(name or f"ttun {cipher}", mtu)
+    env = dict(os.environ, **(env_extra or {}))
+    with ttun_pair(ROOT, cipher, mtu, args_extra, env) as (server, client):
         measure(result, "10.1.1.1", args.runs, args.duration, args.idle_count,
                 [Endpoint("server", server), Endpoint("client", client)])
-    finally:
-        for p in (client, server):
-            p.terminate()
-        for p in (client, server):
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
     return result
 
 

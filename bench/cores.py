@@ -15,7 +15,6 @@ usage: bench/cores.py [--rounds 3] [--duration 5]   (Linux, root; `npm run build
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -48,40 +47,23 @@ def thread_cpu_seconds(pid):
 def one_run(cipher, mtu, cpus, duration):
     """Gbit/s and {endpoint: {thread name: CPU s per GB}} of one iperf3 run; `cpus` is a taskset list or None."""
     pin = ["taskset", "-c", cpus] if cpus else []
-    node = shutil.which("node") or "node"
-    ttun = [node, str(bench.ROOT / "bin/ttun.js")]
-    common = ["-k", bench.PSK, "-m", cipher, "-mtu", str(mtu)]
-    server = subprocess.Popen(["ip", "netns", "exec", bench.NS_SERVER, *pin, *ttun, "server", *common],
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.7)
-    client = subprocess.Popen(["ip", "netns", "exec", bench.NS_CLIENT, *pin, *ttun, "client", "-s", "192.0.2.1:20203",
-                               *common], stderr=subprocess.DEVNULL)
-    iperf_server = None
-    try:
-        bench.wait_ping(bench.NS_CLIENT, "10.1.1.1")
+    with bench.ttun_pair(bench.ROOT, cipher, mtu, pin=pin) as (server, client):
         iperf_server = subprocess.Popen(["ip", "netns", "exec", bench.NS_SERVER, *pin, "iperf3", "-s", "-B", "10.1.1.1"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-        endpoints = {"server": server.pid, "client": client.pid}
-        before = {name: thread_cpu_seconds(pid) for name, pid in endpoints.items()}
-        out = bench.in_ns(bench.NS_CLIENT, *pin, "iperf3", "-c", "10.1.1.1", "-t", str(duration), "-J",
-                          timeout=duration + 60).stdout
-        after = {name: thread_cpu_seconds(pid) for name, pid in endpoints.items()}
-        report = json.loads(out)["end"]["sum_received"]
-        gb = report["bytes"] / 1e9
-        per_gb = {name: {thread: (after[name][thread] - before[name].get(thread, 0.0)) / gb
-                         for thread in after[name]} for name in endpoints}
-        return report["bits_per_second"] / 1e9, per_gb
-    finally:
-        for p in (iperf_server, client, server):
-            if p:
-                p.terminate()
-        for p in (iperf_server, client, server):
-            if p:
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        try:
+            time.sleep(0.5)
+            endpoints = {"server": server.pid, "client": client.pid}
+            before = {name: thread_cpu_seconds(pid) for name, pid in endpoints.items()}
+            out = bench.in_ns(bench.NS_CLIENT, *pin, "iperf3", "-c", "10.1.1.1", "-t", str(duration), "-J",
+                              timeout=duration + 60).stdout
+            after = {name: thread_cpu_seconds(pid) for name, pid in endpoints.items()}
+        finally:
+            bench.stop(iperf_server)
+    report = json.loads(out)["end"]["sum_received"]
+    gb = report["bytes"] / 1e9
+    per_gb = {name: {thread: (after[name][thread] - before[name].get(thread, 0.0)) / gb
+                     for thread in after[name]} for name in endpoints}
+    return report["bits_per_second"] / 1e9, per_gb
 
 
 def main():

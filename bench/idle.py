@@ -8,9 +8,7 @@ usage: bench/idle.py --before /path/to/old/checkout [--rounds 3] [--pings 300] [
 Both checkouts must be built (npm run build). Linux, root.
 """
 import argparse
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,17 +18,8 @@ import bench
 
 def measure(root, args):
     """One side, one round: (tunnel RTTs, raw RTTs, idle CPU ms/s per endpoint, CPU µs per ping per endpoint)."""
-    bench.ROOT = root
-    node_args = ["-m", "chacha20-poly1305", "-mtu", "1280"]
-    node = shutil.which("node") or "node"
-    server = subprocess.Popen(["ip", "netns", "exec", bench.NS_SERVER, node, str(root / "bin/ttun.js"), "server",
-                               "-k", bench.PSK, *node_args], stderr=subprocess.DEVNULL)
-    time.sleep(0.7)
-    client = subprocess.Popen(["ip", "netns", "exec", bench.NS_CLIENT, node, str(root / "bin/ttun.js"), "client",
-                               "-k", bench.PSK, "-s", "192.0.2.1:20203", *node_args], stderr=subprocess.DEVNULL)
-    endpoints = [bench.Endpoint("server", server), bench.Endpoint("client", client)]
-    try:
-        bench.wait_ping(bench.NS_CLIENT, "10.1.1.1")
+    with bench.ttun_pair(root, "chacha20-poly1305", 1280) as (server, client):
+        endpoints = [bench.Endpoint("server", server), bench.Endpoint("client", client)]
         time.sleep(2)  # let the session's start-up work (probes, first timers) pass
         before = [e.cpu_seconds() for e in endpoints]
         time.sleep(args.idle_seconds)
@@ -39,17 +28,9 @@ def measure(root, args):
         before = [e.cpu_seconds() for e in endpoints]
         tunnel = bench.ping_samples(bench.NS_CLIENT, "10.1.1.1", args.pings, 0.05)
         per_ping = [(e.cpu_seconds() - b) * 1e6 / max(len(tunnel), 1) for e, b in zip(endpoints, before)]
-        if len(tunnel) < args.pings * 0.9 or len(raw) < args.pings * 0.9:
-            raise RuntimeError(f"pings lost: {len(tunnel)} through the tunnel, {len(raw)} raw, of {args.pings}")
-        return tunnel, raw, idle, per_ping
-    finally:
-        for p in (client, server):
-            p.terminate()
-        for p in (client, server):
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    if len(tunnel) < args.pings * 0.9 or len(raw) < args.pings * 0.9:
+        raise RuntimeError(f"pings lost: {len(tunnel)} through the tunnel, {len(raw)} raw, of {args.pings}")
+    return tunnel, raw, idle, per_ping
 
 
 def main():

@@ -15,6 +15,8 @@ const IPV4_HEADER_LEN: usize = 20;
 const IPV4_CHECKSUM_AT: usize = 10;
 const IPV6_HEADER_LEN: usize = 40;
 const ICMP_HEADER_LEN: usize = 8;
+/// Where TCP's checksum field sits from the start of the TCP header.
+pub const TCP_CHECKSUM_AT: usize = 16;
 
 /// The 16-bit one's complement sum of `bytes` (read as big-endian words, an odd last byte padded
 /// with zero) added to `initial`, not yet folded.
@@ -85,7 +87,7 @@ pub fn finish_tcp_super_packet(packet: &mut [u8], csum_start: usize) -> bool {
         6 => (IPV6_HEADER_LEN, 6),
         _ => return false,
     };
-    let checksum_at = csum_start + 16;
+    let checksum_at = csum_start + TCP_CHECKSUM_AT;
     if len > usize::from(u16::MAX) || csum_start < fixed_header || checksum_at + 2 > len || len < csum_start + 20 {
         return false;
     }
@@ -128,7 +130,7 @@ pub fn defer_tcp_checksum(packet: &mut [u8]) -> Option<usize> {
         return None;
     }
     let partial = fold(pseudo_header_sum(packet, IPPROTO_TCP, len - start));
-    packet[start + 16..start + 18].copy_from_slice(&partial.to_be_bytes());
+    packet[start + TCP_CHECKSUM_AT..start + TCP_CHECKSUM_AT + 2].copy_from_slice(&partial.to_be_bytes());
     Some(start)
 }
 

@@ -204,17 +204,24 @@ fn outcome_of_read_error(err: io::Error) -> io::Result<ReadOutcome> {
 #[cfg(target_os = "linux")]
 pub use linux_read::ReadBuffers;
 
+/// Linux's virtio_net.h, for the reads and the writes (tun-rs does not export these).
+#[cfg(target_os = "linux")]
+mod virtio_net {
+    pub const F_NEEDS_CSUM: u8 = 1;
+    pub const GSO_NONE: u8 = 0;
+    pub const GSO_TCPV4: u8 = 1;
+    pub const GSO_TCPV6: u8 = 4;
+    pub const GSO_ECN: u8 = 0x80;
+}
+
 #[cfg(target_os = "linux")]
 mod linux_write {
     use std::io::{self, IoSlice};
 
     use tun_rs::{SyncDevice, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 
-    use crate::tun::ip_packets::defer_tcp_checksum;
-
-    const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
-    /// Where TCP's checksum field sits from the start of the TCP header.
-    const TCP_CHECKSUM_OFFSET: u16 = 16;
+    use super::virtio_net;
+    use crate::tun::ip_packets::{defer_tcp_checksum, TCP_CHECKSUM_AT};
 
     /// One packet, its virtio-net header in a separate slice, so the packet is not copied. A TCP
     /// packet goes with its checksum left to compute (see `defer_tcp_checksum`).
@@ -222,9 +229,9 @@ mod linux_write {
         let header = match defer_tcp_checksum(packet) {
             // A TCP header starts within the first 64 KiB: the offset fits the u16.
             Some(csum_start) => VirtioNetHdr {
-                flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                flags: virtio_net::F_NEEDS_CSUM,
                 csum_start: csum_start as u16,
-                csum_offset: TCP_CHECKSUM_OFFSET,
+                csum_offset: TCP_CHECKSUM_AT as u16,
                 ..VirtioNetHdr::default()
             },
             None => VirtioNetHdr::default(),
@@ -241,15 +248,8 @@ mod linux_read {
 
     use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 
-    use super::{outcome_of_read_error, OsDevice, ReadOutcome, MAX_PACKET};
+    use super::{outcome_of_read_error, virtio_net, OsDevice, ReadOutcome, MAX_PACKET};
     use crate::tun::ip_packets::{fill_checksum, finish_tcp_super_packet};
-
-    // Linux's virtio_net.h.
-    const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
-    const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
-    const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
-    const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
-    const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
     /// Room for the IP and transport headers in front of a segment's payload when a super-packet is
     /// split (IPv6 with extension headers plus a 60-byte TCP header stays well inside).
@@ -444,8 +444,8 @@ mod linux_read {
     ) -> Offloaded {
         let csum_start = usize::from(header.csum_start);
         let csum_at = csum_start + usize::from(header.csum_offset);
-        let needs_checksum = header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
-        if header.gso_type == VIRTIO_NET_HDR_GSO_NONE {
+        let needs_checksum = header.flags & virtio_net::F_NEEDS_CSUM != 0;
+        if header.gso_type == virtio_net::GSO_NONE {
             if needs_checksum {
                 if csum_at + 2 > packet.len() {
                     return Offloaded::Unusable;
@@ -455,8 +455,8 @@ mod linux_read {
             }
             return Offloaded::Whole;
         }
-        let gso_type = header.gso_type & !VIRTIO_NET_HDR_GSO_ECN;
-        let is_tcp = gso_type == VIRTIO_NET_HDR_GSO_TCPV4 || gso_type == VIRTIO_NET_HDR_GSO_TCPV6;
+        let gso_type = header.gso_type & !virtio_net::GSO_ECN;
+        let is_tcp = gso_type == virtio_net::GSO_TCPV4 || gso_type == virtio_net::GSO_TCPV6;
         if is_tcp && takes_whole(packet) && finish_tcp_super_packet(packet, csum_start) {
             return Offloaded::Whole;
         }
