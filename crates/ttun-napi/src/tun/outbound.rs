@@ -21,14 +21,14 @@ use ttun_proto::FRAME_OVERHEAD;
 #[cfg(unix)]
 use super::buffers::AnswerBuffers;
 use super::data_path::DataPath;
-use super::device::{PacketDevice, ReadOutcome};
+use super::device::{PacketDevice, PacketTarget, ReadOutcome, IN_PLACE_HEADROOM};
 #[cfg(unix)]
 use super::session::Session;
 use super::session::{Framer, SendState, SessionEnd, SessionEndKind};
 use super::sink::Delivery;
 #[cfg(unix)]
 use super::sink::Sink;
-use super::stats::add;
+use super::stats::{add, Stats};
 use super::super_frames::SuperFrames;
 
 /// Sealed bytes gathered before a batch is handed over. A batch also ends as soon as the TUN has
@@ -38,6 +38,52 @@ const WIRE_BATCH_TARGET: usize = 64 * 1024;
 /// into more segments than usual grows the buffer, once).
 pub const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_OVERHEAD;
 
+/// Frames the packets a read takes into the batch `wire` and counts them; with no session,
+/// counts them dropped instead.
+struct Framing<'a> {
+    stats: &'a Stats,
+    framer: Option<&'a mut Framer>,
+    wire: &'a mut Vec<u8>,
+}
+
+impl Framing<'_> {
+    fn counted(&self, len: usize, framed: Result<(), ttun_proto::Error>) {
+        match framed {
+            Ok(()) => {
+                add(&self.stats.tx_packets, 1);
+                add(&self.stats.tx_bytes, len as u64);
+            }
+            Err(_) => add(&self.stats.tx_dropped_too_big, 1),
+        }
+    }
+}
+
+impl PacketTarget for Framing<'_> {
+    fn batch(&mut self) -> &mut Vec<u8> {
+        self.wire
+    }
+
+    fn take_in_place(&mut self, len: usize) {
+        let start = self.wire.len() - len - IN_PLACE_HEADROOM;
+        let Some(framer) = self.framer.as_deref_mut() else {
+            self.wire.truncate(start);
+            add(&self.stats.tx_dropped_no_session, 1);
+            return;
+        };
+        let framed = framer.frame_in_place(self.wire, start);
+        self.counted(len, framed);
+    }
+
+    fn take_copy(&mut self, packet: &[u8]) {
+        let Some(framer) = self.framer.as_deref_mut() else {
+            add(&self.stats.tx_dropped_no_session, 1);
+            return;
+        };
+        let framed = framer.append(packet, self.wire);
+        self.counted(packet.len(), framed);
+    }
+}
+
 /// Reads what the TUN has ready and frames it into `wire` (or counts it dropped when there is no
 /// session), stopping at the batch target or after `max_reads` reads. A read that took a packet
 /// it could not pass on counts it dropped (`tx_dropped_unreadable`) and reading goes on; an
@@ -45,33 +91,25 @@ pub const WIRE_BATCH_CAPACITY: usize = WIRE_BATCH_TARGET + 65535 + 128 * FRAME_O
 fn frame_ready<D: PacketDevice>(
     data_path: &DataPath<D>,
     super_frames: Option<&SuperFrames>,
-    mut framer: Option<&mut Framer>,
+    framer: Option<&mut Framer>,
     buffers: &mut D::ReadBuffers,
     wire: &mut Vec<u8>,
     max_reads: usize,
 ) -> io::Result<()> {
+    let stats = &data_path.stats;
+    let takes_whole = |packet: &[u8]| {
+        let whole = super_frames.is_some_and(|super_frames| super_frames.takes_whole(packet));
+        add(&stats.tx_super_frames, u64::from(whole));
+        whole
+    };
+    let mut framing = Framing { stats, framer, wire };
     for _ in 0..max_reads {
-        let takes_whole = |packet: &[u8]| {
-            let whole = super_frames.is_some_and(|super_frames| super_frames.takes_whole(packet));
-            add(&data_path.stats.tx_super_frames, u64::from(whole));
-            whole
-        };
-        let ready = data_path.device.read_batch(buffers, takes_whole, |packet| match framer.as_deref_mut() {
-            None => add(&data_path.stats.tx_dropped_no_session, 1),
-            Some(framer) => match framer.append(packet, wire) {
-                Ok(()) => {
-                    add(&data_path.stats.tx_packets, 1);
-                    add(&data_path.stats.tx_bytes, packet.len() as u64);
-                }
-                Err(_) => add(&data_path.stats.tx_dropped_too_big, 1),
-            },
-        });
-        match ready? {
+        match data_path.device.read_batch(buffers, takes_whole, &mut framing)? {
             ReadOutcome::Read => {}
             ReadOutcome::Empty => break,
-            ReadOutcome::Unusable => add(&data_path.stats.tx_dropped_unreadable, 1),
+            ReadOutcome::Unusable => add(&stats.tx_dropped_unreadable, 1),
         }
-        if wire.len() >= WIRE_BATCH_TARGET {
+        if framing.wire.len() >= WIRE_BATCH_TARGET {
             break;
         }
     }

@@ -5,7 +5,9 @@
 use std::sync::Mutex;
 
 use napi_derive::napi;
-use ttun_proto::{Cipher, Direction, FrameOpener, FrameSealer, Receiver, FIRST_DATA_COUNTER};
+use ttun_proto::{
+    Cipher, Direction, FrameOpener, FrameSealer, Receiver, FIRST_DATA_COUNTER, LENGTH_PREFIX_LEN, TAG_LEN,
+};
 
 use super::sink::Sink;
 use super::super_frames::SuperFrames;
@@ -88,16 +90,35 @@ pub enum Framer {
 }
 
 impl Framer {
+    /// Appends one record carrying `packet` to `batch`.
     pub fn append(&mut self, packet: &[u8], batch: &mut Vec<u8>) -> Result<(), ttun_proto::Error> {
-        match self {
-            Framer::Sealed(sealer) => sealer.seal_to_vec(packet, batch),
-            Framer::Plain => {
-                // A TUN packet is at most device::MAX_PACKET (65535) bytes: the length fits the u16.
-                batch.extend_from_slice(&(packet.len() as u16).to_be_bytes());
-                batch.extend_from_slice(packet);
-                Ok(())
+        let start = batch.len();
+        batch.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
+        batch.extend_from_slice(packet);
+        self.frame_in_place(batch, start)
+    }
+
+    /// Makes a record of what `batch` holds from `start` on: [`LENGTH_PREFIX_LEN`] bytes of room,
+    /// then the packet, which stays where it is (a sealed frame's tag is appended). On an error
+    /// the batch is cut back to `start`.
+    pub fn frame_in_place(&mut self, batch: &mut Vec<u8>, start: usize) -> Result<(), ttun_proto::Error> {
+        let result = match self {
+            Framer::Sealed(sealer) => {
+                batch.extend_from_slice(&[0; TAG_LEN]);
+                sealer.seal_in_place(&mut batch[start..])
             }
+            Framer::Plain => {
+                let len = batch.len() - start - LENGTH_PREFIX_LEN;
+                // A TUN packet is at most device::MAX_PACKET (65535) bytes: the length fits the u16.
+                u16::try_from(len)
+                    .map(|len| batch[start..start + LENGTH_PREFIX_LEN].copy_from_slice(&len.to_be_bytes()))
+                    .map_err(|_| ttun_proto::Error::PlaintextTooLong(len))
+            }
+        };
+        if result.is_err() {
+            batch.truncate(start);
         }
+        result
     }
 }
 
@@ -118,5 +139,70 @@ impl Session {
         if let Some(on_end) = &self.on_end {
             on_end(end);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ttun_proto::{CipherKind, MAX_PLAINTEXT_LEN};
+
+    use super::*;
+
+    fn sealer() -> FrameSealer {
+        FrameSealer::new(Cipher::new(CipherKind::ChaCha20Poly1305, &[7; 32]), Direction::ServerToClient, 1)
+    }
+
+    /// What the TUN reader builds: packets copied in (`append`) and packets read in place
+    /// (`frame_in_place`), in one batch.
+    fn batch_of(framer: &mut Framer, packets: &[&[u8]]) -> Vec<u8> {
+        let mut batch = b"earlier".to_vec();
+        for (index, packet) in packets.iter().enumerate() {
+            if index % 2 == 0 {
+                framer.append(packet, &mut batch).unwrap();
+            } else {
+                let start = batch.len();
+                batch.extend_from_slice(&[0xee; LENGTH_PREFIX_LEN]);
+                batch.extend_from_slice(packet);
+                framer.frame_in_place(&mut batch, start).unwrap();
+            }
+        }
+        batch
+    }
+
+    #[test]
+    fn packets_framed_in_place_are_the_frames_the_protocol_seals() {
+        let packets: [&[u8]; 4] = [&[0x45; 20], &[0x60; 1280], &[], &[0x45; MAX_PLAINTEXT_LEN]];
+        let mut expected = b"earlier".to_vec();
+        let mut reference = sealer();
+        for packet in packets {
+            reference.seal_to_vec(packet, &mut expected).unwrap();
+        }
+        assert!(batch_of(&mut Framer::Sealed(sealer()), &packets) == expected);
+
+        let mut plain = b"earlier".to_vec();
+        for packet in packets {
+            plain.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+            plain.extend_from_slice(packet);
+        }
+        assert!(batch_of(&mut Framer::Plain, &packets) == plain);
+    }
+
+    #[test]
+    fn a_packet_too_large_to_frame_leaves_the_batch_as_it_was_and_spends_no_counter() {
+        let mut framer = Framer::Sealed(sealer());
+        let mut batch = b"earlier".to_vec();
+        let start = batch.len();
+        batch.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
+        batch.extend_from_slice(&[0x45; MAX_PLAINTEXT_LEN + 1]);
+        assert!(framer.frame_in_place(&mut batch, start).is_err());
+        assert_eq!(batch, b"earlier");
+        let Framer::Sealed(sealer) = &framer else { unreachable!() };
+        assert_eq!(sealer.next_counter(), 1);
+
+        let mut plain = Framer::Plain;
+        batch.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
+        batch.extend_from_slice(&[0x45; u16::MAX as usize + 1]);
+        assert!(plain.frame_in_place(&mut batch, start).is_err());
+        assert_eq!(batch, b"earlier");
     }
 }

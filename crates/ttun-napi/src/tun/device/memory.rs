@@ -7,7 +7,7 @@ use std::io;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{PacketDevice, ReadOutcome};
+use super::{append_in_place, PacketDevice, PacketTarget, ReadOutcome};
 
 /// Packets one read hands over at most, as a kernel TUN read with offload does.
 const READ_BATCH: usize = 64;
@@ -115,12 +115,13 @@ impl PacketDevice for MemoryDevice {
         Ok(Vec::with_capacity(READ_BATCH))
     }
 
-    /// Injected packets are whole IP packets, never offload super-packets: nothing to split.
+    /// Injected packets are whole IP packets, never offload super-packets: nothing to split. Each
+    /// goes to the target as the OS device hands over a whole packet, in place.
     fn read_batch(
         &self,
         buffers: &mut Vec<Vec<u8>>,
         _takes_whole: impl Fn(&[u8]) -> bool,
-        mut on_packet: impl FnMut(&[u8]),
+        target: &mut impl PacketTarget,
     ) -> io::Result<ReadOutcome> {
         {
             let mut state = self.lock();
@@ -133,7 +134,7 @@ impl PacketDevice for MemoryDevice {
             self.changed.notify_all();
         }
         for packet in buffers.iter() {
-            on_packet(packet);
+            append_in_place(target, packet);
         }
         Ok(ReadOutcome::Read)
     }

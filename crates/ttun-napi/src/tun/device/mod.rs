@@ -1,11 +1,13 @@
-//! What the data path needs from a TUN: read a batch, write a batch, wait until readable, be
-//! woken out of that wait, a name and an MTU ([`PacketDevice`]). The OS device ([`os`], over
+//! What the data path needs from a TUN: read a batch (into a [`PacketTarget`]), write a batch,
+//! wait until readable, be woken out of that wait, a name and an MTU ([`PacketDevice`]). The OS device ([`os`], over
 //! tun-rs) is what ships; the in-memory one ([`memory`], tests only) lets a test play the OS:
 //! inject packets for the data path to read and collect the packets it writes.
 //!
 //! The data path is generic over the device, so the OS device costs no dynamic dispatch at all,
 //! per packet or per batch.
 use std::io;
+
+use ttun_proto::{LENGTH_PREFIX_LEN, TAG_LEN};
 
 #[cfg(test)]
 pub mod memory;
@@ -33,14 +35,14 @@ pub trait PacketDevice: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn mtu(&self) -> u16;
     fn read_buffers(&self) -> io::Result<Self::ReadBuffers>;
-    /// Reads what is ready without blocking, calling `on_packet` with each IP packet. A TCP
+    /// Reads what is ready without blocking and gives each IP packet to `target`. A TCP
     /// super-packet from the kernel's offload is split into MTU-sized packets unless `takes_whole`
     /// says the peer takes it as it is (`super::super_frames`); then it is passed on whole.
     fn read_batch(
         &self,
         buffers: &mut Self::ReadBuffers,
         takes_whole: impl Fn(&[u8]) -> bool,
-        on_packet: impl FnMut(&[u8]),
+        target: &mut impl PacketTarget,
     ) -> io::Result<ReadOutcome>;
     /// Writes every packet (each after [`PacketDevice::WRITE_HEADROOM`] bytes of its buffer, which
     /// the device may use); an error when it refused at least one.
@@ -54,6 +56,36 @@ pub trait PacketDevice: Send + Sync + 'static {
     fn wait_readable(&self) -> io::Result<()>;
     fn interrupt(&self);
     fn clear_interrupt(&self);
+}
+
+/// Where a read puts the packets it takes: the batch of frames being built. A packet passed on as
+/// it was read goes straight into its place in the batch, [`IN_PLACE_HEADROOM`] bytes after the
+/// batch's end (room for its frame's length prefix), and is framed there: it is never copied.
+/// Packets that lie elsewhere (the segments of a split super-packet) are copied in.
+pub trait PacketTarget {
+    /// The batch. A device may read the next packet into its spare capacity.
+    fn batch(&mut self) -> &mut Vec<u8>;
+    /// The batch ends with a packet read in place: [`IN_PLACE_HEADROOM`] bytes of room, then the
+    /// packet's `len` bytes. Takes it where it lies, or removes it from the batch.
+    fn take_in_place(&mut self, len: usize);
+    /// Takes a packet that lies elsewhere.
+    fn take_copy(&mut self, packet: &[u8]);
+}
+
+/// Room in front of a packet read in place: a frame's length prefix.
+pub const IN_PLACE_HEADROOM: usize = LENGTH_PREFIX_LEN;
+/// What [`PacketTarget::take_in_place`] may append behind the packet (a frame's tag): a device
+/// reserves it with the packet so that sealing never reallocates the batch.
+pub const IN_PLACE_TAILROOM: usize = TAG_LEN;
+
+/// Puts `packet` into the batch where a read in place would have, and has `target` take it there:
+/// for a device that reads into buffers of its own.
+#[cfg(test)]
+pub fn append_in_place(target: &mut impl PacketTarget, packet: &[u8]) {
+    let batch = target.batch();
+    batch.extend_from_slice(&[0; IN_PLACE_HEADROOM]);
+    batch.extend_from_slice(packet);
+    target.take_in_place(packet.len());
 }
 
 /// What one read of the device gave.

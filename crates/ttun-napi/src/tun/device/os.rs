@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
 
-use super::{PacketDevice, ReadOutcome, MAX_PACKET};
+use super::{PacketDevice, PacketTarget, ReadOutcome, MAX_PACKET};
 
 pub struct DeviceConfig {
     /// None: the platform's default name (see `build`).
@@ -77,9 +77,9 @@ impl PacketDevice for OsDevice {
         &self,
         buffers: &mut ReadBuffers,
         takes_whole: impl Fn(&[u8]) -> bool,
-        on_packet: impl FnMut(&[u8]),
+        target: &mut impl PacketTarget,
     ) -> io::Result<ReadOutcome> {
-        self.read_ready(buffers, takes_whole, on_packet)
+        self.read_ready(buffers, takes_whole, target)
     }
 
     fn write_batch(&self, state: &mut Self::WriteState, packets: &mut [Vec<u8>]) -> io::Result<()> {
@@ -245,10 +245,13 @@ mod linux_write {
 #[cfg(target_os = "linux")]
 mod linux_read {
     use std::io;
+    use std::mem::MaybeUninit;
+    use std::os::fd::AsRawFd;
 
     use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 
-    use super::{outcome_of_read_error, virtio_net, OsDevice, ReadOutcome, MAX_PACKET};
+    use super::{outcome_of_read_error, virtio_net, OsDevice, PacketTarget, ReadOutcome, MAX_PACKET};
+    use crate::tun::device::{IN_PLACE_HEADROOM, IN_PLACE_TAILROOM};
     use crate::tun::ip_packets::{fill_checksum, finish_tcp_super_packet};
 
     /// Room for the IP and transport headers in front of a segment's payload when a super-packet is
@@ -332,7 +335,8 @@ mod linux_read {
 
     /// Reusable buffers for reading batches. One per reader.
     pub struct ReadBuffers {
-        /// What the kernel hands over: virtio-net header + (super-)packet.
+        /// What a read without offload goes into (tun-rs wants it; with offload, a read goes
+        /// straight into the target's batch).
         original: Vec<u8>,
         slots: Vec<Slot>,
         sizes: Vec<usize>,
@@ -373,54 +377,79 @@ mod linux_read {
             &self,
             buffers: &mut ReadBuffers,
             takes_whole: impl Fn(&[u8]) -> bool,
-            mut on_packet: impl FnMut(&[u8]),
+            target: &mut impl PacketTarget,
         ) -> io::Result<ReadOutcome> {
             let ReadBuffers { original, slots, sizes, .. } = buffers;
             if !self.offload {
                 return match self.inner.recv_multiple(original, slots, sizes, 0) {
-                    Ok(count) => Ok(pass_on(slots, sizes, count, on_packet)),
+                    Ok(count) => Ok(pass_on(slots, sizes, count, target)),
                     Err(err) => outcome_of_read_error(err),
                 };
             }
-            let len = match self.inner.recv(original) {
-                Ok(len) => len,
+            let start = target.batch().len();
+            let (header, len) = match self.read_in_place(target.batch()) {
+                Ok(Some(read)) => read,
+                Ok(None) => return Ok(ReadOutcome::Unusable),
                 Err(err) => return outcome_of_read_error(err),
             };
-            let Some((header, packet)) = split_virtio_header(&mut original[..len]) else {
-                return Ok(ReadOutcome::Unusable);
-            };
-            match offloaded_packet(header, packet, &takes_whole) {
+            let packet = &mut target.batch()[start + IN_PLACE_HEADROOM..];
+            let split = match offloaded_packet(header, packet, &takes_whole) {
                 Offloaded::Whole => {
-                    on_packet(packet);
-                    Ok(ReadOutcome::Read)
+                    target.take_in_place(len);
+                    return Ok(ReadOutcome::Read);
                 }
                 Offloaded::Split(header) => {
                     let is_v6 = packet[0] >> 4 == 6;
-                    match tun_rs::gso_split(packet, header, slots, sizes, 0, is_v6) {
-                        Ok(count) => Ok(pass_on(slots, sizes, count, on_packet)),
-                        Err(_) => Ok(ReadOutcome::Unusable),
-                    }
+                    tun_rs::gso_split(packet, header, slots, sizes, 0, is_v6)
                 }
-                Offloaded::Unusable => Ok(ReadOutcome::Unusable),
+                Offloaded::Unusable => Err(io::ErrorKind::InvalidData.into()),
+            };
+            // The segments are in the slots now (or the packet is dropped): it leaves the batch.
+            target.batch().truncate(start);
+            match split {
+                Ok(count) => Ok(pass_on(slots, sizes, count, target)),
+                Err(_) => Ok(ReadOutcome::Unusable),
             }
         }
+
+        /// Reads one packet into `batch`'s spare capacity, [`IN_PLACE_HEADROOM`] bytes after its
+        /// end, and its virtio-net header apart: the batch then ends with the headroom and the
+        /// packet. Ok(None): the read was too short for a header (nothing is added).
+        fn read_in_place(&self, batch: &mut Vec<u8>) -> io::Result<Option<(VirtioNetHdr, usize)>> {
+            // One byte more than the largest packet, so an oversized read would show.
+            const ROOM: usize = MAX_PACKET + 1;
+            batch.reserve(IN_PLACE_HEADROOM + ROOM + IN_PLACE_TAILROOM);
+            let start = batch.len();
+            let mut header = [0u8; VIRTIO_NET_HDR_LEN];
+            let room = &mut batch.spare_capacity_mut()[IN_PLACE_HEADROOM..IN_PLACE_HEADROOM + ROOM];
+            let iov = [
+                libc::iovec { iov_base: header.as_mut_ptr().cast(), iov_len: header.len() },
+                libc::iovec { iov_base: room.as_mut_ptr().cast(), iov_len: room.len() },
+            ];
+            // SAFETY: both iovecs point to writable memory of their length (the header array and
+            // the batch's reserved spare capacity), which outlives the call; the fd is the device's.
+            let read = unsafe { libc::readv(self.inner.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
+            if read < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let Some(len) = (read as usize).checked_sub(VIRTIO_NET_HDR_LEN).filter(|&len| len > 0) else {
+                return Ok(None);
+            };
+            let Ok(header) = VirtioNetHdr::decode(&header) else { return Ok(None) };
+            batch.spare_capacity_mut()[..IN_PLACE_HEADROOM].fill(MaybeUninit::new(0));
+            // SAFETY: the headroom was just written and the kernel wrote the packet's `len` bytes
+            // right after it (readv fills the header first, then the room).
+            unsafe { batch.set_len(start + IN_PLACE_HEADROOM + len) };
+            Ok(Some((header, len)))
+        }
     }
 
-    /// Hands the first `count` packets a read or split left in the slots to `on_packet`.
-    fn pass_on(slots: &[Slot], sizes: &[usize], count: usize, mut on_packet: impl FnMut(&[u8])) -> ReadOutcome {
+    /// Hands the first `count` packets a read or split left in the slots to `target`.
+    fn pass_on(slots: &[Slot], sizes: &[usize], count: usize, target: &mut impl PacketTarget) -> ReadOutcome {
         for (slot, &size) in slots.iter().zip(sizes).take(count) {
-            on_packet(&slot.as_ref()[..size]);
+            target.take_copy(&slot.as_ref()[..size]);
         }
         ReadOutcome::Read
-    }
-
-    /// The virtio-net header an offloading TUN puts in front of every packet, and the packet.
-    fn split_virtio_header(read: &mut [u8]) -> Option<(VirtioNetHdr, &mut [u8])> {
-        if read.len() <= VIRTIO_NET_HDR_LEN {
-            return None;
-        }
-        let header = VirtioNetHdr::decode(&read[..VIRTIO_NET_HDR_LEN]).ok()?;
-        Some((header, &mut read[VIRTIO_NET_HDR_LEN..]))
     }
 
     /// What to do with a packet the kernel handed over with offload information.
@@ -500,7 +529,7 @@ impl OsDevice {
         &self,
         buffers: &mut ReadBuffers,
         _takes_whole: impl Fn(&[u8]) -> bool,
-        mut on_packet: impl FnMut(&[u8]),
+        target: &mut impl PacketTarget,
     ) -> io::Result<ReadOutcome> {
         let mut outcome = ReadOutcome::Empty;
         for _ in 0..READ_BATCH {
@@ -511,7 +540,7 @@ impl OsDevice {
             let received = self.inner.try_recv(&mut buffers.packet);
             match received {
                 Ok(size) => {
-                    on_packet(&buffers.packet[..size]);
+                    target.take_copy(&buffers.packet[..size]);
                     outcome = ReadOutcome::Read;
                 }
                 Err(err) => match outcome_of_read_error(err)? {
