@@ -28,6 +28,7 @@ function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
       txDroppedNoSession: 5,
       txDroppedTooBig: 4,
       txDroppedUnreadable: 3,
+      txDroppedQueueFull: 12,
       rxDroppedNotIp: 2,
       rxDroppedTunWrite: 1,
       sessions: 7,
@@ -100,6 +101,7 @@ test('renders every family with HELP and TYPE, conventional names, and the value
   assert.equal(value('ttun_dropped_packets_total', '{reason="too-big"}'), 4);
   assert.equal(value('ttun_dropped_packets_total', '{reason="unreadable"}'), 3);
   assert.equal(value('ttun_dropped_packets_total', '{reason="no-session"}'), 5);
+  assert.equal(value('ttun_dropped_packets_total', '{reason="queue-full"}'), 12);
   assert.deepEqual(
     [...families.get('ttun_handshakes_rejected_total')!.samples],
     [

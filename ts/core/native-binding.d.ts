@@ -200,6 +200,11 @@ export interface TunStats {
    * split into packets, for example. The tunnel carries on.
    */
   txDroppedUnreadable: number
+  /**
+   * Read from the TUN while the send queue was full: the socket took less than the TUN gave
+   * (see `send_queue`); the kernel's TUN ring dropped these before.
+   */
+  txDroppedQueueFull: number
   /** Received frames whose plaintext is not an IPv4 or IPv6 packet. */
   rxDroppedNotIp: number
   /** Writes the TUN refused (counted per failed batch write). */

@@ -18,6 +18,7 @@ export const DROP_COUNTERS = {
   'too-big': 'txDroppedTooBig',
   unreadable: 'txDroppedUnreadable',
   'no-session': 'txDroppedNoSession',
+  'queue-full': 'txDroppedQueueFull',
 } as const satisfies Record<string, keyof NativeStats>;
 
 export type DropCounterKind = keyof typeof DROP_COUNTERS;

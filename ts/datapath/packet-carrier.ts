@@ -153,6 +153,7 @@ export class UserspaceCarrier implements PacketCarrier {
     txDroppedNoSession: 0,
     txDroppedTooBig: 0,
     txDroppedUnreadable: 0,
+    txDroppedQueueFull: 0,
     rxDroppedNotIp: 0,
     rxDroppedTunWrite: 0,
   };

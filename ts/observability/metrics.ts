@@ -152,7 +152,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
     family(
       'ttun_dropped_packets_total',
       'counter',
-      'Packets dropped, by reason: not-ip (a frame from the peer that is not one IP packet), tun-refused (TUN writes refused, counted per batch), too-big (over 65519 bytes), unreadable (a TUN read with no usable packet), no-session (read from the TUN while no session was up).',
+      'Packets dropped, by reason: not-ip (a frame from the peer that is not one IP packet), tun-refused (TUN writes refused, counted per batch), too-big (over 65519 bytes), unreadable (a TUN read with no usable packet), no-session (read from the TUN while no session was up), queue-full (read from the TUN while the send queue was full: more than the connection carries).',
       Object.entries(dropsByKind(stats)).map(([reason, count]) => ({ labels: { reason }, value: count })),
     ),
   ];

@@ -17,6 +17,12 @@ const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(target_os = "linux"))]
 const SEND_FLAGS: libc::c_int = 0;
 
+/// What [`Connection::wait_writable_or_tun`] saw.
+pub struct Ready {
+    pub writable: bool,
+    pub tun_readable: bool,
+}
+
 pub struct Connection {
     fd: OwnedFd,
 }
@@ -61,6 +67,33 @@ impl Connection {
 
     fn wait_writable(&self, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
         self.wait(libc::POLLOUT, still_wanted)
+    }
+
+    /// Waits until the socket takes more (with TCP_NOTSENT_LOWAT: until little is unsent) or
+    /// `tun` has packets to read, whichever comes first; None if no longer wanted.
+    pub fn wait_writable_or_tun(&self, tun: RawFd, still_wanted: &impl Fn() -> bool) -> io::Result<Option<Ready>> {
+        loop {
+            let mut fds = [
+                libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 },
+                libc::pollfd { fd: tun, events: libc::POLLIN, revents: 0 },
+            ];
+            // SAFETY: two valid pollfds for the duration of the call.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, RECHECK_MS) };
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            if rc > 0 {
+                // POLLERR/POLLHUP count as writable: the write that follows reports the error.
+                return Ok(Some(Ready { writable: fds[0].revents != 0, tun_readable: fds[1].revents != 0 }));
+            }
+            if !still_wanted() {
+                return Ok(None);
+            }
+        }
     }
 
     /// Waits until the socket has data (or EOF, or an error) to read; false if no longer wanted.

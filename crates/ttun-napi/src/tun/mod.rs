@@ -17,7 +17,8 @@
 //!
 //! Each module uses only those listed after it (`scripts/check-module-cycles.mjs` keeps it so):
 //! this one; [`attach`] (a session of each kind); [`inbound`] (socket → TUN); [`outbound`]
-//! (TUN → socket); [`data_path`] (the device and what its threads share); [`session`]; [`sink`];
+//! (TUN → socket); [`send_queue`] (what waits for the socket, small packets first); [`data_path`]
+//! (the device and what its threads share); [`session`]; [`sink`];
 //! [`buffers`]; [`connection`], [`flow`], [`stats`], [`device`] and [`super_frames`] (which TCP
 //! super-packets go whole), which use none of the others but [`ip_packets`] (checksums, the
 //! probe's packets).
@@ -32,6 +33,7 @@ mod flow;
 mod inbound;
 mod ip_packets;
 mod outbound;
+mod send_queue;
 mod session;
 mod sink;
 mod stats;

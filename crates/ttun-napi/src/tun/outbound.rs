@@ -20,8 +20,12 @@ use ttun_proto::FRAME_OVERHEAD;
 
 #[cfg(unix)]
 use super::buffers::AnswerBuffers;
+#[cfg(unix)]
+use super::connection::Connection;
 use super::data_path::DataPath;
 use super::device::{PacketDevice, PacketTarget, ReadOutcome, IN_PLACE_HEADROOM};
+#[cfg(unix)]
+use super::send_queue::SendQueue;
 #[cfg(unix)]
 use super::session::Session;
 use super::session::{Framer, SendState, SessionEnd, SessionEndKind};
@@ -97,14 +101,10 @@ fn frame_ready<D: PacketDevice>(
     max_reads: usize,
 ) -> io::Result<()> {
     let stats = &data_path.stats;
-    let takes_whole = |packet: &[u8]| {
-        let whole = super_frames.is_some_and(|super_frames| super_frames.takes_whole(packet));
-        add(&stats.tx_super_frames, u64::from(whole));
-        whole
-    };
+    let takes_whole = whole_to(stats, super_frames);
     let mut framing = Framing { stats, framer, wire };
     for _ in 0..max_reads {
-        match data_path.device.read_batch(buffers, takes_whole, &mut framing)? {
+        match data_path.device.read_batch(buffers, &takes_whole, &mut framing)? {
             ReadOutcome::Read => {}
             ReadOutcome::Empty => break,
             ReadOutcome::Unusable => add(&stats.tx_dropped_unreadable, 1),
@@ -114,6 +114,85 @@ fn frame_ready<D: PacketDevice>(
         }
     }
     Ok(())
+}
+
+/// Which TUN super-packets go whole to the session's peer (counted as they are chosen).
+fn whole_to<'a>(stats: &'a Stats, super_frames: Option<&'a SuperFrames>) -> impl Fn(&[u8]) -> bool + 'a {
+    move |packet: &[u8]| {
+        let whole = super_frames.is_some_and(|super_frames| super_frames.takes_whole(packet));
+        add(&stats.tx_super_frames, u64::from(whole));
+        whole
+    }
+}
+
+/// Bytes one turn of [`carry_through_queue`] reads off the TUN at most before it looks at the
+/// socket again.
+#[cfg(unix)]
+const READ_PER_TURN: usize = 64 * 1024;
+
+/// Reads what the TUN has ready into a session's send queue, up to [`READ_PER_TURN`] bytes.
+#[cfg(unix)]
+fn queue_ready<D: PacketDevice>(
+    data_path: &DataPath<D>,
+    super_frames: Option<&SuperFrames>,
+    queue: &mut SendQueue,
+    buffers: &mut D::ReadBuffers,
+) -> io::Result<()> {
+    let stats = &data_path.stats;
+    let takes_whole = whole_to(stats, super_frames);
+    let mut lanes = queue.lanes(stats);
+    while lanes.taken() < READ_PER_TURN {
+        match data_path.device.read_batch(buffers, &takes_whole, &mut lanes)? {
+            ReadOutcome::Read => {}
+            ReadOutcome::Empty => break,
+            ReadOutcome::Unusable => add(&stats.tx_dropped_unreadable, 1),
+        }
+    }
+    Ok(())
+}
+
+/// Carries packets from the TUN to a socket session's connection through its send queue
+/// (`super::send_queue`) until both are empty. While the socket has no room it goes on reading
+/// the TUN, so that small packets overtake bulk instead of waiting in the TUN's ring. Ok: how the
+/// reads went (an OS error from the TUN stops the reads, not the writes). Err: the message that
+/// ends the session.
+#[cfg(unix)]
+fn carry_through_queue<D: PacketDevice>(
+    data_path: &DataPath<D>,
+    session: &Session,
+    connection: &Connection,
+    state: &mut SendState,
+    queue: &mut SendQueue,
+    buffers: &mut D::ReadBuffers,
+    still_wanted: &impl Fn() -> bool,
+) -> Result<io::Result<()>, String> {
+    let SendState { framer, pending } = state;
+    let Framer::Sealed(sealer) = framer else {
+        return Err("a socket session must seal its frames".into());
+    };
+    queue.start_session(session.id);
+    queue.push_sealed(pending);
+    let mut read = Ok(());
+    let mut tun_readable = true;
+    loop {
+        if tun_readable && read.is_ok() {
+            read = queue_ready(data_path, session.super_frames.as_ref(), queue, buffers);
+        }
+        if !queue.seal_next(sealer).map_err(|err| format!("cannot seal a frame: {err}"))? {
+            return Ok(read);
+        }
+        // Once reading failed, the TUN is not watched (a negative fd is ignored by poll).
+        let tun = if read.is_ok() { data_path.device.readable_fd() } else { -1 };
+        let ready =
+            connection.wait_writable_or_tun(tun, still_wanted).map_err(|err| format!("socket wait failed: {err}"))?;
+        let Some(ready) = ready else { return Ok(read) };
+        tun_readable = ready.tun_readable;
+        if ready.writable {
+            let sent =
+                connection.try_send(queue.unwritten()).map_err(|err| format!("connection write failed: {err}"))?;
+            queue.wrote(sent);
+        }
+    }
 }
 
 /// Consecutive failed reads (OS errors, no read succeeding in between) after which the device is
@@ -163,6 +242,9 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
     let mut failures = ReadFailures { consecutive: 0 };
     // Reused across batches by the socket sink; the JS sink takes it and leaves a fresh one.
     let mut wire = Vec::with_capacity(WIRE_BATCH_CAPACITY);
+    // Outlives sessions: packets not sealed yet go to the next session, as the TUN's ring would.
+    #[cfg(unix)]
+    let mut queue = SendQueue::default();
     loop {
         if !data_path.flow.wait_for_permission() {
             return Ok(());
@@ -179,11 +261,33 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
             Err(err) => return Err(format!("reading from TUN {} failed: {err}", data_path.device.name())),
         }
         let Some(session) = data_path.current_session() else {
+            #[cfg(unix)]
+            add(&data_path.stats.tx_dropped_no_session, queue.discard_unsealed() as u64);
             failures.note(data_path, frame_ready(data_path, None, None, &mut buffers, &mut wire, usize::MAX))?;
             continue;
         };
         let still_wanted = || data_path.is_current(session.id) && !data_path.flow.is_stopped();
         let mut state = session.sending.lock().unwrap();
+        #[cfg(unix)]
+        if let Sink::Socket(connection) = &session.sink {
+            let carried = carry_through_queue(
+                data_path,
+                &session,
+                connection,
+                &mut state,
+                &mut queue,
+                &mut buffers,
+                &still_wanted,
+            );
+            drop(state);
+            match carried {
+                Ok(read) => failures.note(data_path, read)?,
+                Err(message) => {
+                    data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
+                }
+            }
+            continue;
+        }
         let SendState { framer, pending } = &mut *state;
         if !pending.is_empty() {
             if let Delivery::Failed(message) = session.sink.deliver(pending, still_wanted, &data_path.flow) {

@@ -13,6 +13,7 @@ pub struct Stats {
     pub tx_dropped_no_session: AtomicU64,
     pub tx_dropped_too_big: AtomicU64,
     pub tx_dropped_unreadable: AtomicU64,
+    pub tx_dropped_queue_full: AtomicU64,
     pub rx_dropped_not_ip: AtomicU64,
     pub rx_dropped_tun_write: AtomicU64,
 }
@@ -35,6 +36,9 @@ pub struct TunStats {
     /// Taken off the TUN by a read but not usable: an offload super-packet that could not be
     /// split into packets, for example. The tunnel carries on.
     pub tx_dropped_unreadable: f64,
+    /// Read from the TUN while the send queue was full: the socket took less than the TUN gave
+    /// (see `send_queue`); the kernel's TUN ring dropped these before.
+    pub tx_dropped_queue_full: f64,
     /// Received frames whose plaintext is not an IPv4 or IPv6 packet.
     pub rx_dropped_not_ip: f64,
     /// Writes the TUN refused (counted per failed batch write).
@@ -53,6 +57,7 @@ impl Stats {
             tx_dropped_no_session: get(&self.tx_dropped_no_session),
             tx_dropped_too_big: get(&self.tx_dropped_too_big),
             tx_dropped_unreadable: get(&self.tx_dropped_unreadable),
+            tx_dropped_queue_full: get(&self.tx_dropped_queue_full),
             rx_dropped_not_ip: get(&self.rx_dropped_not_ip),
             rx_dropped_tun_write: get(&self.rx_dropped_tun_write),
         }

@@ -4,18 +4,22 @@
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ttun_proto::{Cipher, CipherKind, Direction, FrameOpener, FrameSealer, Receiver, MAX_PLAINTEXT_LEN};
+use ttun_proto::{
+    Cipher, CipherKind, Direction, FrameOpener, FrameSealer, Receiver, FRAME_OVERHEAD, MAX_PLAINTEXT_LEN,
+};
 
 use super::attach;
 use super::connection::Connection;
 use super::data_path::DataPath;
 use super::device::memory::MemoryDevice;
-use super::outbound::{self, WIRE_BATCH_CAPACITY};
+use super::outbound;
+use super::send_queue::{BULK_LIMIT, SMALL_PACKET};
 use super::session::{SessionEnd, SessionEndKind, SessionKeys};
 use super::stats::Stats;
 use super::super_frames::SuperFramePeers;
@@ -24,6 +28,8 @@ use super::super_frames::SuperFramePeers;
 const PATIENCE: Duration = Duration::from_secs(30);
 /// The device's read queue, as a kernel TUN's default txqueuelen.
 const TUN_QUEUE: usize = 500;
+/// Packets a producer lets be on their way at once: far less than the send queue holds.
+const IN_FLIGHT: usize = 256;
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -69,6 +75,8 @@ fn seq_of(packet: &[u8]) -> u32 {
 struct Rig {
     data_path: Arc<DataPath<MemoryDevice>>,
     tun_reader: Option<JoinHandle<()>>,
+    /// Packets its peers have received, in all.
+    delivered: Arc<AtomicUsize>,
 }
 
 impl Rig {
@@ -80,7 +88,7 @@ impl Rig {
         let data_path = DataPath::new(MemoryDevice::new("mem0", 1280, TUN_QUEUE), peers);
         let tun_reader =
             outbound::spawn_tun_reader(&data_path, |message| panic!("the reader thread stopped: {message}")).unwrap();
-        Self { data_path, tun_reader: Some(tun_reader) }
+        Self { data_path, tun_reader: Some(tun_reader), delivered: Arc::default() }
     }
 
     fn device(&self) -> &MemoryDevice {
@@ -111,15 +119,22 @@ impl Rig {
             }),
         )
         .unwrap();
-        (Peer::new(theirs), end_reason)
+        (Peer::new(theirs, self.delivered.clone()), end_reason)
     }
 
-    /// Injects `packets` from a thread of their own, each as soon as the queue has room (as a
-    /// busy OS would, without dropping any).
-    fn produce(&self, packets: Vec<Vec<u8>>) -> JoinHandle<()> {
+    /// Injects `packets` from a thread of their own, each as soon as the device's queue has room
+    /// (and, `paced`, once fewer than [`IN_FLIGHT`] injected packets have yet to reach a peer): a
+    /// busy OS whose packets the device never has to drop, nor, paced, the send queue.
+    fn produce(&self, packets: Vec<Vec<u8>>, paced: bool) -> JoinHandle<()> {
         let data_path = self.data_path.clone();
+        let delivered = self.delivered.clone();
         std::thread::spawn(move || {
-            for packet in packets {
+            for (injected, packet) in packets.into_iter().enumerate() {
+                let deadline = Instant::now() + PATIENCE;
+                while paced && injected - delivered.load(Relaxed) >= IN_FLIGHT {
+                    assert!(Instant::now() < deadline, "the peers stopped receiving");
+                    std::thread::sleep(Duration::from_micros(200));
+                }
                 data_path.device.wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
                 assert!(data_path.device.inject(&packet));
             }
@@ -145,10 +160,12 @@ struct Peer {
     receiver: Receiver,
     received: Vec<Vec<u8>>,
     eof: bool,
+    /// Counts what it receives, with the other peers of its rig.
+    delivered: Arc<AtomicUsize>,
 }
 
 impl Peer {
-    fn new(stream: UnixStream) -> Self {
+    fn new(stream: UnixStream, delivered: Arc<AtomicUsize>) -> Self {
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         Self {
             stream,
@@ -156,6 +173,7 @@ impl Peer {
             receiver: Receiver::new(FrameOpener::new(cipher(), Direction::ServerToClient, 1)),
             received: Vec::new(),
             eof: false,
+            delivered,
         }
     }
 
@@ -181,7 +199,9 @@ impl Peer {
             return;
         }
         let received = &mut self.received;
+        let before = received.len();
         self.receiver.receive(&mut chunk[..n], |packet| received.push(packet.to_vec())).unwrap();
+        self.delivered.fetch_add(received.len() - before, Relaxed);
     }
 
     /// Reads until `count` packets have arrived in all; returns them all.
@@ -199,6 +219,17 @@ impl Peer {
             self.read_some();
         }
         &self.received
+    }
+}
+
+/// Everything sent arrived once, and in each lane (small packets, bulk) in the order sent.
+fn assert_lanes_kept_order(received: &[Vec<u8>], sent: &[Vec<u8>]) {
+    assert_eq!(received.len(), sent.len());
+    for small in [true, false] {
+        let lane = |packets: &[Vec<u8>]| -> Vec<u32> {
+            packets.iter().filter(|packet| (packet.len() <= SMALL_PACKET) == small).map(|p| seq_of(p)).collect()
+        };
+        assert_eq!(lane(received), lane(sent), "small lane: {small}");
     }
 }
 
@@ -221,11 +252,11 @@ fn sealed_bytes_are_the_v1_vectors_and_counters_run_in_order() {
     assert_eq!(wire, expected);
 
     // Then a run of many packets of varied sizes: the receiver opens each with the next counter
-    // (3, 4, ...) or fails, and the packets come out as they went in.
+    // (3, 4, ...) or fails, and each lane's packets come out as they went in.
     peer.receiver = Receiver::new(FrameOpener::new(cipher(), Direction::ServerToClient, 3));
     let sent: Vec<Vec<u8>> = (0..3000).map(|seq| ipv4_packet(40 + (seq as usize * 7919) % 1400, seq)).collect();
-    let producer = rig.produce(sent.clone());
-    assert_eq!(peer.receive(sent.len()), sent.as_slice());
+    let producer = rig.produce(sent.clone(), true);
+    assert_lanes_kept_order(peer.receive(sent.len()), &sent);
     producer.join().unwrap();
     assert_eq!(peer.receiver.next_counter(), 3 + sent.len() as u64);
     assert_eq!(rig.stats().tx_packets.load(std::sync::atomic::Ordering::Relaxed), 2 + sent.len() as u64);
@@ -268,8 +299,8 @@ fn the_largest_packet_crosses_both_ways_and_a_larger_one_is_dropped() {
     // or the next frame would not open), and the next packet follows.
     assert!(rig.device().inject(&largest));
     assert!(rig.device().inject(&ipv4_packet(MAX_PLAINTEXT_LEN + 1, 2)));
-    assert!(rig.device().inject(&ipv4_packet(100, 3)));
-    assert_eq!(peer.receive(2), [largest.clone(), ipv4_packet(100, 3)]);
+    assert!(rig.device().inject(&ipv4_packet(300, 3)));
+    assert_eq!(peer.receive(2), [largest.clone(), ipv4_packet(300, 3)]);
     assert_eq!(rig.stats().tx_dropped_too_big.load(std::sync::atomic::Ordering::Relaxed), 1);
     // From the peer.
     peer.send(&[largest.clone(), ipv4_packet(100, 4)]);
@@ -329,47 +360,86 @@ fn send_buffer(stream: &UnixStream) -> usize {
     value as usize
 }
 
+fn counter(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(Relaxed)
+}
+
 #[test]
-fn a_peer_that_stops_reading_holds_the_reader_back_and_memory_stays_bounded() {
+fn a_peer_that_stops_reading_costs_bounded_memory_and_the_excess_is_dropped() {
     let rig = Rig::new();
     let (ours, theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
     let connection = Connection::new(ours.as_raw_fd()).unwrap();
     let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
     attach::socket(&rig.data_path, &keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
-    let mut peer = Peer::new(theirs);
-    // The peer reads nothing: offer packets until the socket is full and the device's queue with
-    // it, which means the reader is waiting for the socket. A reader that kept taking packets
-    // (buffering them somewhere) would never let the queue fill: 64 MB offered is the limit.
-    let mut accepted = Vec::new();
+    let mut peer = Peer::new(theirs, rig.delivered.clone());
+    // The peer reads nothing: offer packets until the send queue drops one, which means the socket
+    // and the queue are full. A queue without a bound would never drop: 64 MB offered is the limit.
     let mut seq = 0u32;
-    loop {
-        let packet = ipv4_packet(1400, seq);
+    while counter(&rig.stats().tx_dropped_queue_full) == 0 {
+        assert!(seq < 48_000, "the send queue never filled");
+        rig.device().wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
+        rig.device().inject(&ipv4_packet(1400, seq));
         seq += 1;
-        assert!(seq < 48_000, "the reader kept taking packets from the device");
-        if rig.device().inject(&packet) {
-            accepted.push(packet);
-        } else if !writable(&ours) {
-            break;
-        }
     }
-    // What the reader took off the device sits in the socket or in the one batch it holds.
-    let taken = rig.stats().tx_bytes.load(std::sync::atomic::Ordering::Relaxed) as usize;
-    let bound = 2 * send_buffer(&ours) + 2 * WIRE_BATCH_CAPACITY;
-    assert!(taken <= bound, "{taken} bytes taken from the device, more than the {bound} the socket can hold");
-    assert!(rig.device().dropped() > 0);
-    // The peer reads again: everything the device accepted arrives, in order, and the reader
-    // carries on with new packets.
-    let queued_then = accepted.len();
-    while accepted.len() < queued_then + 1000 {
-        let packet = ipv4_packet(1400, seq);
+    assert!(!writable(&ours));
+    // What the reader kept sits in the socket, in the batch being written and in the queue.
+    let taken = counter(&rig.stats().tx_bytes) as usize;
+    let bound = 2 * send_buffer(&ours) + BULK_LIMIT + 4 * 65536;
+    assert!(taken <= bound, "{taken} bytes taken from the device, more than the {bound} the socket and queue hold");
+    // The reader goes on taking packets off the device (dropping them), so the device's queue,
+    // the TUN's ring, never fills.
+    for _ in 0..2 * TUN_QUEUE {
+        rig.device().wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
+        assert!(rig.device().inject(&ipv4_packet(1400, seq)));
         seq += 1;
-        peer.read_some();
-        if rig.device().inject(&packet) {
-            accepted.push(packet);
-        }
     }
-    assert_eq!(peer.receive(accepted.len()), accepted.as_slice());
+    rig.device().wait_queued(|queued| queued == 0, PATIENCE);
+    assert_eq!(rig.device().dropped(), 0);
+    // The peer reads again: everything kept arrives, in order, and new packets follow.
+    let kept = counter(&rig.stats().tx_packets) as usize;
+    let seqs: Vec<u32> = peer.receive(kept).iter().map(|p| seq_of(p)).collect();
+    assert_eq!(seqs.len(), kept);
+    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "reordered or repeated");
+    assert!(rig.device().inject(&ipv4_packet(1400, seq)));
+    assert_eq!(seq_of(&peer.receive(kept + 1)[kept]), seq);
+}
+
+#[test]
+fn a_small_packet_overtakes_bulk_waiting_for_the_socket() {
+    let rig = Rig::new();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let connection = Connection::new(ours.as_raw_fd()).unwrap();
+    let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
+    attach::socket(&rig.data_path, &keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
+    let mut peer = Peer::new(theirs, rig.delivered.clone());
+    // Fill the socket, then queue 100 bulk packets more behind it (140 kB, well inside the queue).
+    let mut seq = 0u32;
+    while writable(&ours) {
+        assert!(seq < 48_000, "the socket never filled");
+        rig.device().wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
+        rig.device().inject(&ipv4_packet(1400, seq));
+        seq += 1;
+    }
+    for _ in 0..100 {
+        assert!(rig.device().inject(&ipv4_packet(1400, seq)));
+        seq += 1;
+    }
+    rig.device().wait_queued(|queued| queued == 0, PATIENCE);
+    // A ping's worth: it is read while the reader waits for the socket and goes next.
+    const PING: u32 = 1_000_000;
+    assert!(rig.device().inject(&ipv4_packet(84, PING)));
+    rig.device().wait_queued(|queued| queued == 0, PATIENCE);
+    let kept = counter(&rig.stats().tx_packets) as usize;
+    assert_eq!(counter(&rig.stats().tx_dropped_queue_full), 0);
+    let seqs: Vec<u32> = peer.receive(kept).iter().map(|p| seq_of(p)).collect();
+    let ping_at = seqs.iter().position(|&s| s == PING).unwrap();
+    // At most one sealed batch (64 KiB and one read: under 100 of these) was ahead of it.
+    let overtaken = seqs.len() - 1 - ping_at;
+    assert!(overtaken >= 40, "the small packet overtook only {overtaken} bulk packets");
+    let bulk: Vec<u32> = seqs.into_iter().filter(|&s| s != PING).collect();
+    assert_eq!(bulk, (0..seq).collect::<Vec<u32>>());
 }
 
 #[test]
@@ -429,9 +499,12 @@ fn batches_for_javascript_are_bounded_and_pause_holds_the_reader() {
 fn a_new_session_takes_over_without_reordering_anything() {
     let mut rig = Rig::new();
     let (mut old, old_end) = rig.attach(&[]);
-    // Packets keep coming from the OS throughout the takeover; the last one always gets in.
-    const LAST: u32 = 5999;
-    let producer = rig.produce((0..=LAST).map(|seq| ipv4_packet(300, seq)).collect());
+    // Packets keep coming from the OS throughout the takeover; the last one always gets in (all
+    // of them together fit the send queue: none is dropped even if nothing is read).
+    const LAST: u32 = 2999;
+    let packets: Vec<Vec<u8>> = (0..=LAST).map(|seq| ipv4_packet(300, seq)).collect();
+    assert!(packets.iter().map(|packet| packet.len() + FRAME_OVERHEAD).sum::<usize>() < BULK_LIMIT);
+    let producer = rig.produce(packets, false);
     // Take over while packets flow to the old session.
     old.receive(100);
     let (mut new, new_end) = rig.attach(&[]);

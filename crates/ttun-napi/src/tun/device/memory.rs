@@ -3,7 +3,9 @@
 //! for [`MemoryDevice::wait_written`]. Like a kernel TUN, its read queue is bounded and drops
 //! what does not fit, so a data path that stops reading cannot make it grow.
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,8 @@ struct State {
     to_os: Vec<Vec<u8>>,
     /// Of `to_os`, how many came through `write_one` rather than a batch.
     written_one: usize,
+    /// Whether `readable` holds its byte (exactly while `from_os` is not empty).
+    signalled: bool,
 }
 
 pub struct MemoryDevice {
@@ -29,6 +33,10 @@ pub struct MemoryDevice {
     queue_limit: usize,
     state: Mutex<State>,
     changed: Condvar,
+    /// Polls readable while packets wait to be read, as a TUN's fd does: the near end holds one
+    /// byte then, written by `inject` and read back once a read empties the queue.
+    readable: UnixStream,
+    readable_signal: UnixStream,
 }
 
 impl MemoryDevice {
@@ -39,7 +47,17 @@ impl MemoryDevice {
 
     /// `queue_limit` is the read queue's length, the TUN's txqueuelen (500 by default on Linux).
     pub fn new(name: &str, mtu: u16, queue_limit: usize) -> Self {
-        Self { name: name.into(), mtu, queue_limit, state: Mutex::new(State::default()), changed: Condvar::new() }
+        let (readable, readable_signal) = UnixStream::pair().expect("a socket pair");
+        readable.set_nonblocking(true).expect("non-blocking");
+        Self {
+            name: name.into(),
+            mtu,
+            queue_limit,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            readable,
+            readable_signal,
+        }
     }
 
     /// Queues a packet for the data path to read; false (and counted) when the queue is full.
@@ -50,6 +68,10 @@ impl MemoryDevice {
             return false;
         }
         state.from_os.push_back(packet.to_vec());
+        if !state.signalled {
+            (&self.readable_signal).write_all(&[1]).expect("signal readable");
+            state.signalled = true;
+        }
         self.changed.notify_all();
         true
     }
@@ -131,6 +153,10 @@ impl PacketDevice for MemoryDevice {
             let take = state.from_os.len().min(READ_BATCH);
             buffers.clear();
             buffers.extend(state.from_os.drain(..take));
+            if state.from_os.is_empty() {
+                (&self.readable).read_exact(&mut [0]).expect("the readable signal");
+                state.signalled = false;
+            }
             self.changed.notify_all();
         }
         for packet in buffers.iter() {
@@ -152,6 +178,10 @@ impl PacketDevice for MemoryDevice {
         state.written_one += 1;
         self.changed.notify_all();
         Ok(())
+    }
+
+    fn readable_fd(&self) -> RawFd {
+        self.readable.as_raw_fd()
     }
 
     fn wait_readable(&self) -> io::Result<()> {

@@ -51,6 +51,10 @@ pub trait PacketDevice: Send + Sync + 'static {
     /// MTU: a super-frame), so it is not copied into the batch first. The device may change the
     /// packet's bytes on the way (the OS device leaves a TCP checksum for the kernel to check).
     fn write_one(&self, packet: &mut [u8]) -> io::Result<()>;
+    /// What polls readable while packets wait to be read: for a wait on the socket that also
+    /// watches the TUN (`super::outbound`).
+    #[cfg(unix)]
+    fn readable_fd(&self) -> std::os::fd::RawFd;
     /// Blocks until a packet can be read or [`PacketDevice::interrupt`] is called
     /// (`ErrorKind::Interrupted`, until [`PacketDevice::clear_interrupt`]).
     fn wait_readable(&self) -> io::Result<()>;
@@ -63,7 +67,8 @@ pub trait PacketDevice: Send + Sync + 'static {
 /// batch's end (room for its frame's length prefix), and is framed there: it is never copied.
 /// Packets that lie elsewhere (the segments of a split super-packet) are copied in.
 pub trait PacketTarget {
-    /// The batch. A device may read the next packet into its spare capacity.
+    /// The batch. A device may read the next packet into its spare capacity. Called once per
+    /// packet read in place, before the read: the target may start a new batch here.
     fn batch(&mut self) -> &mut Vec<u8>;
     /// The batch ends with a packet read in place: [`IN_PLACE_HEADROOM`] bytes of room, then the
     /// packet's `len` bytes. Takes it where it lies, or removes it from the batch.

@@ -105,6 +105,11 @@ impl PacketDevice for OsDevice {
         self.inner.send(packet).map(|_| ())
     }
 
+    #[cfg(unix)]
+    fn readable_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.inner)
+    }
+
     fn wait_readable(&self) -> io::Result<()> {
         self.inner.wait_readable_intr(&self.interrupt)
     }
@@ -386,29 +391,36 @@ mod linux_read {
                     Err(err) => outcome_of_read_error(err),
                 };
             }
-            let start = target.batch().len();
-            let (header, len) = match self.read_in_place(target.batch()) {
+            // One call to batch() per read (see PacketTarget).
+            let batch = target.batch();
+            let start = batch.len();
+            let (header, len) = match self.read_in_place(batch) {
                 Ok(Some(read)) => read,
                 Ok(None) => return Ok(ReadOutcome::Unusable),
                 Err(err) => return outcome_of_read_error(err),
             };
-            let packet = &mut target.batch()[start + IN_PLACE_HEADROOM..];
+            let packet = &mut batch[start + IN_PLACE_HEADROOM..];
             let split = match offloaded_packet(header, packet, &takes_whole) {
-                Offloaded::Whole => {
-                    target.take_in_place(len);
-                    return Ok(ReadOutcome::Read);
-                }
+                Offloaded::Whole => None,
                 Offloaded::Split(header) => {
                     let is_v6 = packet[0] >> 4 == 6;
-                    tun_rs::gso_split(packet, header, slots, sizes, 0, is_v6)
+                    Some(tun_rs::gso_split(packet, header, slots, sizes, 0, is_v6))
                 }
-                Offloaded::Unusable => Err(io::ErrorKind::InvalidData.into()),
+                Offloaded::Unusable => Some(Err(io::ErrorKind::InvalidData.into())),
             };
-            // The segments are in the slots now (or the packet is dropped): it leaves the batch.
-            target.batch().truncate(start);
             match split {
-                Ok(count) => Ok(pass_on(slots, sizes, count, target)),
-                Err(_) => Ok(ReadOutcome::Unusable),
+                None => {
+                    target.take_in_place(len);
+                    Ok(ReadOutcome::Read)
+                }
+                Some(split) => {
+                    // The segments are in the slots now (or the packet is dropped): it leaves the batch.
+                    batch.truncate(start);
+                    match split {
+                        Ok(count) => Ok(pass_on(slots, sizes, count, target)),
+                        Err(_) => Ok(ReadOutcome::Unusable),
+                    }
+                }
             }
         }
 
