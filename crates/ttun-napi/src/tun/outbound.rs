@@ -1,7 +1,10 @@
 //! TUN → sealed frames → the connection.
 //!
-//! The TUN reader thread ([`spawn_tun_reader`]) waits for the TUN, reads what is ready in batches,
-//! seals every packet into one contiguous buffer and delivers it (see [`super::sink`]). The
+//! The TUN reader thread ([`spawn_tun_reader`]) waits for the TUN and reads what is ready. For a
+//! socket session the packets go through the send queue ([`super::send_queue`]), which the thread
+//! writes to the socket while it goes on reading the TUN ([`carry_through_queue`]); for a
+//! JavaScript sink it seals every packet into one contiguous buffer and hands that over (see
+//! [`super::sink`]). The
 //! receiving side helps: right after it writes received packets to the TUN, whatever the kernel
 //! answered on the spot (an ICMP echo reply, the ACKs for received data) is already queued on the
 //! TUN, so it reads and sends that itself ([`send_answers`]) instead of waking the reader thread
