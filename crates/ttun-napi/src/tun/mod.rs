@@ -33,6 +33,7 @@ mod flow;
 mod inbound;
 mod ip_packets;
 mod outbound;
+#[cfg(unix)]
 mod send_queue;
 mod session;
 mod sink;

@@ -7,7 +7,7 @@
 //! per packet or per batch.
 use std::io;
 
-use ttun_proto::{LENGTH_PREFIX_LEN, TAG_LEN};
+use ttun_proto::LENGTH_PREFIX_LEN;
 
 #[cfg(test)]
 pub mod memory;
@@ -66,6 +66,9 @@ pub trait PacketDevice: Send + Sync + 'static {
 /// it was read goes straight into its place in the batch, [`IN_PLACE_HEADROOM`] bytes after the
 /// batch's end (room for its frame's length prefix), and is framed there: it is never copied.
 /// Packets that lie elsewhere (the segments of a split super-packet) are copied in.
+// Only Linux's device reads in place; macOS and Windows read one packet at a time into a buffer of
+// their own and copy it in.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub trait PacketTarget {
     /// The batch. A device may read the next packet into its spare capacity. Called once per
     /// packet read in place, before the read: the target may start a new batch here.
@@ -78,10 +81,12 @@ pub trait PacketTarget {
 }
 
 /// Room in front of a packet read in place: a frame's length prefix.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const IN_PLACE_HEADROOM: usize = LENGTH_PREFIX_LEN;
 /// What [`PacketTarget::take_in_place`] may append behind the packet (a frame's tag): a device
 /// reserves it with the packet so that sealing never reallocates the batch.
-pub const IN_PLACE_TAILROOM: usize = TAG_LEN;
+#[cfg(unix)]
+pub const IN_PLACE_TAILROOM: usize = ttun_proto::TAG_LEN;
 
 /// Puts `packet` into the batch where a read in place would have, and has `target` take it there:
 /// for a device that reads into buffers of its own.
