@@ -191,11 +191,23 @@ fn carry_through_queue<D: PacketDevice>(
         let Some(ready) = ready else { return Ok(read) };
         tun_readable = ready.tun_readable;
         if ready.writable {
-            let sent =
-                connection.try_send(queue.unwritten()).map_err(|err| format!("connection write failed: {err}"))?;
-            queue.wrote(sent);
+            match connection.try_send(queue.unwritten()) {
+                Ok(sent) => queue.wrote(sent),
+                // The socket reader has the reason (see `leaves_the_end_to_the_reader`).
+                Err(err) if leaves_the_end_to_the_reader(&err) => return Ok(read),
+                Err(err) => return Err(format!("connection write failed: {err}")),
+            }
         }
     }
+}
+
+/// Whether a failed write is one the socket-reader thread reports the reason of. EPIPE means the
+/// connection's error (a timeout, a reset) was already taken by a read, which reports it, or that
+/// the session was ended and its socket shut down: ending the session from here would race that
+/// report with "broken pipe".
+#[cfg(unix)]
+fn leaves_the_end_to_the_reader(err: &io::Error) -> bool {
+    err.kind() == ErrorKind::BrokenPipe
 }
 
 /// Consecutive failed reads (OS errors, no read succeeding in between) after which the device is
