@@ -93,6 +93,10 @@ impl<D: PacketDevice> DataPath<D> {
         }
         // A new session starts unpaused: the old socket's backpressure is not its concern.
         self.flow.resume();
+        // The reader thread may hold packets the old session did not take (its send queue) and
+        // wait for the TUN with them: woken, it gives them to this session now, not whenever the
+        // TUN next has a packet.
+        self.device.interrupt();
         session
     }
 

@@ -141,6 +141,17 @@ impl Rig {
         })
     }
 
+    /// Waits until the reader has dealt with `injected` packets, queued or dropped: the device's
+    /// queue empties when the reader takes a read off it, before the reader counts the packets.
+    fn wait_accounted(&self, injected: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        let stats = self.stats();
+        while counter(&stats.tx_packets) + counter(&stats.tx_dropped_queue_full) < injected as u64 {
+            assert!(Instant::now() < deadline, "the reader never took all {injected} packets");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Stops every thread of the device and waits for them, as TunDevice.close() does.
     fn stop(&mut self) {
         self.data_path.stop(self.tun_reader.take());
@@ -394,7 +405,7 @@ fn a_peer_that_stops_reading_costs_bounded_memory_and_the_excess_is_dropped() {
         assert!(rig.device().inject(&ipv4_packet(1400, seq)));
         seq += 1;
     }
-    rig.device().wait_queued(|queued| queued == 0, PATIENCE);
+    rig.wait_accounted(seq as usize);
     assert_eq!(rig.device().dropped(), 0);
     // The peer reads again: everything kept arrives, in order, and new packets follow.
     let kept = counter(&rig.stats().tx_packets) as usize;
@@ -423,17 +434,19 @@ fn a_small_packet_overtakes_bulk_waiting_for_the_socket() {
         seq += 1;
     }
     for _ in 0..100 {
+        // The reader may still be behind on the fill (up to the device's queue).
+        rig.device().wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
         assert!(rig.device().inject(&ipv4_packet(1400, seq)));
         seq += 1;
     }
-    rig.device().wait_queued(|queued| queued == 0, PATIENCE);
+    rig.wait_accounted(seq as usize);
     // A ping's worth: it is read while the reader waits for the socket and goes next.
     const PING: u32 = 1_000_000;
     assert!(rig.device().inject(&ipv4_packet(84, PING)));
-    rig.device().wait_queued(|queued| queued == 0, PATIENCE);
-    let kept = counter(&rig.stats().tx_packets) as usize;
+    let injected = seq as usize + 1;
+    rig.wait_accounted(injected);
     assert_eq!(counter(&rig.stats().tx_dropped_queue_full), 0);
-    let seqs: Vec<u32> = peer.receive(kept).iter().map(|p| seq_of(p)).collect();
+    let seqs: Vec<u32> = peer.receive(injected).iter().map(|p| seq_of(p)).collect();
     let ping_at = seqs.iter().position(|&s| s == PING).unwrap();
     // At most one sealed batch (64 KiB and one read: under 100 of these) was ahead of it.
     let overtaken = seqs.len() - 1 - ping_at;
