@@ -9,7 +9,9 @@ use std::sync::Arc;
 use super::connection::Connection;
 use super::data_path::DataPath;
 use super::device::PacketDevice;
-use super::inbound::{self, CallbackInbound};
+#[cfg(unix)]
+use super::inbound;
+use super::inbound::CallbackInbound;
 #[cfg(unix)]
 use super::outbound;
 #[cfg(unix)]

@@ -40,87 +40,22 @@ impl Connection {
         Ok(Self { fd: unsafe { OwnedFd::from_raw_fd(dup) } })
     }
 
-    /// Writes all of `data`, waiting for room as long as `still_wanted`. Ok(false): no longer
-    /// wanted, the rest is not written. Err: the message that ends the session.
-    pub fn send_all(&self, mut data: &[u8], still_wanted: impl Fn() -> bool) -> Result<bool, String> {
-        while !data.is_empty() {
-            // Wait for POLLOUT first even when a write would succeed: with TCP_NOTSENT_LOWAT
-            // that keeps the unsent queue (and so the latency it adds) small.
-            match self.wait_writable(&still_wanted) {
-                Ok(true) => {}
-                Ok(false) => return Ok(false),
-                Err(err) => return Err(format!("socket wait failed: {err}")),
-            }
-            // SAFETY: data points to data.len() readable bytes; the fd is ours.
-            let n = unsafe { libc::send(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len(), SEND_FLAGS) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                match err.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
-                    _ => return Err(format!("connection write failed: {err}")),
-                }
-            }
-            data = &data[n as usize..];
-        }
-        Ok(true)
-    }
-
-    fn wait_writable(&self, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
-        self.wait(libc::POLLOUT, still_wanted)
-    }
-
     /// Waits until the socket takes more (with TCP_NOTSENT_LOWAT: until little is unsent) or
-    /// `tun` has packets to read, whichever comes first; None if no longer wanted.
+    /// `tun` has packets to read (a negative `tun` is not watched), whichever comes first; None if
+    /// no longer wanted. POLLERR/POLLHUP count as writable: the write that follows reports them.
     pub fn wait_writable_or_tun(&self, tun: RawFd, still_wanted: &impl Fn() -> bool) -> io::Result<Option<Ready>> {
-        loop {
-            let mut fds = [
-                libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 },
-                libc::pollfd { fd: tun, events: libc::POLLIN, revents: 0 },
-            ];
-            // SAFETY: two valid pollfds for the duration of the call.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, RECHECK_MS) };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            if rc > 0 {
-                // POLLERR/POLLHUP count as writable: the write that follows reports the error.
-                return Ok(Some(Ready { writable: fds[0].revents != 0, tun_readable: fds[1].revents != 0 }));
-            }
-            if !still_wanted() {
-                return Ok(None);
-            }
-        }
+        let mut fds = [
+            libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 },
+            libc::pollfd { fd: tun, events: libc::POLLIN, revents: 0 },
+        ];
+        let ready = poll_until(&mut fds, still_wanted)?;
+        Ok(ready.then(|| Ready { writable: fds[0].revents != 0, tun_readable: fds[1].revents != 0 }))
     }
 
-    /// Waits until the socket has data (or EOF, or an error) to read; false if no longer wanted.
+    /// Waits until the socket has data (or EOF, or an error: the read that follows reports it) to
+    /// read; false if no longer wanted.
     pub fn wait_readable(&self, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
-        self.wait(libc::POLLIN, still_wanted)
-    }
-
-    fn wait(&self, events: libc::c_short, still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
-        loop {
-            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events, revents: 0 };
-            // SAFETY: one valid pollfd for the duration of the call.
-            let rc = unsafe { libc::poll(&mut pfd, 1, RECHECK_MS) };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            if rc > 0 {
-                // POLLERR/POLLHUP included: the read or write that follows reports the error.
-                return Ok(true);
-            }
-            if !still_wanted() {
-                return Ok(false);
-            }
-        }
+        poll_until(&mut [libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }], still_wanted)
     }
 
     /// One non-blocking read. Ok(None) when nothing is there yet, Ok(Some(0)) at end of stream.
@@ -154,5 +89,25 @@ impl Connection {
     pub fn shutdown(&self) {
         // SAFETY: shutdown on our own fd; failure (already closed by peer) is harmless.
         unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
+/// Polls `fds` until one of them is ready (true) or, checked every [`RECHECK_MS`], the wait is no
+/// longer wanted (false).
+fn poll_until(fds: &mut [libc::pollfd], still_wanted: &impl Fn() -> bool) -> io::Result<bool> {
+    loop {
+        // SAFETY: `fds` is a valid slice of pollfds for the duration of the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, RECHECK_MS) };
+        if rc > 0 {
+            return Ok(true);
+        }
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        } else if !still_wanted() {
+            return Ok(false);
+        }
     }
 }

@@ -11,7 +11,9 @@ use std::thread::JoinHandle;
 use super::buffers::InboundBuffers;
 use super::device::{PacketDevice, PacketWriter};
 use super::flow::FlowControl;
-use super::session::{EndNotice, Framer, Session, SessionEnd};
+#[cfg(unix)]
+use super::session::SessionEnd;
+use super::session::{EndNotice, Framer, Session};
 use super::sink::Sink;
 use super::stats::Stats;
 use super::super_frames::{SuperFramePeers, SuperFrames};
@@ -74,6 +76,7 @@ impl<D: PacketDevice> DataPath<D> {
 
     /// Ends `session` from a Rust thread: detaches it and tells JavaScript why, once (a session
     /// JavaScript already detached, or that was replaced, is not reported back to it).
+    #[cfg(unix)]
     pub fn end_session(&self, session: &Session, end: SessionEnd) {
         if self.detach(session.id) {
             session.report_end(end);

@@ -145,6 +145,8 @@ pub fn destination(packet: &[u8]) -> Option<IpAddr> {
 
 /// An ICMP (or ICMPv6) echo request of `total_len` bytes from `source` to `target`, which must
 /// be of one family. IPv4's carries Don't Fragment: nothing on the way may cut it up.
+// Probes are sent by the socket sessions' reader thread, which is Unix-only.
+#[cfg(any(unix, test))]
 pub fn echo_request(source: IpAddr, target: IpAddr, id: u16, sequence: u16, total_len: usize) -> Vec<u8> {
     let mut packet = vec![0u8; total_len];
     let icmp_at = match (source, target) {

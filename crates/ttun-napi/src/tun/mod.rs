@@ -58,7 +58,9 @@ use device::os::{DeviceConfig, OsDevice};
 use device::PacketDevice;
 use flow::FlowControl;
 use inbound::CallbackInbound;
-use session::{SessionEnd, SessionEndKind, SessionKeys};
+#[cfg(unix)]
+use session::SessionEnd;
+use session::{SessionEndKind, SessionKeys};
 use stats::{Stats, TunStats};
 use super_frames::SuperFramePeers;
 

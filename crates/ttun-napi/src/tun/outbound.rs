@@ -29,12 +29,12 @@ use super::data_path::DataPath;
 use super::device::{PacketDevice, PacketTarget, ReadOutcome, IN_PLACE_HEADROOM};
 #[cfg(unix)]
 use super::send_queue::SendQueue;
+use super::session::Framer;
 #[cfg(unix)]
 use super::session::Session;
-use super::session::{Framer, SendState, SessionEnd, SessionEndKind};
-use super::sink::Delivery;
 #[cfg(unix)]
-use super::sink::Sink;
+use super::session::{SendState, SessionEnd, SessionEndKind};
+use super::sink::{hand_over, Sink};
 use super::stats::{add, Stats};
 use super::super_frames::SuperFrames;
 
@@ -92,9 +92,8 @@ impl PacketTarget for Framing<'_> {
 }
 
 /// Reads what the TUN has ready and frames it into `wire` (or counts it dropped when there is no
-/// session), stopping at the batch target or after `max_reads` reads. A read that took a packet
-/// it could not pass on counts it dropped (`tx_dropped_unreadable`) and reading goes on; an
-/// error from the OS stops the reads and is returned (what was framed before it stays in `wire`).
+/// session), stopping at the batch target or after `max_reads` reads. An error from the OS stops
+/// the reads and is returned (what was framed before it stays in `wire`).
 fn frame_ready<D: PacketDevice>(
     data_path: &DataPath<D>,
     super_frames: Option<&SuperFrames>,
@@ -103,16 +102,33 @@ fn frame_ready<D: PacketDevice>(
     wire: &mut Vec<u8>,
     max_reads: usize,
 ) -> io::Result<()> {
+    let mut framing = Framing { stats: &data_path.stats, framer, wire };
+    read_ready(data_path, super_frames, buffers, &mut framing, max_reads, |framing| {
+        framing.wire.len() >= WIRE_BATCH_TARGET
+    })
+}
+
+/// Reads what the TUN has ready into `target` until the TUN is empty, `enough` says so or
+/// `max_reads` reads are done. A read that took a packet it could not pass on counts it dropped
+/// (`tx_dropped_unreadable`) and reading goes on; an error from the OS stops the reads and is
+/// returned.
+fn read_ready<D: PacketDevice, T: PacketTarget>(
+    data_path: &DataPath<D>,
+    super_frames: Option<&SuperFrames>,
+    buffers: &mut D::ReadBuffers,
+    target: &mut T,
+    max_reads: usize,
+    enough: impl Fn(&T) -> bool,
+) -> io::Result<()> {
     let stats = &data_path.stats;
     let takes_whole = whole_to(stats, super_frames);
-    let mut framing = Framing { stats, framer, wire };
     for _ in 0..max_reads {
-        match data_path.device.read_batch(buffers, &takes_whole, &mut framing)? {
+        match data_path.device.read_batch(buffers, &takes_whole, target)? {
             ReadOutcome::Read => {}
             ReadOutcome::Empty => break,
             ReadOutcome::Unusable => add(&stats.tx_dropped_unreadable, 1),
         }
-        if framing.wire.len() >= WIRE_BATCH_TARGET {
+        if enough(target) {
             break;
         }
     }
@@ -141,17 +157,8 @@ fn queue_ready<D: PacketDevice>(
     queue: &mut SendQueue,
     buffers: &mut D::ReadBuffers,
 ) -> io::Result<()> {
-    let stats = &data_path.stats;
-    let takes_whole = whole_to(stats, super_frames);
-    let mut lanes = queue.lanes(stats);
-    while lanes.taken() < READ_PER_TURN {
-        match data_path.device.read_batch(buffers, &takes_whole, &mut lanes)? {
-            ReadOutcome::Read => {}
-            ReadOutcome::Empty => break,
-            ReadOutcome::Unusable => add(&stats.tx_dropped_unreadable, 1),
-        }
-    }
-    Ok(())
+    let mut lanes = queue.lanes(&data_path.stats);
+    read_ready(data_path, super_frames, buffers, &mut lanes, usize::MAX, |lanes| lanes.taken() >= READ_PER_TURN)
 }
 
 /// Carries packets from the TUN to a socket session's connection through its send queue
@@ -184,6 +191,8 @@ fn carry_through_queue<D: PacketDevice>(
         if !queue.seal_next(sealer).map_err(|err| format!("cannot seal a frame: {err}"))? {
             return Ok(read);
         }
+        // Wait for POLLOUT before every write, even one that would succeed: with
+        // TCP_NOTSENT_LOWAT that keeps the socket's unsent bytes (and the latency they add) few.
         // Once reading failed, the TUN is not watched (a negative fd is ignored by poll).
         let tun = if read.is_ok() { data_path.device.readable_fd() } else { -1 };
         let ready =
@@ -281,48 +290,40 @@ fn read_loop<D: PacketDevice>(data_path: &DataPath<D>) -> Result<(), String> {
             failures.note(data_path, frame_ready(data_path, None, None, &mut buffers, &mut wire, usize::MAX))?;
             continue;
         };
-        let still_wanted = || data_path.is_current(session.id) && !data_path.flow.is_stopped();
         let mut state = session.sending.lock().unwrap();
-        #[cfg(unix)]
-        if let Sink::Socket(connection) = &session.sink {
-            let carried = carry_through_queue(
-                data_path,
-                &session,
-                connection,
-                &mut state,
-                &mut queue,
-                &mut buffers,
-                &still_wanted,
-            );
-            drop(state);
-            match carried {
-                Ok(read) => failures.note(data_path, read)?,
-                Err(message) => {
-                    data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
+        match &session.sink {
+            #[cfg(unix)]
+            Sink::Socket(connection) => {
+                let still_wanted = || data_path.is_current(session.id) && !data_path.flow.is_stopped();
+                let carried = carry_through_queue(
+                    data_path,
+                    &session,
+                    connection,
+                    &mut state,
+                    &mut queue,
+                    &mut buffers,
+                    &still_wanted,
+                );
+                drop(state);
+                match carried {
+                    Ok(read) => failures.note(data_path, read)?,
+                    Err(message) => {
+                        data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
+                    }
                 }
             }
-            continue;
-        }
-        let SendState { framer, pending } = &mut *state;
-        if !pending.is_empty() {
-            if let Delivery::Failed(message) = session.sink.deliver(pending, still_wanted, &data_path.flow) {
+            Sink::Batches(handler) => {
+                // No pending bytes here: only socket sessions seal outside this thread.
+                let framer = Some(&mut state.framer);
+                let read =
+                    frame_ready(data_path, session.super_frames.as_ref(), framer, &mut buffers, &mut wire, usize::MAX);
+                if !wire.is_empty() {
+                    hand_over(handler, &mut wire, &data_path.flow);
+                }
                 drop(state);
-                data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
-                continue;
-            }
-        }
-        let read =
-            frame_ready(data_path, session.super_frames.as_ref(), Some(framer), &mut buffers, &mut wire, usize::MAX);
-        if !wire.is_empty() {
-            if let Delivery::Failed(message) = session.sink.deliver(&mut wire, still_wanted, &data_path.flow) {
-                drop(state);
-                data_path.end_session(&session, SessionEnd::new(SessionEndKind::ConnectionError, message));
                 failures.note(data_path, read)?;
-                continue;
             }
         }
-        drop(state);
-        failures.note(data_path, read)?;
     }
 }
 

@@ -35,6 +35,8 @@ pub struct SessionEnd {
     pub detail: String,
 }
 
+// Only Rust's socket threads end sessions, and they are Unix-only (see `super::sink`).
+#[cfg(unix)]
 impl SessionEnd {
     pub fn new(kind: SessionEndKind, detail: impl Into<String>) -> Self {
         Self { kind, detail: detail.into() }
@@ -64,6 +66,7 @@ impl SessionKeys {
 pub struct Session {
     pub id: u64,
     pub sink: Sink,
+    #[cfg_attr(not(unix), allow(dead_code))]
     on_end: Option<EndNotice>,
     /// Frames must reach the socket in counter order, so sealing and writing happen together
     /// under this lock (see `super::outbound`).
@@ -75,6 +78,7 @@ pub struct Session {
 pub struct SendState {
     pub framer: Framer,
     /// Sealed bytes the receiving side could not write without blocking; they go out first.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub pending: Vec<u8>,
 }
 
@@ -135,6 +139,7 @@ impl Session {
 
     /// Tells JavaScript why a Rust thread ended the session. Only whoever detached it calls this
     /// (`DataPath::end_session`), so it is told once, and never about a session it detached itself.
+    #[cfg(unix)]
     pub fn report_end(&self, end: SessionEnd) {
         if let Some(on_end) = &self.on_end {
             on_end(end);

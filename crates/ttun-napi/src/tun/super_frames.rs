@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use ttun_proto::MAX_PLAINTEXT_LEN;
 
-use super::ip_packets::{destination, echo_reply_of, echo_request};
+#[cfg(any(unix, test))]
+use super::ip_packets::echo_request;
+use super::ip_packets::{destination, echo_reply_of};
 
 /// The largest packet sent whole, and the probe's size: what one frame carries.
 pub const MAX_SUPER_PACKET: usize = MAX_PLAINTEXT_LEN;
@@ -66,6 +68,7 @@ impl SuperFrames {
     }
 
     /// The probe packets to send to the peer, one per family.
+    #[cfg(unix)]
     pub fn probes(&self) -> Vec<Vec<u8>> {
         self.peers.pairs().map(|(own, peer)| echo_request(own, peer, self.probe_id, 1, MAX_SUPER_PACKET)).collect()
     }

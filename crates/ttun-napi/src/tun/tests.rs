@@ -102,11 +102,17 @@ impl Rig {
     /// Attaches a session over a new socket pair, this end sending server-to-client; returns the
     /// peer (the client) and the channel the session's end arrives on.
     fn attach(&self, leftover: &[u8]) -> (Peer, mpsc::Receiver<SessionEnd>) {
+        let (peer, end_reason, _ours) = self.attach_watched(leftover);
+        (peer, end_reason)
+    }
+
+    /// [`Rig::attach`], also returning our end of the socket pair (the session has its own dup of
+    /// it), to watch whether the socket would take more.
+    fn attach_watched(&self, leftover: &[u8]) -> (Peer, mpsc::Receiver<SessionEnd>, UnixStream) {
         let (ours, theirs) = UnixStream::pair().unwrap();
         // As Node leaves a socket it hands over.
         ours.set_nonblocking(true).unwrap();
         let connection = Connection::new(ours.as_raw_fd()).unwrap();
-        drop(ours);
         let (ended, end_reason) = mpsc::channel();
         let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
         attach::socket(
@@ -119,7 +125,7 @@ impl Rig {
             }),
         )
         .unwrap();
-        (Peer::new(theirs, self.delivered.clone()), end_reason)
+        (Peer::new(theirs, self.delivered.clone()), end_reason, ours)
     }
 
     /// Injects `packets` from a thread of their own, each as soon as the device's queue has room
@@ -378,12 +384,7 @@ fn counter(counter: &std::sync::atomic::AtomicU64) -> u64 {
 #[test]
 fn a_peer_that_stops_reading_costs_bounded_memory_and_the_excess_is_dropped() {
     let rig = Rig::new();
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    ours.set_nonblocking(true).unwrap();
-    let connection = Connection::new(ours.as_raw_fd()).unwrap();
-    let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
-    attach::socket(&rig.data_path, &keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
-    let mut peer = Peer::new(theirs, rig.delivered.clone());
+    let (mut peer, _end, ours) = rig.attach_watched(&[]);
     // The peer reads nothing: offer packets until the send queue drops one, which means the socket
     // and the queue are full. A queue without a bound would never drop: 64 MB offered is the limit.
     let mut seq = 0u32;
@@ -419,12 +420,7 @@ fn a_peer_that_stops_reading_costs_bounded_memory_and_the_excess_is_dropped() {
 #[test]
 fn a_small_packet_overtakes_bulk_waiting_for_the_socket() {
     let rig = Rig::new();
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    ours.set_nonblocking(true).unwrap();
-    let connection = Connection::new(ours.as_raw_fd()).unwrap();
-    let keys = SessionKeys { cipher: cipher(), send: Direction::ServerToClient };
-    attach::socket(&rig.data_path, &keys, connection, Vec::new(), Box::new(|_| {})).unwrap();
-    let mut peer = Peer::new(theirs, rig.delivered.clone());
+    let (mut peer, _end, ours) = rig.attach_watched(&[]);
     // Fill the socket, then queue 100 bulk packets more behind it (140 kB, well inside the queue).
     let mut seq = 0u32;
     while writable(&ours) {
