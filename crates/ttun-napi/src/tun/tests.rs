@@ -391,7 +391,7 @@ fn a_peer_that_stops_reading_costs_bounded_memory_and_the_excess_is_dropped() {
     while counter(&rig.stats().tx_dropped_queue_full) == 0 {
         assert!(seq < 48_000, "the send queue never filled");
         rig.device().wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
-        rig.device().inject(&ipv4_packet(1400, seq));
+        assert!(rig.device().inject(&ipv4_packet(1400, seq)));
         seq += 1;
     }
     assert!(!writable(&ours));
@@ -426,7 +426,7 @@ fn a_small_packet_overtakes_bulk_waiting_for_the_socket() {
     while writable(&ours) {
         assert!(seq < 48_000, "the socket never filled");
         rig.device().wait_queued(|queued| queued < TUN_QUEUE, PATIENCE);
-        rig.device().inject(&ipv4_packet(1400, seq));
+        assert!(rig.device().inject(&ipv4_packet(1400, seq)));
         seq += 1;
     }
     for _ in 0..100 {
